@@ -1,0 +1,102 @@
+// swift-tools-version: 6.1
+//
+// Sentinel Guard: run AI agents and other untrusted code under a policy you wrote.
+// The module map and the import rules between targets are described in docs/ARCHITECTURE.md.
+
+import PackageDescription
+
+let package = Package(
+    name: "sentinel-guard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sentinel", targets: ["sentinel"]),
+        .executable(name: "sentinel-isolate", targets: ["sentinel-isolate"]),
+        .executable(name: "example-agent", targets: ["example-agent"]),
+        .library(name: "SentinelPolicy", targets: ["SentinelPolicy"]),
+        .library(name: "SentinelGuard", targets: ["SentinelGuard"]),
+        .library(name: "SentinelSandbox", targets: ["SentinelSandbox"]),
+        .library(name: "SentinelProxy", targets: ["SentinelProxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: - C: raw syscalls and kernel constants Swift cannot express. No policy logic.
+        .target(
+            name: "CSentinelLinux",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+
+        // MARK: - Libraries, from the bottom of the import graph up.
+        .target(
+            name: "SentinelPolicy",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "SentinelAudit",
+            dependencies: [
+                "SentinelPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "SentinelApproval", dependencies: ["SentinelPolicy"]),
+        .target(
+            name: "SentinelGuard",
+            dependencies: ["SentinelPolicy", "SentinelAudit", "SentinelApproval", "CSentinelLinux"]
+        ),
+        .target(
+            name: "SentinelSandbox",
+            dependencies: ["SentinelPolicy", "SentinelAudit", "CSentinelLinux"]
+        ),
+        .target(
+            name: "SentinelProxy",
+            dependencies: [
+                "SentinelGuard",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The command-line interface shared by `sentinel` and `sentinel-isolate`.
+        .target(
+            name: "SentinelCLI",
+            dependencies: [
+                "SentinelPolicy", "SentinelAudit", "SentinelApproval", "SentinelGuard",
+                "SentinelSandbox", "SentinelProxy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Executables: thin entry points.
+        .executableTarget(name: "sentinel", dependencies: ["SentinelCLI", "SentinelSandbox"]),
+        .executableTarget(name: "sentinel-isolate", dependencies: ["SentinelCLI", "SentinelSandbox"]),
+        .executableTarget(name: "example-agent", dependencies: ["SentinelGuard"]),
+
+        // MARK: - Tests: one target per module, plus end-to-end tests of the built CLI.
+        .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit"]),
+        .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval"]),
+        .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard"]),
+        .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox"]),
+        .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI"]),
+    ]
+)
+
+// One set of language settings for every Swift target (the swift-configuration pattern).
+for target in package.targets where target.name != "CSentinelLinux" {
+    var settings = target.swiftSettings ?? []
+    settings.append(contentsOf: [
+        .swiftLanguageMode(.v6),
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ])
+    target.swiftSettings = settings
+}
