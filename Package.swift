@@ -79,13 +79,14 @@ let package = Package(
         .executableTarget(name: "example-agent", dependencies: ["SentinelGuard"]),
 
         // MARK: - Tests: one target per module, plus end-to-end tests of the built CLI.
-        .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy"]),
-        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit"]),
-        .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval"]),
-        .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard"]),
-        .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox"]),
-        .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy"]),
-        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI"]),
+        .target(name: "SentinelTestSupport", path: "Tests/SentinelTestSupport"),
+        .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelTestSupport"]),
     ]
 )
 
