@@ -1,1 +1,4 @@
-print("todo")
+// The `sentinel` executable. Everything happens in SentinelCLI; this file only dispatches.
+import SentinelCLI
+
+await CommandLineEntry.sentinel()
