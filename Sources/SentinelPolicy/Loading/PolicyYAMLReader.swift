@@ -1,0 +1,623 @@
+import Yams
+
+/// Reads `sentinel.yaml` text into a `PolicyDocument`, checking every key and type.
+///
+/// Why not `Codable`: a decoder silently ignores unknown keys (a misspelt `blocked_path:` would
+/// quietly block nothing) and reports errors without line numbers. Walking the YAML node tree
+/// keeps each node's position, so every error names file, line and column, and an unknown key
+/// can suggest the nearest known one.
+///
+/// Scalars are read with Yams' basic resolver (no implicit typing) and converted here, so that
+/// `yes`/`on` in a boolean field mean what they meant to the original (PyYAML, YAML 1.1) and a
+/// host named `on` stays a string.
+struct PolicyYAMLReader {
+    /// The name used in locations: a path, `SENTINEL_POLICY_CONTENT` or `builtin:default`.
+    let file: String
+    /// Warnings collected while reading (keys this version does not implement).
+    private(set) var warnings: [PolicyWarning] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    // MARK: - Top level
+
+    /// Keys the original knew that this version reads but does not act on: they load with a
+    /// warning naming them instead of an error, so existing policies keep working.
+    static let acknowledgedTopLevelKeys: [String: String] = [
+        "judge": "the AI judge (Ollama / Llama Guard / Prompt Guard) is not part of this version; the section is ignored",
+        "opa": "OPA/Rego delegation is not part of this version; the section is ignored",
+    ]
+
+    static let topLevelKeys = [
+        "allowed_paths", "blocked_paths", "read_only_paths", "allow_hardlinked_writes",
+        "allowed_commands", "blocked_command_bases", "host_match_mode", "allowed_hosts",
+        "blocked_keywords", "policy_integrity", "phishing", "network_failsafe", "approval", "audit",
+        "sandbox",
+    ]
+
+    mutating func read(_ text: String) throws(PolicyError) -> PolicyDocument {
+        let root: Node?
+        do {
+            var documents = try Yams.compose_all(yaml: text, Resolver.basic).makeIterator()
+            root = documents.next()
+            if let error = documents.error { throw error }
+            if documents.next() != nil {
+                throw PolicyError(
+                    .malformedYAML, "the text holds more than one YAML document.",
+                    at: SourceLocation(file: file),
+                    hint: "Keep one policy per file: remove the `---` separators after the first document."
+                )
+            }
+            if let error = documents.error { throw error }
+        } catch let error as PolicyError {
+            throw error
+        } catch {
+            throw yamlError(error, text: text)
+        }
+        var document = PolicyDocument()
+        guard let root, !isNull(root) else {
+            // An empty file is an empty policy: nothing is allowed. That is the safe reading.
+            return document
+        }
+        for (key, keyNode, value) in try entries(of: root, keyPath: "") {
+            switch key {
+            case "allowed_paths": document.allowedPaths = try stringList(value, keyPath: key)
+            case "blocked_paths": document.blockedPaths = try stringList(value, keyPath: key)
+            case "read_only_paths": document.readOnlyPaths = try stringList(value, keyPath: key)
+            case "allow_hardlinked_writes": document.allowHardlinkedWrites = try bool(value, keyPath: key)
+            case "allowed_commands": document.allowedCommands = try commandEntries(value)
+            case "blocked_command_bases": document.blockedCommandBases = try stringList(value, keyPath: key)
+            case "host_match_mode": document.hostMatchMode = try matchMode(value, keyPath: key)
+            case "allowed_hosts": document.allowedHosts = try hostEntries(value)
+            case "blocked_keywords": document.blockedKeywords = try stringList(value, keyPath: key)
+            case "policy_integrity": try readPolicyIntegrity(value, into: &document)
+            case "phishing": document.phishing = try phishing(value)
+            case "network_failsafe": document.networkFailsafe = try networkFailsafe(value)
+            case "approval": document.approval = try approval(value)
+            case "audit": document.audit = try audit(value)
+            case "sandbox": document.sandbox = try sandbox(value)
+            default:
+                if let note = Self.acknowledgedTopLevelKeys[key] {
+                    warnings.append(PolicyWarning(location: location(of: keyNode), keyPath: key, message: note + "."))
+                } else {
+                    throw unknownKey(key, node: keyNode, keyPath: "", known: Self.topLevelKeys)
+                }
+            }
+        }
+        return document
+    }
+
+    // MARK: - Sections
+
+    private mutating func readPolicyIntegrity(_ node: Node, into document: inout PolicyDocument) throws(PolicyError) {
+        for (key, keyNode, value) in try entries(of: node, keyPath: "policy_integrity") {
+            switch key {
+            case "tamper_detection": document.tamperDetection = try bool(value, keyPath: "policy_integrity.tamper_detection")
+            default:
+                throw unknownKey(key, node: keyNode, keyPath: "policy_integrity", known: ["tamper_detection"])
+            }
+        }
+    }
+
+    private mutating func phishing(_ node: Node) throws(PolicyError) -> PhishingSettings {
+        var settings = PhishingSettings()
+        for (key, keyNode, value) in try entries(of: node, keyPath: "phishing") {
+            let path = "phishing.\(key)"
+            switch key {
+            case "enabled": settings.enabled = try bool(value, keyPath: path)
+            case "blocked_tlds":
+                settings.blockedTLDs = try stringList(value, keyPath: path)
+                for tld in settings.blockedTLDs {
+                    let bare = tld.value.hasPrefix(".") ? String(tld.value.dropFirst()) : tld.value
+                    if bare.isEmpty || bare.contains(".") == false && bare.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "-" }) {
+                        throw PolicyError(
+                            .invalidValue, "\"\(tld.value)\" is not a domain suffix.", at: tld.location,
+                            keyPath: tld.keyPath, hint: "Write suffixes like \".zip\" or \".xyz\"."
+                        )
+                    }
+                }
+            case "suspicious_keywords":
+                warnings.append(PolicyWarning(
+                    location: location(of: keyNode), keyPath: path,
+                    message: "keyword heuristics are not part of this version (the original never read them either); ignored."
+                ))
+            default:
+                throw unknownKey(key, node: keyNode, keyPath: "phishing", known: ["enabled", "blocked_tlds", "suspicious_keywords"])
+            }
+        }
+        return settings
+    }
+
+    private mutating func networkFailsafe(_ node: Node) throws(PolicyError) -> NetworkFailsafeSettings {
+        var settings = NetworkFailsafeSettings()
+        let known = ["socket_connect", "allow_private_network", "blocked_hosts", "blocked_ips", "allowed_ips"]
+        for (key, keyNode, value) in try entries(of: node, keyPath: "network_failsafe") {
+            let path = "network_failsafe.\(key)"
+            switch key {
+            case "socket_connect": settings.socketConnect = try bool(value, keyPath: path)
+            case "allow_private_network": settings.allowPrivateNetwork = try bool(value, keyPath: path)
+            case "blocked_hosts": settings.blockedHosts = try stringList(value, keyPath: path)
+            case "blocked_ips": settings.blockedIPs = try stringList(value, keyPath: path)
+            case "allowed_ips": settings.allowedIPs = try stringList(value, keyPath: path)
+            default: throw unknownKey(key, node: keyNode, keyPath: "network_failsafe", known: known)
+            }
+        }
+        return settings
+    }
+
+    private mutating func approval(_ node: Node) throws(PolicyError) -> ApprovalSettings {
+        var settings = ApprovalSettings()
+        for (key, keyNode, value) in try entries(of: node, keyPath: "approval") {
+            let path = "approval.\(key)"
+            switch key {
+            case "mode":
+                let name = try string(value, keyPath: path)
+                guard let mode = ApprovalMode(name: name) else {
+                    throw PolicyError(
+                        .invalidValue, "\"\(name)\" is not an approval mode.", at: location(of: value), keyPath: path,
+                        hint: "Use one of: auto, popup, console, reject (tkinter is read as popup)."
+                    )
+                }
+                settings.mode = mode
+            case "timeout_seconds":
+                let seconds = try number(value, keyPath: path)
+                guard seconds > 0, seconds <= 86_400 else {
+                    throw PolicyError(
+                        .invalidValue, "\(seconds) is not a usable timeout.", at: location(of: value), keyPath: path,
+                        hint: "Give a number of seconds between 1 and 86400; an unanswered prompt denies when it runs out."
+                    )
+                }
+                settings.timeoutSeconds = seconds
+            default: throw unknownKey(key, node: keyNode, keyPath: "approval", known: ["mode", "timeout_seconds"])
+            }
+        }
+        return settings
+    }
+
+    private mutating func audit(_ node: Node) throws(PolicyError) -> AuditSettings {
+        var settings = AuditSettings()
+        for (key, keyNode, value) in try entries(of: node, keyPath: "audit") {
+            switch key {
+            case "path":
+                settings.path = try string(value, keyPath: "audit.path")
+                if settings.path.isEmpty {
+                    throw PolicyError(
+                        .invalidValue, "the audit log path is empty.", at: location(of: value), keyPath: "audit.path",
+                        hint: "Give a file path, e.g. ./audit.log."
+                    )
+                }
+            default: throw unknownKey(key, node: keyNode, keyPath: "audit", known: ["path"])
+            }
+        }
+        return settings
+    }
+
+    private mutating func sandbox(_ node: Node) throws(PolicyError) -> SandboxSettings {
+        var settings = SandboxSettings()
+        let known = ["pids_limit", "memory", "cpus", "tmpfs_size", "env_allow"]
+        for (key, keyNode, value) in try entries(of: node, keyPath: "sandbox") {
+            let path = "sandbox.\(key)"
+            switch key {
+            case "pids_limit":
+                let limit = try integer(value, keyPath: path)
+                guard (1...4_194_304).contains(limit) else {
+                    throw PolicyError(
+                        .invalidValue, "\(limit) is not a usable process limit.", at: location(of: value), keyPath: path,
+                        hint: "Give a number of processes between 1 and 4194304 (the default is 256)."
+                    )
+                }
+                settings.pidsLimit = limit
+            case "memory":
+                settings.memory = try string(value, keyPath: path)
+                settings.memoryBytes = try byteSize(settings.memory, node: value, keyPath: path, minimum: 4 * 1024 * 1024)
+            case "tmpfs_size":
+                settings.tmpfsSize = try string(value, keyPath: path)
+                settings.tmpfsSizeBytes = try byteSize(settings.tmpfsSize, node: value, keyPath: path, minimum: 4096)
+            case "cpus":
+                let cpus = try number(value, keyPath: path)
+                guard cpus >= 0.01, cpus <= 1024 else {
+                    throw PolicyError(
+                        .invalidValue, "\(cpus) is not a usable CPU limit.", at: location(of: value), keyPath: path,
+                        hint: "Give a number of CPUs such as 0.5, 1.0 or 2 (the default is 1.0)."
+                    )
+                }
+                settings.cpus = cpus
+            case "env_allow":
+                let names = try stringList(value, keyPath: path)
+                for name in names where !Self.isEnvironmentName(name.value) {
+                    throw PolicyError(
+                        .invalidValue, "\"\(name.value)\" is not an environment variable name.", at: name.location,
+                        keyPath: name.keyPath, hint: "Names are letters, digits and underscores, not starting with a digit."
+                    )
+                }
+                settings.envAllow = names.map(\.value)
+            default: throw unknownKey(key, node: keyNode, keyPath: "sandbox", known: known)
+            }
+        }
+        return settings
+    }
+
+    // MARK: - Commands and hosts
+
+    private mutating func commandEntries(_ node: Node) throws(PolicyError) -> [CommandEntry] {
+        var result: [CommandEntry] = []
+        for (index, item) in try items(of: node, keyPath: "allowed_commands").enumerated() {
+            let path = "allowed_commands[\(index)]"
+            if case .mapping = item {
+                var command: String?
+                var argsDeny: [Located<String>] = []
+                for (key, keyNode, value) in try entries(of: item, keyPath: path) {
+                    switch key {
+                    case "command": command = try string(value, keyPath: "\(path).command")
+                    case "args_deny": argsDeny = try stringList(value, keyPath: "\(path).args_deny")
+                    default: throw unknownKey(key, node: keyNode, keyPath: path, known: ["command", "args_deny"])
+                    }
+                }
+                guard let command, !command.trimmingWhitespace().isEmpty else {
+                    throw PolicyError(
+                        .invalidValue, "the entry has no command.", at: location(of: item), keyPath: path,
+                        hint: "Write it as {command: git, args_deny: [\"push\"]}."
+                    )
+                }
+                result.append(CommandEntry(command: command, argsDeny: argsDeny, keyPath: path, location: location(of: item)))
+            } else {
+                let command = try string(item, keyPath: path)
+                guard !command.trimmingWhitespace().isEmpty else {
+                    throw PolicyError(
+                        .invalidValue, "the command is empty.", at: location(of: item), keyPath: path,
+                        hint: "Remove the entry or name a command."
+                    )
+                }
+                result.append(CommandEntry(command: command, keyPath: path, location: location(of: item)))
+            }
+        }
+        return result
+    }
+
+    private mutating func hostEntries(_ node: Node) throws(PolicyError) -> [HostEntry] {
+        var result: [HostEntry] = []
+        for (index, item) in try items(of: node, keyPath: "allowed_hosts").enumerated() {
+            let path = "allowed_hosts[\(index)]"
+            guard case .mapping = item else {
+                let host = try string(item, keyPath: path)
+                guard !host.trimmingWhitespace().isEmpty else {
+                    throw PolicyError(.invalidValue, "the host is empty.", at: location(of: item), keyPath: path,
+                                      hint: "Remove the entry or name a host.")
+                }
+                result.append(HostEntry(host: host, keyPath: path, location: location(of: item)))
+                continue
+            }
+            var entry = HostEntry(host: "", keyPath: path, location: location(of: item))
+            var sawHost = false
+            for (key, keyNode, value) in try entries(of: item, keyPath: path) {
+                let keyPath = "\(path).\(key)"
+                switch key {
+                case "host":
+                    entry.host = try string(value, keyPath: keyPath)
+                    sawHost = true
+                case "match": entry.match = try matchMode(value, keyPath: keyPath)
+                case "schemes":
+                    let schemes = try stringList(value, keyPath: keyPath)
+                    var set = Set<String>()
+                    for scheme in schemes {
+                        let lowered = scheme.value.lowercased()
+                        guard Self.isScheme(lowered) else {
+                            throw PolicyError(
+                                .invalidValue, "\"\(scheme.value)\" is not a URL scheme.", at: scheme.location,
+                                keyPath: scheme.keyPath, hint: "Write schemes such as https or http."
+                            )
+                        }
+                        set.insert(lowered)
+                    }
+                    // An empty list is refused rather than read as "any": the original's silent
+                    // widening of a misconfigured list is exactly what we must not copy.
+                    guard !set.isEmpty else {
+                        throw PolicyError(
+                            .invalidValue, "the list of schemes is empty.", at: location(of: value), keyPath: keyPath,
+                            hint: "List the schemes to allow, or remove the key to allow any scheme."
+                        )
+                    }
+                    entry.schemes = set
+                case "ports":
+                    var ports = Set<Int>()
+                    let list = try items(of: value, keyPath: keyPath)
+                    for (portIndex, portNode) in list.enumerated() {
+                        let portPath = "\(keyPath)[\(portIndex)]"
+                        let port = try integer(portNode, keyPath: portPath)
+                        guard (1...65_535).contains(port) else {
+                            throw PolicyError(
+                                .invalidValue, "\(port) is not a port.", at: location(of: portNode), keyPath: portPath,
+                                hint: "Ports are numbers from 1 to 65535; remove `ports` to allow any port."
+                            )
+                        }
+                        ports.insert(port)
+                    }
+                    guard !ports.isEmpty else {
+                        throw PolicyError(
+                            .invalidValue, "the list of ports is empty.", at: location(of: value), keyPath: keyPath,
+                            hint: "List the ports to allow, or remove the key to allow any port."
+                        )
+                    }
+                    entry.ports = ports
+                default:
+                    throw unknownKey(key, node: keyNode, keyPath: path, known: ["host", "match", "schemes", "ports"])
+                }
+            }
+            guard sawHost, !entry.host.trimmingWhitespace().isEmpty else {
+                throw PolicyError(
+                    .invalidValue, "the entry has no host.", at: location(of: item), keyPath: path,
+                    hint: "Write it as {host: api.example.com, schemes: [https], ports: [443]}."
+                )
+            }
+            result.append(entry)
+        }
+        return result
+    }
+
+    private func matchMode(_ node: Node, keyPath: String) throws(PolicyError) -> HostMatchMode {
+        let name = try string(node, keyPath: keyPath)
+        guard let mode = HostMatchMode(rawValue: name.lowercased()) else {
+            throw PolicyError(
+                .invalidValue, "\"\(name)\" is not a match mode.", at: location(of: node), keyPath: keyPath,
+                hint: "Use exact or subdomain (the original silently read anything else as exact)."
+            )
+        }
+        return mode
+    }
+
+    // MARK: - Scalars and collections
+
+    private func location(of node: Node) -> SourceLocation {
+        SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
+
+    private func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    private func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar): isNull(node) ? "nothing (null)" : "the scalar \"\(scalar.string)\""
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    /// The key/value pairs of a mapping, refusing non-string and duplicate keys. `null` reads as
+    /// an empty mapping (the section's defaults).
+    private func entries(of node: Node, keyPath: String) throws(PolicyError) -> [(String, Node, Node)] {
+        if isNull(node) { return [] }
+        guard case .mapping(let mapping) = node else {
+            throw PolicyError(
+                .wrongType, "expected a mapping of keys to values, found \(describe(node)).", at: location(of: node),
+                keyPath: keyPath.isEmpty ? nil : keyPath,
+                hint: keyPath.isEmpty ? "A policy is a mapping such as `allowed_paths: [./workspace]`." : nil
+            )
+        }
+        var seen: [String: Node] = [:]
+        var result: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                throw PolicyError(.wrongType, "a key must be a plain name, found \(describe(keyNode)).",
+                                  at: location(of: keyNode), keyPath: keyPath.isEmpty ? nil : keyPath)
+            }
+            let key = scalar.string
+            if let first = seen[key] {
+                throw PolicyError(
+                    .invalidValue, "the key \"\(key)\" appears twice (first at line \(first.mark?.line ?? 0)).",
+                    at: location(of: keyNode), keyPath: keyPath.isEmpty ? nil : keyPath,
+                    hint: "YAML keeps only one of them; merge the two into one entry."
+                )
+            }
+            seen[key] = keyNode
+            result.append((key, keyNode, value))
+        }
+        return result
+    }
+
+    /// The items of a list. `null` reads as an empty list; a lone scalar is refused with a hint,
+    /// because iterating a string (what the original did) would allow or block single characters.
+    private func items(of node: Node, keyPath: String) throws(PolicyError) -> [Node] {
+        if isNull(node) { return [] }
+        guard case .sequence(let sequence) = node else {
+            var hint: String?
+            if case .scalar(let scalar) = node {
+                hint = "Write a list: \(keyPath.split(separator: ".").last ?? ""): [\"\(scalar.string)\"]."
+            }
+            throw PolicyError(.wrongType, "expected a list, found \(describe(node)).", at: location(of: node),
+                              keyPath: keyPath, hint: hint)
+        }
+        return Array(sequence)
+    }
+
+    private func stringList(_ node: Node, keyPath: String) throws(PolicyError) -> [Located<String>] {
+        var result: [Located<String>] = []
+        for (index, item) in try items(of: node, keyPath: keyPath).enumerated() {
+            let itemPath = "\(keyPath)[\(index)]"
+            result.append(Located(try string(item, keyPath: itemPath), keyPath: itemPath, location: location(of: item)))
+        }
+        return result
+    }
+
+    private func string(_ node: Node, keyPath: String) throws(PolicyError) -> String {
+        guard case .scalar(let scalar) = node, !isNull(node) else {
+            throw PolicyError(.wrongType, "expected a string, found \(describe(node)).", at: location(of: node),
+                              keyPath: keyPath)
+        }
+        if scalar.string.contains("\0") {
+            throw PolicyError(.invalidValue, "the value contains a NUL character.", at: location(of: node),
+                              keyPath: keyPath)
+        }
+        return scalar.string
+    }
+
+    private func bool(_ node: Node, keyPath: String) throws(PolicyError) -> Bool {
+        let text = try string(node, keyPath: keyPath)
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            throw PolicyError(.wrongType, "expected true or false, found \"\(text)\".", at: location(of: node),
+                              keyPath: keyPath)
+        }
+    }
+
+    private func integer(_ node: Node, keyPath: String) throws(PolicyError) -> Int {
+        let text = try string(node, keyPath: keyPath)
+        guard let value = Int(text.replacingUnderscores()) else {
+            throw PolicyError(.wrongType, "expected a whole number, found \"\(text)\".", at: location(of: node),
+                              keyPath: keyPath)
+        }
+        return value
+    }
+
+    private func number(_ node: Node, keyPath: String) throws(PolicyError) -> Double {
+        let text = try string(node, keyPath: keyPath)
+        guard let value = Double(text.replacingUnderscores()), value.isFinite else {
+            throw PolicyError(.wrongType, "expected a number, found \"\(text)\".", at: location(of: node),
+                              keyPath: keyPath)
+        }
+        return value
+    }
+
+    /// Reads a Docker-style size: a whole number with an optional unit b, k, m or g (any case).
+    private func byteSize(_ text: String, node: Node, keyPath: String, minimum: UInt64) throws(PolicyError) -> UInt64 {
+        if let bytes = ByteSize.parse(text), bytes >= minimum {
+            return bytes
+        }
+        throw PolicyError(
+            .invalidValue, "\"\(text)\" is not a usable size.", at: location(of: node), keyPath: keyPath,
+            hint: "Write a size such as 512m, 1g or 65536k (at least \(minimum) bytes)."
+        )
+    }
+
+    private func unknownKey(_ key: String, node: Node, keyPath: String, known: [String]) -> PolicyError {
+        let section = keyPath.isEmpty ? "the policy" : "`\(keyPath)`"
+        let suggestion = EditDistance.nearest(to: key, in: known + (keyPath.isEmpty ? Array(Self.acknowledgedTopLevelKeys.keys) : []))
+        return PolicyError(
+            .unknownKey, "\"\(key)\" is not a key of \(section).", at: location(of: node),
+            keyPath: keyPath.isEmpty ? nil : keyPath,
+            hint: suggestion.map { "Did you mean \"\($0)\"?" } ?? "Known keys: \(known.joined(separator: ", "))."
+        )
+    }
+
+    private func yamlError(_ error: any Error, text: String) -> PolicyError {
+        guard let yamlError = error as? YamlError else {
+            return PolicyError(.malformedYAML, "the text is not valid YAML (\(error)).", at: SourceLocation(file: file))
+        }
+        switch yamlError {
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams reports the mapping, not the repeated key; find the key's second line so the
+            // message points where the person has to look.
+            let key = duplicates.first ?? "?"
+            let line = Self.lineOfSecondOccurrence(ofKey: key, in: text) ?? context.mark.line
+            return PolicyError(
+                .invalidValue, "the key \"\(key)\" appears twice.", at: SourceLocation(file: file, line: line, column: 1),
+                hint: "YAML keeps only one of them; merge the two into one entry."
+            )
+        case .scanner(let context, let problem, let mark, _),
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let contextText = context.map { " \($0.text)" } ?? ""
+            return PolicyError(
+                .malformedYAML, "the text is not valid YAML: \(problem)\(contextText).",
+                at: SourceLocation(file: file, line: mark.line, column: mark.column),
+                hint: "Check the indentation and quoting on that line."
+            )
+        case .reader(let problem, _, _, _):
+            return PolicyError(.malformedYAML, "the text cannot be read: \(problem).", at: SourceLocation(file: file),
+                               hint: "Save the policy as UTF-8 text.")
+        default:
+            return PolicyError(.malformedYAML, "the text is not valid YAML (\(yamlError)).", at: SourceLocation(file: file))
+        }
+    }
+
+    /// The line (from 1) where `key:` starts a mapping entry for the second time, if it does.
+    static func lineOfSecondOccurrence(ofKey key: String, in text: String) -> Int? {
+        var seen = 0
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var rest = line.drop { $0 == " " || $0 == "-" || $0 == "{" || $0 == "," }
+            for quote in ["\"", "'"] where rest.hasPrefix(quote) { rest = rest.dropFirst() }
+            guard rest.hasPrefix(key) else { continue }
+            let after = rest.dropFirst(key.count).drop { $0 == "\"" || $0 == "'" || $0 == " " }
+            if after.hasPrefix(":") {
+                seen += 1
+                if seen == 2 { return index + 1 }
+            }
+        }
+        return nil
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    static func isScheme(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0) }
+    }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String {
+        String(filter { $0 != "_" })
+    }
+}
+
+/// Sizes written the way Docker writes them (`512m`, `1g`, `65536`).
+package enum ByteSize {
+    /// Parses a whole number with an optional unit `b`, `k`, `m` or `g` (case-insensitive);
+    /// `nil` for anything else or on overflow.
+    package static func parse(_ text: String) -> UInt64? {
+        var digits = text.trimmingWhitespace().lowercased()
+        var multiplier: UInt64 = 1
+        if let unit = digits.last, unit.isLetter {
+            switch unit {
+            case "b": multiplier = 1
+            case "k": multiplier = 1 << 10
+            case "m": multiplier = 1 << 20
+            case "g": multiplier = 1 << 30
+            default: return nil
+            }
+            digits.removeLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit), let value = UInt64(digits) else { return nil }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : bytes
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// Levenshtein distance, to suggest the key a person probably meant.
+enum EditDistance {
+    static func nearest(to word: String, in candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
+        guard let (best, score) = scored, score <= max(2, word.count / 3) else { return nil }
+        return best
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The environment variables Sentinel reads, by name, and the original's reading of "true".
+///
+/// Values are passed around as a dictionary so tests (and the sandbox stage, which must not trust
+/// its own environment) can give an explicit one.
+public enum SentinelEnvironment {
+    /// `SENTINEL_POLICY_CONTENT`: when set and not empty, its text *is* the policy.
+    public static let policyContent = "SENTINEL_POLICY_CONTENT"
+    /// `SENTINEL_POLICY_SHA256`: the expected SHA-256 (hex) of the policy text.
+    public static let policySHA256 = "SENTINEL_POLICY_SHA256"
+    /// `SENTINEL_POLICY_HMAC_SHA256`: the expected HMAC-SHA256 (hex) of the policy text.
+    public static let policyHMAC = "SENTINEL_POLICY_HMAC_SHA256"
+    /// `SENTINEL_POLICY_HMAC_KEY`: the key for `SENTINEL_POLICY_HMAC_SHA256`.
+    public static let policyHMACKey = "SENTINEL_POLICY_HMAC_KEY"
+    /// `SENTINEL_POLICY_IMMUTABLE`: the policy may not change while Sentinel runs.
+    public static let policyImmutable = "SENTINEL_POLICY_IMMUTABLE"
+    /// `SENTINEL_PRODUCTION`: production prerequisites apply.
+    public static let production = "SENTINEL_PRODUCTION"
+
+    /// The process's environment as a dictionary.
+    public static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+
+    /// The original's truthiness: `true`, `1`, `yes` or `on`, trimmed, any case.
+    public static func isTruthy(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return ["true", "1", "yes", "on"].contains(value.trimmingWhitespace().lowercased())
+    }
+}

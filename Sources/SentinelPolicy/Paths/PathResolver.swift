@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a path could not be resolved; any of these makes a path check deny.
+public struct PathResolutionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The path as given.
+    public var path: String
+    /// What went wrong.
+    public var message: String
+
+    /// One sentence.
+    public var description: String { "Cannot resolve \(path): \(message)." }
+}
+
+/// A path reduced to the file it names, as the kernel would find it.
+public struct ResolvedPath: Sendable, Hashable {
+    /// The canonical absolute path: symlinks in the existing prefix followed, `.` and `..` folded,
+    /// the part that does not exist yet appended lexically.
+    public var canonical: String
+    /// Whether the whole path exists.
+    public var exists: Bool
+    /// For an existing path: whether it is a regular file with more than one hard link.
+    public var isHardLinkedFile: Bool
+    /// When a `/proc/<pid>/fd/N` (or `/dev/fd/N`) link names something that is not a file path —
+    /// a pipe, socket or anonymous inode the process already holds — its description
+    /// (`pipe:[1234]`), and `canonical` is the link itself.
+    public var openObject: String?
+}
+
+/// Resolves paths the way the kernel will when the file is opened, so a check decides on the file
+/// that will really be touched (`..` after a symlink, `/proc/self/root/etc`, `/dev/fd/3`).
+///
+/// The existing prefix is resolved component by component with `lstat` and `readlink`; the first
+/// missing component and everything after it are taken lexically (the original's non-strict
+/// `Path.resolve()`, `original-system.md` §1.3). A process view (`processID`) makes `/proc/self`,
+/// `/proc/thread-self` and `/dev/fd` mean *that* process, which is what a supervisor checking
+/// another process's `open` needs; without one they mean the calling process.
+///
+/// What this cannot do alone: close the window between this check and the open (a racing thread
+/// may swap a symlink). Callers that can, open on the checked path with `O_NOFOLLOW`-style walking
+/// or apply Landlock as a second layer (`sentinel guard`, `sentinel-isolate`).
+public enum PathResolver {
+    /// The most symlinks followed in one resolution, as Linux's `MAXSYMLINKS` (40).
+    static let maximumLinks = 40
+
+    /// Resolves `path` against `workingDirectory` (used when `path` is relative).
+    ///
+    /// - Parameters:
+    ///   - path: the path as the program gave it.
+    ///   - workingDirectory: the absolute working directory of the process that will open it.
+    ///   - processID: the process whose `/proc/self` and `/dev/fd` are meant, or `nil` for this one.
+    /// - Throws: `PathResolutionError` for an empty path, a relative working directory, a symlink
+    ///   loop, or a component that cannot be examined (permission): the caller must deny.
+    public static func resolve(
+        _ path: String, workingDirectory: String, processID: Int32? = nil
+    ) throws(PathResolutionError) -> ResolvedPath {
+        guard !path.isEmpty else {
+            throw PathResolutionError(path: path, message: "the path is empty")
+        }
+        guard !path.utf8.contains(0) else {
+            throw PathResolutionError(path: path, message: "the path contains a NUL byte")
+        }
+        var pending: [Substring]
+        if path.hasPrefix("/") {
+            pending = path.split(separator: "/", omittingEmptySubsequences: true)
+        } else {
+            guard workingDirectory.hasPrefix("/") else {
+                throw PathResolutionError(path: path, message: "the working directory \(workingDirectory) is not absolute")
+            }
+            pending = workingDirectory.split(separator: "/") + path.split(separator: "/")
+        }
+        // Components are consumed from the end of this reversed stack, so pushing a symlink's
+        // target in front of the remaining components is an append.
+        pending.reverse()
+
+        var resolved: [Substring] = []
+        // `prefix` is always "/" + resolved.joined("/") ("" for the root), kept incrementally
+        // because building it per component dominated the cost of a check.
+        var prefix = ""
+        var missing = false
+        var links = 0
+        var lastStatus = stat()
+        var lastExamined = false
+        let ownProcess = processID.map { Substring(String($0)) }
+
+        while let component = pending.popLast() {
+            if component == "." { continue }
+            if component == ".." {
+                if resolved.popLast() != nil {
+                    // Rebuilt rather than trimmed: String trims by Characters, and a component
+                    // starting with a combining mark would merge with the "/" before it.
+                    prefix = resolved.isEmpty ? "" : "/" + resolved.joined(separator: "/")
+                }
+                lastExamined = false
+                continue
+            }
+            // `/proc/self` and `/proc/thread-self` are the *checked* process, not us.
+            if let ownProcess, resolved.count == 1, resolved[0] == "proc", component == "self" || component == "thread-self" {
+                resolved.append(ownProcess)
+                prefix += "/" + ownProcess
+                lastExamined = false
+                continue
+            }
+            if missing {
+                resolved.append(component)
+                prefix += "/" + component
+                continue
+            }
+            let candidate = prefix + "/" + component
+            var status = stat()
+            if lstat(candidate, &status) != 0 {
+                let code = errno
+                if code == ENOENT || code == ENOTDIR {
+                    // Nothing exists from here on: the rest is taken lexically.
+                    missing = true
+                    resolved.append(component)
+                    prefix = candidate
+                    lastExamined = false
+                    continue
+                }
+                throw PathResolutionError(path: path, message: "\(candidate) cannot be examined (\(String(cString: strerror(code))))")
+            }
+            if (status.st_mode & S_IFMT) == S_IFLNK {
+                links += 1
+                guard links <= maximumLinks else {
+                    throw PathResolutionError(path: path, message: "too many levels of symbolic links")
+                }
+                let target = try readLink(candidate, for: path)
+                if !target.hasPrefix("/") && isMagicLinkParent(resolved) {
+                    // `/proc/<pid>/fd/N` of a pipe or socket: an object the process already holds.
+                    if pending.isEmpty {
+                        return ResolvedPath(canonical: candidate, exists: true, isHardLinkedFile: false, openObject: target)
+                    }
+                    throw PathResolutionError(path: path, message: "\(candidate) is \(target), not a directory")
+                }
+                if target.hasPrefix("/") {
+                    resolved.removeAll()
+                    prefix = ""
+                }
+                pending.append(contentsOf: target.split(separator: "/").reversed())
+                lastExamined = false
+                continue
+            }
+            resolved.append(component)
+            prefix = candidate
+            lastStatus = status
+            lastExamined = true
+        }
+
+        let canonical = prefix.isEmpty ? "/" : prefix
+        let isHardLinked = !missing && lastExamined && (lastStatus.st_mode & S_IFMT) == S_IFREG && lastStatus.st_nlink > 1
+        return ResolvedPath(canonical: canonical, exists: !missing, isHardLinkedFile: isHardLinked, openObject: nil)
+    }
+
+    /// Makes a policy entry absolute: `~` and `~/x` expand to `homeDirectory`, relative entries
+    /// resolve against `baseDirectory`.
+    public static func absolute(entry: String, baseDirectory: String, homeDirectory: String) -> String {
+        if entry == "~" { return homeDirectory }
+        if entry.hasPrefix("~/") { return homeDirectory + entry.dropFirst(1) }
+        if entry.hasPrefix("/") { return entry }
+        return baseDirectory + "/" + entry
+    }
+
+    /// Whether a path lies at or below a root, by whole components (`/a/bc` is not under `/a/b`).
+    @inline(__always)
+    public static func isPath(_ path: String, within root: String) -> Bool {
+        if root == "/" { return true }
+        guard path.hasPrefix(root) else { return false }
+        let rest = path.utf8.dropFirst(root.utf8.count)
+        return rest.isEmpty || rest.first == UInt8(ascii: "/")
+    }
+
+    /// `/proc/<pid>/fd`, `/proc/<pid>/task/<tid>/fd` and `/proc/<pid>/map_files` hold links whose
+    /// targets may be descriptions (`pipe:[…]`) rather than paths.
+    private static func isMagicLinkParent(_ resolved: [Substring]) -> Bool {
+        guard resolved.first == "proc", let last = resolved.last else { return false }
+        return last == "fd" || last == "map_files"
+    }
+
+    private static func readLink(_ link: String, for path: String) throws(PathResolutionError) -> String {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
+        let count = buffer.withUnsafeMutableBufferPointer { pointer in
+            pointer.withMemoryRebound(to: CChar.self) { readlink(link, $0.baseAddress!, $0.count) }
+        }
+        guard count >= 0 else {
+            throw PathResolutionError(path: path, message: "the link \(link) cannot be read (\(String(cString: strerror(errno))))")
+        }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+}

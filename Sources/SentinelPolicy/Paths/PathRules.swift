@@ -1,0 +1,136 @@
+/// Whether a file is opened to read it or to change it (write, create, truncate, remove, rename,
+/// link). Decisions differ: `read_only_paths` allow the first only, and the hard-link rule
+/// concerns writes.
+public enum FileAccess: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Reading a file or listing a directory.
+    case read
+    /// Writing, creating, truncating, removing, renaming or linking.
+    case write
+}
+
+/// `allowed_paths`, `blocked_paths` and `read_only_paths`, resolved once against the base
+/// directory the caller gave, so that a later `chdir` cannot re-root them (the original resolved
+/// rules against the working directory *at check time*, `original-system.md` §12.1 item 5).
+public struct PathRules: Sendable, Hashable {
+    /// One resolved root.
+    public struct Root: Sendable, Hashable {
+        /// The entry as written.
+        public var entry: String
+        /// The key path (`allowed_paths[0]`).
+        public var keyPath: String
+        /// The canonical absolute path the entry names.
+        public var path: String
+    }
+
+    /// Roots under which reading and writing are allowed.
+    public var allowed: [Root]
+    /// Roots that are always denied.
+    public var blocked: [Root]
+    /// Roots that may be read but not written.
+    public var readOnly: [Root]
+    /// Whether existing files with several hard links may be written.
+    public var allowHardlinkedWrites: Bool
+
+    /// Devices every program needs and that give access to nothing else: reading and writing them
+    /// is allowed unless `blocked_paths` says otherwise (denying `/dev/null` breaks ordinary
+    /// programs, as the original's default policy broke `tempfile`, §12.1 item 16).
+    static let harmlessDevices: Set<String> = [
+        "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx",
+    ]
+
+    /// Resolves the entries of `document` against `baseDirectory` (relative entries) and
+    /// `homeDirectory` (`~`).
+    ///
+    /// - Throws: `PolicyError` when an entry cannot be resolved (a symlink loop, a component that
+    ///   cannot be examined): a rule whose meaning is unknown must not be guessed.
+    public init(document: PolicyDocument, baseDirectory: String, homeDirectory: String) throws(PolicyError) {
+        func roots(_ entries: [Located<String>]) throws(PolicyError) -> [Root] {
+            var result: [Root] = []
+            for entry in entries {
+                let trimmed = entry.value.trimmingWhitespace()
+                guard !trimmed.isEmpty else {
+                    throw PolicyError(.invalidValue, "the path is empty.", at: entry.location, keyPath: entry.keyPath,
+                                      hint: "Remove the entry or give a path.")
+                }
+                let absolute = PathResolver.absolute(entry: trimmed, baseDirectory: baseDirectory, homeDirectory: homeDirectory)
+                do {
+                    let resolved = try PathResolver.resolve(absolute, workingDirectory: baseDirectory)
+                    result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical))
+                } catch {
+                    throw PolicyError(.invalidValue, error.description, at: entry.location, keyPath: entry.keyPath,
+                                      hint: "Fix the path or the permissions along it.")
+                }
+            }
+            return result
+        }
+        allowed = try roots(document.allowedPaths)
+        blocked = try roots(document.blockedPaths)
+        readOnly = try roots(document.readOnlyPaths)
+        allowHardlinkedWrites = document.allowHardlinkedWrites
+    }
+
+    /// Decides whether `path` may be accessed.
+    ///
+    /// Order: the path is resolved (a failure denies); `blocked_paths` deny; a write to a
+    /// `read_only_paths` root denies; harmless devices are allowed; `allowed_paths` allow (for
+    /// reads, `read_only_paths` too); a write to an existing file with several hard links denies
+    /// unless `allow_hardlinked_writes`; anything else is outside the allowed paths.
+    ///
+    /// - Parameters:
+    ///   - path: the path as the program gave it.
+    ///   - access: read or write.
+    ///   - workingDirectory: the absolute working directory of the process that will open it.
+    ///   - processID: the process whose `/proc/self` and `/dev/fd` are meant (`nil`: this one).
+    public func check(_ path: String, access: FileAccess, workingDirectory: String, processID: Int32? = nil) -> Verdict {
+        let resolved: ResolvedPath
+        do {
+            resolved = try PathResolver.resolve(path, workingDirectory: workingDirectory, processID: processID)
+        } catch {
+            return .deny(rule: "builtin:path-resolution", reason: "\(error.description) Access is denied.")
+        }
+        let target = resolved.canonical
+        let shown = target == path ? path : "\(path) (\(target))"
+
+        if let root = blocked.first(where: { PathResolver.isPath(target, within: $0.path) }) {
+            return .deny(
+                rule: root.keyPath, reason: "Access to \(shown) is explicitly blocked.",
+                remedy: "Remove \"\(root.entry)\" from blocked_paths (blocked paths win over allowed ones)."
+            )
+        }
+        if access == .write, let root = readOnly.first(where: { PathResolver.isPath(target, within: $0.path) }) {
+            return .deny(
+                rule: root.keyPath, reason: "Writing to \(shown) is not allowed: it is under a read-only path.",
+                remedy: "Move \"\(root.entry)\" from read_only_paths to allowed_paths."
+            )
+        }
+        if resolved.openObject != nil {
+            // A pipe or socket the process already holds, reopened through /proc: no file is reached.
+            return .allow(rule: "builtin:open-descriptor", reason: "\(path) is \(resolved.openObject ?? "") already open in the process.")
+        }
+        if Self.harmlessDevices.contains(target) || PathResolver.isPath(target, within: "/dev/pts") {
+            return .allow(rule: "builtin:harmless-devices", reason: "\(shown) is a terminal or a data device.")
+        }
+        let allowedRoot = allowed.first(where: { PathResolver.isPath(target, within: $0.path) })
+            ?? (access == .read ? readOnly.first(where: { PathResolver.isPath(target, within: $0.path) }) : nil)
+        guard let root = allowedRoot else {
+            return .deny(
+                rule: "default:allowed_paths", reason: "Access to \(shown) is outside the allowed workspace.",
+                remedy: "Add \"\(Self.suggestedRoot(for: target, exists: resolved.exists))\" to \(access == .read ? "allowed_paths or read_only_paths" : "allowed_paths")."
+            )
+        }
+        if access == .write, resolved.isHardLinkedFile, !allowHardlinkedWrites {
+            return .deny(
+                rule: "builtin:hard-links",
+                reason: "Writing to \(shown) is not allowed: the file has several hard links, and another link may lie outside the allowed paths.",
+                remedy: "Set allow_hardlinked_writes: true if hard-linked files in \(root.entry) are expected."
+            )
+        }
+        return .allow(rule: root.keyPath, reason: "\(shown) is inside \(root.entry).")
+    }
+
+    /// The directory to suggest allowing: the path's parent directory.
+    private static func suggestedRoot(for path: String, exists: Bool) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.utf8.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}

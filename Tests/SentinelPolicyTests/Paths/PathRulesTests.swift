@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+@testable import SentinelPolicy
+
+/// Path decisions on a real temporary tree: containment by components after resolving symlinks,
+/// `..`, `/proc/self/root`, `/proc/self/cwd`, `/dev/fd` and hard links (§1.3, §12.1 items 4–5).
+@Suite struct PathRulesTests {
+    /// `<root>/project` is the base directory; `<root>/project/workspace` is allowed;
+    /// `<root>/outside` is not; `<root>/project/workspace/secrets` is blocked;
+    /// `<root>/docs` is read-only.
+    let root: String
+    let base: String
+    let policy: Policy
+
+    init() throws {
+        let fm = FileManager.default
+        let resolvedTemp = URL(fileURLWithPath: NSTemporaryDirectory()).resolvingSymlinksInPath().path.removingSuffixSlash
+        root = resolvedTemp + "/sentinel-paths-\(UUID().uuidString)"
+        base = root + "/project"
+        for directory in ["project/workspace/secrets", "project/workspace_fake", "outside", "docs", "home/.ssh"] {
+            try fm.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+        for file in ["project/workspace/notes.txt", "outside/target.txt", "docs/readme.txt", "project/workspace/secrets/key"] {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/" + file))
+        }
+        let yaml = """
+            allowed_paths: [./workspace]
+            blocked_paths: [./workspace/secrets, ~/.ssh]
+            read_only_paths: [\(root)/docs]
+            """
+        let document = try PolicyLoader(environment: [:]).parse(yaml)
+        policy = try Policy(document: document, context: PolicyContext(baseDirectory: base, homeDirectory: root + "/home"))
+    }
+
+    func decide(_ path: String, _ access: FileAccess = .read, cwd: String? = nil) -> Verdict {
+        policy.checkPath(path, access: access, workingDirectory: cwd ?? base)
+    }
+
+    @Test func insideTheWorkspaceIsAllowed() {
+        #expect(decide("workspace/notes.txt").isAllowed)
+        #expect(decide("./workspace/new-file.txt", .write).isAllowed, "a file that does not exist yet")
+        #expect(decide(base + "/workspace", .read).rule == "allowed_paths[0]")
+        #expect(decide("workspace/a/b/../../notes.txt", .write).isAllowed)
+    }
+
+    @Test func outsideIsDeniedWithTheOriginalsSentenceAndARemedy() {
+        let verdict = decide(root + "/outside/target.txt", .write)
+        #expect(verdict.decision == .deny)
+        #expect(verdict.rule == "default:allowed_paths")
+        #expect(verdict.reason.contains("is outside the allowed workspace."))
+        #expect(verdict.remedy?.contains("\(root)/outside") == true)
+    }
+
+    @Test func aSiblingWithTheSamePrefixIsNotInside() {
+        #expect(decide("workspace_fake/x", .write).decision == .deny)
+    }
+
+    @Test func dotDotCannotClimbOut() {
+        #expect(decide("workspace/../../outside/target.txt").decision == .deny)
+        #expect(decide("workspace/../workspace/../../outside/target.txt", .write).decision == .deny)
+    }
+
+    @Test func blockedWinsInsideAnAllowedRoot() {
+        let verdict = decide("workspace/secrets/key")
+        #expect(verdict.decision == .deny)
+        #expect(verdict.rule == "blocked_paths[0]")
+        #expect(verdict.reason.hasSuffix("is explicitly blocked."))
+        #expect(decide(root + "/home/.ssh/id_rsa").rule == "blocked_paths[1]", "~ expands to the home directory")
+    }
+
+    @Test func aSymlinkInsideTheWorkspaceIsJudgedByItsTarget() throws {
+        let link = base + "/workspace/escape"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: root + "/outside")
+        #expect(decide("workspace/escape/target.txt", .write).decision == .deny)
+        #expect(decide("workspace/escape/../notes.txt").decision == .deny,
+                "`..` after a symlink climbs from the target, as the kernel does")
+
+        let toSecrets = base + "/workspace/innocent"
+        try FileManager.default.createSymbolicLink(atPath: toSecrets, withDestinationPath: "secrets")
+        #expect(decide("workspace/innocent/key").rule == "blocked_paths[0]")
+    }
+
+    @Test func aDanglingSymlinkIsJudgedByWhereItWouldCreate() throws {
+        try FileManager.default.createSymbolicLink(atPath: base + "/workspace/dangling", withDestinationPath: root + "/outside/new.txt")
+        #expect(decide("workspace/dangling", .write).decision == .deny)
+    }
+
+    @Test func aSymlinkLoopDenies() throws {
+        try FileManager.default.createSymbolicLink(atPath: base + "/workspace/loop", withDestinationPath: "loop")
+        let verdict = decide("workspace/loop/x")
+        #expect(verdict.decision == .deny)
+        #expect(verdict.rule == "builtin:path-resolution")
+    }
+
+    @Test func procSelfRootAndCwdResolveLikeTheKernel() {
+        #expect(decide("/proc/self/root" + root + "/outside/target.txt").decision == .deny)
+        #expect(decide("/proc/self/root" + base + "/workspace/notes.txt").isAllowed)
+        let ownPID = ProcessInfo.processInfo.processIdentifier
+        #expect(decide("/proc/\(ownPID)/root" + root + "/outside/target.txt", .write).decision == .deny)
+        // /proc/self/cwd is the test process's real working directory, not the policy base.
+        let cwd = FileManager.default.currentDirectoryPath
+        let expected = policy.checkPath(cwd + "/x", access: .write)
+        #expect(policy.checkPath("/proc/self/cwd/x", access: .write).decision == expected.decision)
+    }
+
+    @Test func devFdResolvesToTheOpenFile() throws {
+        let handle = try #require(FileHandle(forReadingAtPath: root + "/outside/target.txt"))
+        defer { try? handle.close() }
+        let fd = handle.fileDescriptor
+        let verdict = decide("/dev/fd/\(fd)", .write)
+        #expect(verdict.decision == .deny, "\(verdict)")
+        #expect(verdict.reason.contains(root + "/outside/target.txt"))
+    }
+
+    @Test func pipesReopenedThroughProcAreNotFiles() throws {
+        let pipe = Pipe()
+        let verdict = decide("/dev/fd/\(pipe.fileHandleForWriting.fileDescriptor)", .write)
+        #expect(verdict.isAllowed)
+        #expect(verdict.rule == "builtin:open-descriptor")
+    }
+
+    @Test func anotherProcessesSelfIsThatProcess() throws {
+        // A supervisor checks a child's `/proc/self/...`: it must mean the child, here PID 1.
+        let viaChild = policy.checkPath("/proc/self/root" + root + "/outside/target.txt", access: .read,
+                                        workingDirectory: base, processID: 1)
+        #expect(viaChild.decision == .deny)
+    }
+
+    @Test func hardLinkedFilesAreNotWritable() throws {
+        let link = base + "/workspace/linked.txt"
+        try FileManager.default.linkItem(atPath: root + "/outside/target.txt", toPath: link)
+        let verdict = decide("workspace/linked.txt", .write)
+        #expect(verdict.decision == .deny)
+        #expect(verdict.rule == "builtin:hard-links")
+
+        let lenient = try Policy(
+            document: PolicyLoader(environment: [:]).parse("allowed_paths: [./workspace]\nallow_hardlinked_writes: true\n"),
+            context: PolicyContext(baseDirectory: base, homeDirectory: root))
+        #expect(lenient.checkPath("workspace/linked.txt", access: .write, workingDirectory: base).isAllowed)
+    }
+
+    @Test func readOnlyPathsReadButDoNotWrite() {
+        #expect(decide(root + "/docs/readme.txt", .read).isAllowed)
+        let write = decide(root + "/docs/readme.txt", .write)
+        #expect(write.decision == .deny)
+        #expect(write.rule == "read_only_paths[0]")
+    }
+
+    @Test func rulesDoNotMoveWithTheWorkingDirectory() throws {
+        // The original resolved `./workspace` against the CWD at check time, so chdir into a
+        // directory with its own `workspace` re-rooted the allowlist (§12.1 item 5).
+        try FileManager.default.createDirectory(atPath: root + "/outside/workspace", withIntermediateDirectories: true)
+        #expect(decide("workspace/x", .write, cwd: root + "/outside").decision == .deny)
+    }
+
+    @Test(arguments: ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/tty"])
+    func harmlessDevicesAreAllowed(_ device: String) {
+        #expect(decide(device, .write).isAllowed)
+    }
+
+    @Test func anEmptyPathDenies() {
+        #expect(decide("", .read).decision == .deny)
+    }
+}
+
+extension String {
+    fileprivate var removingSuffixSlash: String { hasSuffix("/") && count > 1 ? String(dropLast()) : self }
+}
