@@ -144,21 +144,7 @@ public struct PolicyLoader: Sendable {
             }
         }
 
-        let source: PolicySourceKind
-        let rawText: String
-        if let content = environment[SentinelEnvironment.policyContent], !content.isEmpty {
-            source = .environment
-            rawText = content
-        } else if path == Self.builtinName {
-            source = .builtin
-            rawText = DefaultPolicy.text
-        } else {
-            let absolute = Self.absolutePath(path ?? Self.defaultPath)
-            source = .file(absolute)
-            rawText = try Self.readFile(absolute)
-        }
-
-        let text = PolicyIntegrity.normalizeNewlines(rawText)
+        let (source, text) = try readSource(path: path)
         let sha256 = PolicyIntegrity.sha256Hex(of: text)
         let location = SourceLocation(file: source.description)
 
@@ -200,6 +186,25 @@ public struct PolicyLoader: Sendable {
             warnings: reader.warnings,
             environment: environment
         )
+    }
+
+    /// Reads the policy text that `load(path:)` would read, newline-normalised, without verifying
+    /// or parsing it (`sentinel policy hash`).
+    public func readSource(path: String? = nil) throws(PolicyError) -> (PolicySourceKind, String) {
+        let source: PolicySourceKind
+        let rawText: String
+        if let content = environment[SentinelEnvironment.policyContent], !content.isEmpty {
+            source = .environment
+            rawText = content
+        } else if path == Self.builtinName {
+            source = .builtin
+            rawText = DefaultPolicy.text
+        } else {
+            let absolute = Self.absolutePath(path ?? Self.defaultPath)
+            source = .file(absolute)
+            rawText = try Self.readFile(absolute)
+        }
+        return (source, PolicyIntegrity.normalizeNewlines(rawText))
     }
 
     /// Parses policy text that did not come from a file (tests, `explain` on a snippet).
