@@ -13,7 +13,9 @@ let package = Package(
     name: "sentinel-guard-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../"),
+        // The identity of a path dependency is its directory name: the checkout is usually `main`
+        // here, but a clone may be named anything, so it is referenced by an explicit name.
+        .package(name: "sentinel-guard", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [

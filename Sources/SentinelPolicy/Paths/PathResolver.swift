@@ -61,6 +61,23 @@ public enum PathResolver {
         guard !path.utf8.contains(0) else {
             throw PathResolutionError(path: path, message: "the path contains a NUL byte")
         }
+        // When the path is meant for this process, the kernel itself can resolve it: one
+        // open(O_PATH) walks every component (symlinks and /proc magic links included) exactly as
+        // the real open will, and /proc/self/fd tells us where it landed. That is both the most
+        // faithful and the fastest answer; anything unusual falls back to the walk below.
+        if processID == nil || processID == getpid() {
+            let absolute = path.hasPrefix("/") ? path : workingDirectory + "/" + path
+            if absolute.hasPrefix("/"), let fast = kernelResolve(absolute) {
+                return fast
+            }
+        }
+        return try walk(path, workingDirectory: workingDirectory, processID: processID)
+    }
+
+    /// Resolves component by component in user space (`lstat`, `readlink`), rewriting
+    /// `/proc/self` to `processID`. Used for another process's view and when the kernel shortcut
+    /// declines; tests compare both.
+    static func walk(_ path: String, workingDirectory: String, processID: Int32?) throws(PathResolutionError) -> ResolvedPath {
         var pending: [Substring]
         if path.hasPrefix("/") {
             pending = path.split(separator: "/", omittingEmptySubsequences: true)
@@ -151,6 +168,72 @@ public enum PathResolver {
         let canonical = prefix.isEmpty ? "/" : prefix
         let isHardLinked = !missing && lastExamined && (lastStatus.st_mode & S_IFMT) == S_IFREG && lastStatus.st_nlink > 1
         return ResolvedPath(canonical: canonical, exists: !missing, isHardLinkedFile: isHardLinked, openObject: nil)
+    }
+
+    /// Linux's `O_PATH` (open for path operations only: no I/O, no device side effects). Glibc
+    /// exposes it only under `_GNU_SOURCE`, which Swift's Glibc module is not built with, and the
+    /// policy engine imports nothing of ours; the value is part of the kernel ABI.
+    private static let openPathOnly: Int32 = 0o10_000_000
+
+    /// Resolves an absolute path through the kernel, or returns `nil` to ask for the walk:
+    /// for an existing path, `open(O_PATH)` then `readlink(/proc/self/fd/N)`; for a path whose
+    /// last component does not exist (and is not a dangling symlink), the same for its directory.
+    private static func kernelResolve(_ absolute: String) -> ResolvedPath? {
+        let fd = open(absolute, openPathOnly | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            var status = stat()
+            guard fstat(fd, &status) == 0, let target = descriptorPath(fd) else { return nil }
+            if !target.hasPrefix("/") {
+                return ResolvedPath(canonical: absolute, exists: true, isHardLinkedFile: false, openObject: target)
+            }
+            let hardLinked = (status.st_mode & S_IFMT) == S_IFREG && status.st_nlink > 1
+            return ResolvedPath(canonical: target, exists: true, isHardLinkedFile: hardLinked, openObject: nil)
+        }
+        guard errno == ENOENT else { return nil }
+        // The last component is missing. If it is a dangling symlink, a write would create its
+        // target elsewhere: only the walk follows that correctly.
+        var status = stat()
+        guard lstat(absolute, &status) != 0, errno == ENOENT else { return nil }
+        let bytes = absolute.utf8
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let last = absolute[absolute.index(after: slash)...]
+        guard !last.isEmpty, last != ".", last != ".." else { return nil }
+        let directory = slash == bytes.startIndex ? "/" : String(absolute[..<slash])
+        let directoryFD = open(directory, openPathOnly | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { return nil }
+        defer { close(directoryFD) }
+        guard let parent = descriptorPath(directoryFD), parent.hasPrefix("/") else { return nil }
+        return ResolvedPath(
+            canonical: parent == "/" ? "/" + last : parent + "/" + last, exists: false, isHardLinkedFile: false, openObject: nil
+        )
+    }
+
+    /// Where an open descriptor of this process points, from `/proc/self/fd/N`.
+    private static func descriptorPath(_ fd: Int32) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { name in
+            // "/proc/self/fd/<fd>" built in place: this runs on every path decision, and String
+            // interpolation would allocate (snprintf is variadic and not callable from Swift).
+            let prefix = "/proc/self/fd/".utf8
+            var length = 0
+            for byte in prefix {
+                name[length] = CChar(bitPattern: byte)
+                length += 1
+            }
+            var divisor: Int32 = 1
+            while fd / divisor >= 10 { divisor *= 10 }
+            while divisor > 0 {
+                name[length] = CChar(48 + (fd / divisor) % 10)
+                length += 1
+                divisor /= 10
+            }
+            name[length] = 0
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int(PATH_MAX)) { buffer in
+                let count = buffer.withMemoryRebound(to: CChar.self) { readlink(name.baseAddress!, $0.baseAddress!, $0.count) }
+                guard count > 0, count < buffer.count else { return nil }
+                return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
+            }
+        }
     }
 
     /// Makes a policy entry absolute: `~` and `~/x` expand to `homeDirectory`, relative entries

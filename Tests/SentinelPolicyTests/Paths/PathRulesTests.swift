@@ -166,3 +166,30 @@ import Testing
 extension String {
     fileprivate var removingSuffixSlash: String { hasSuffix("/") && count > 1 ? String(dropLast()) : self }
 }
+
+/// The kernel shortcut (open with O_PATH, read back /proc/self/fd) and the user-space walk must
+/// agree on every kind of path, or the two views of one policy would differ.
+@Suite struct PathResolverAgreementTests {
+    @Test func theKernelShortcutAndTheWalkAgree() throws {
+        let fm = FileManager.default
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).resolvingSymlinksInPath().path + "/sentinel-agree-\(UUID().uuidString)"
+        try fm.createDirectory(atPath: root + "/a/b", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/a/b/file"))
+        try fm.createSymbolicLink(atPath: root + "/a/up", withDestinationPath: "..")
+        try fm.createSymbolicLink(atPath: root + "/a/abs", withDestinationPath: root + "/a/b")
+        try fm.createSymbolicLink(atPath: root + "/a/dangling", withDestinationPath: root + "/nowhere/new")
+        try fm.linkItem(atPath: root + "/a/b/file", toPath: root + "/a/hard")
+        let paths = [
+            "a/b/file", "a/b/new", "a/up/a/b/file", "a/abs/file", "a/abs/../b/file", "a/dangling", "a/hard",
+            "a/missing/deeper/x", "a/b/./file", "a//b///file", "a/b/file/x", "/proc/self/root" + root + "/a/b/file",
+            "/etc/passwd", "/", "/dev/null", "a/b/..", ".",
+        ]
+        for path in paths {
+            let fast = try PathResolver.resolve(path, workingDirectory: root)
+            let walked = try PathResolver.walk(path, workingDirectory: root, processID: nil)
+            #expect(fast.canonical == walked.canonical, "\(path)")
+            #expect(fast.exists == walked.exists, "\(path)")
+            #expect(fast.isHardLinkedFile == walked.isHardLinkedFile, "\(path)")
+        }
+    }
+}
