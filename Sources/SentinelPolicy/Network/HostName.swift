@@ -48,6 +48,11 @@ public enum NormalizedHost: Hashable, Sendable, CustomStringConvertible {
 
 /// The host-name normaliser.
 public enum HostName {
+    /// Whether this process can convert internationalised names (ICU's UTS #46 from Swift's
+    /// Foundation was found). Without it, names with non-ASCII characters are refused; for
+    /// `sentinel doctor`.
+    public static var isIDNAAvailable: Bool { IDNA.isAvailable }
+
     /// Normalises a host the way every part of Sentinel Guard reads hosts.
     ///
     /// In order:

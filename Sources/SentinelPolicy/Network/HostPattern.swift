@@ -220,12 +220,16 @@ public struct PublicSuffixList: Sendable {
         case icann
         /// Suffixes operated by companies for their customers (`github.io`, `s3.amazonaws.com`).
         case privateDomains = "private"
+        /// A single label the list does not name: a top-level domain by the list's implicit
+        /// `*` rule (`internal`, `localhost`).
+        case implicitTopLevel = "implicit"
 
         /// For messages.
         var phrase: String {
             switch self {
             case .icann: "a registry suffix in the Public Suffix List"
             case .privateDomains: "a shared-hosting suffix in the private section of the Public Suffix List"
+            case .implicitTopLevel: "a top-level domain, by the Public Suffix List's implicit \"*\" rule"
             }
         }
     }
@@ -277,11 +281,11 @@ public struct PublicSuffixList: Sendable {
     }
 
     /// The section that makes `name` a public suffix, or `nil`. A single label that the list
-    /// does not name counts as ICANN (the implicit `*` rule).
+    /// does not name is `.implicitTopLevel`.
     public func publicSuffixSection(_ name: String) -> Section? {
         if exceptions.contains(name) { return nil }
         if let section = rules[name] { return section }
-        guard let dot = name.firstIndex(of: ".") else { return .icann }
+        guard let dot = name.firstIndex(of: ".") else { return .implicitTopLevel }
         return wildcards[String(name[name.index(after: dot)...])]
     }
 

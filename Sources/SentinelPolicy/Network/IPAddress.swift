@@ -17,6 +17,9 @@ import Glibc
 /// `%zone`), which is what any program on this machine dials when handed the same text;
 /// `init?(strict:)` accepts only canonical text (`inet_pton`). `description` is canonical:
 /// dotted quad, or RFC 5952 for IPv6 with `%zone` appended.
+///
+/// Equality and hashing include the zone text and scope id (`fe80::1%lo` is not `fe80::1`);
+/// compare `withoutZone` to ignore them. IPv4 and IPv4-mapped IPv6 are different addresses.
 public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// The address family.
     public enum Family: Sendable, Hashable {

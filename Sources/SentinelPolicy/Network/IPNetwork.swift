@@ -47,8 +47,8 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
             let hint: String
             if addressText.contains("%") {
                 hint = "a network cannot carry an IPv6 zone"
-            } else if IPAddress(numericHost: addressText) != nil {
-                hint = "write it in canonical form (\(IPAddress(numericHost: addressText)!)); octal, hex and short forms are ambiguous"
+            } else if let glibcReading = IPAddress(numericHost: addressText) {
+                hint = "write it in canonical form (\(glibcReading)); octal, hex and short forms are ambiguous"
             } else {
                 hint = "it is not an IPv4 or IPv6 address"
             }

@@ -116,6 +116,11 @@ struct HostNameTests {
         }
     }
 
+    @Test("IDNA is available in this build (Foundation's ICU was found)")
+    func idnaEngine() {
+        #expect(HostName.isIDNAAvailable)
+    }
+
     @Test("253 octets is the limit, with or without the trailing dot")
     func lengthLimit() throws {
         let label = String(repeating: "a", count: 49)

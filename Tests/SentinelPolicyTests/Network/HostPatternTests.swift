@@ -128,7 +128,7 @@ struct HostPatternTests {
         #expect(list.isPublicSuffix("anything.ck"))        // *.ck
         #expect(!list.isPublicSuffix("www.ck"))            // !www.ck
         #expect(list.isPublicSuffix("xn--55qx5d.cn"))      // 公司.cn
-        #expect(list.isPublicSuffix("unlisted-tld"))       // the implicit "*" rule
+        #expect(list.publicSuffixSection("unlisted-tld") == .implicitTopLevel)
         #expect(list.publicSuffix(beneath: "example.com") == nil)
         #expect(list.publicSuffix(beneath: "amazonaws.com") != nil)
         #expect(!PublicSuffixList.version.isEmpty)
