@@ -152,15 +152,15 @@ public enum HostName {
                 Result { () throws(HostNameError) in try finishName(converted, original: original ?? unicode, reuse: nil) }
             }.get()
         }
-        return try finishName(bytes, original: original ?? String(decoding: bytes, as: UTF8.self),
-                              reuse: needsLowercase ? nil : original)
+        return try finishName(bytes, original: original, reuse: needsLowercase ? nil : original)
     }
 
     /// Steps 5 and 6 of `normalize` on ASCII bytes.
-    static func finishName(_ input: UnsafeBufferPointer<UInt8>, original: String,
+    /// `original` (for messages) defaults to `input`, decoded only when there is an error.
+    static func finishName(_ input: UnsafeBufferPointer<UInt8>, original: String?,
                            reuse: String?) throws(HostNameError) -> NormalizedHost {
         func fail(_ code: HostNameError.Code, _ reason: String) -> HostNameError {
-            HostNameError(code: code, host: original, reason: reason)
+            HostNameError(code: code, host: original ?? String(decoding: input, as: UTF8.self), reason: reason)
         }
         var count = input.count
         var strippedDot = false

@@ -61,6 +61,7 @@ struct HostNameTests {
         ("1.2.3.4.5", .numericLastLabel),
         ("foo.0x1f", .numericLastLabel),
         ("foo.123", .numericLastLabel),
+        ("１２７.０.０.１", .numericLastLabel),                 // fullwidth digits: IDNA makes them ASCII
         ("127.0.0.1\u{0}.allowed.com", .forbiddenCharacter),  // #69
         ("localhost\u{0}.allowed.com", .forbiddenCharacter),
         ("a b.com", .forbiddenCharacter),
