@@ -1,0 +1,297 @@
+// `allowed_hosts` entries, compiled once when the policy loads.
+//
+// Semantics (egress-anchors §8.3): `*.example.com` means subdomains only, as in smokescreen;
+// `.example.com` means the domain and its subdomains, as in Squid; matching is by whole labels,
+// never by substring. A wildcard over a public suffix (`*.com`, `*.co.uk`, `*.github.io`) lets
+// anyone who registers a name under it in, so it is refused when the policy loads (§6 #78).
+
+/// How a plain name in `allowed_hosts` matches (`host_match_mode`, or an entry's `match`).
+public enum HostMatchMode: String, Sendable, Hashable, CaseIterable {
+    /// The name itself only.
+    case exact
+    /// The name and every name under it.
+    case subdomain
+}
+
+/// One compiled `allowed_hosts` entry.
+///
+/// | entry | `exact` | `subdomain` |
+/// |---|---|---|
+/// | `api.example.com` | `api.example.com` | `api.example.com` and `*.api.example.com` |
+/// | `*.example.com` | names under `example.com`, never `example.com` itself | same |
+/// | `.example.com` | `example.com` and names under it | same |
+/// | `*` | every host (the address gate still applies) | same |
+/// | `10.0.0.1`, `[::1]`, `::1` | that address only | same |
+///
+/// Entries are normalised with `HostName.normalize` (case, one trailing dot, IDNA), so
+/// `API.Example.COM.` and `api.example.com` are the same entry. A wildcard (`*.x`), a leading
+/// dot (`.x`) or `subdomain` mode on a base that is a public suffix, that has public suffixes
+/// under it, or that is a wildcard-DNS service (`nip.io`) is refused.
+public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
+    /// What an entry matches.
+    public enum Kind: Hashable, Sendable {
+        /// Every host.
+        case any
+        /// This name only.
+        case exact(String)
+        /// Names under this domain, not the domain itself (`*.example.com`).
+        case subdomainsOnly(String)
+        /// This domain and names under it (`.example.com`, or a name in `subdomain` mode).
+        case domainAndSubdomains(String)
+        /// This address only.
+        case address(IPAddress)
+    }
+
+    /// The entry as written in the policy.
+    public let entry: String
+    /// What it matches.
+    public let kind: Kind
+
+    /// Compiles an `allowed_hosts` entry; `match` applies to plain names only.
+    public init(entry: String, match: HostMatchMode = .exact) throws(HostPatternError) {
+        self.entry = entry
+        func fail(_ code: HostPatternError.Code, _ reason: String) -> HostPatternError {
+            HostPatternError(code: code, entry: entry, reason: reason)
+        }
+        if entry == "*" {
+            kind = .any
+            return
+        }
+        var base = Substring(entry)
+        var form: Kind?
+        if entry.hasPrefix("*.") {
+            base = base.dropFirst(2)
+            form = .subdomainsOnly("")
+        } else if entry.hasPrefix(".") {
+            base = base.dropFirst(1)
+            form = .domainAndSubdomains("")
+        }
+        if base.contains("*") {
+            throw fail(.misplacedWildcard, "\"*\" may appear only alone or as a leading \"*.\" (as in *.example.com)")
+        }
+        let host: NormalizedHost
+        do {
+            host = try HostName.normalize(String(base))
+        } catch {
+            throw fail(.invalidHost, error.description)
+        }
+        switch (host, form) {
+        case (.address(let address), nil):
+            kind = .address(address)
+            return
+        case (.address, _?):
+            throw fail(.wildcardOnAddress, "a wildcard or leading dot needs a domain name, not an IP address")
+        case (.name(let name), nil):
+            if match == .exact {
+                kind = .exact(name)
+                return
+            }
+            try HostPattern.checkWildcardBase(name, fail: fail)
+            kind = .domainAndSubdomains(name)
+        case (.name(let name), .subdomainsOnly?):
+            try HostPattern.checkWildcardBase(name, fail: fail)
+            kind = .subdomainsOnly(name)
+        case (.name(let name), _?):
+            try HostPattern.checkWildcardBase(name, fail: fail)
+            kind = .domainAndSubdomains(name)
+        }
+    }
+
+    /// Whether `host` matches, label by label: `evilexample.com` and `example.com.evil.com`
+    /// never match `example.com`, and names never match address entries (or the reverse).
+    public func matches(_ host: NormalizedHost) -> Bool {
+        switch (kind, host) {
+        case (.any, _):
+            return true
+        case (.exact(let name), .name(let candidate)):
+            return candidate == name
+        case (.subdomainsOnly(let base), .name(let candidate)):
+            return HostPattern.isStrictSubdomain(candidate, of: base)
+        case (.domainAndSubdomains(let base), .name(let candidate)):
+            return candidate == base || HostPattern.isStrictSubdomain(candidate, of: base)
+        case (.address(let address), .address(let candidate)):
+            // A zone in the entry must match; an entry without one matches any zone.
+            return candidate.withoutZone == address.withoutZone && (address.zone == nil || candidate.scopeID == address.scopeID)
+        default:
+            return false
+        }
+    }
+
+    /// The entry as written.
+    public var description: String { entry }
+
+    /// Equality of what the entries match.
+    public static func == (lhs: HostPattern, rhs: HostPattern) -> Bool { lhs.kind == rhs.kind }
+
+    /// Hashes what the entry matches.
+    public func hash(into hasher: inout Hasher) { hasher.combine(kind) }
+
+    /// Whether `name` ends with `.` + `base` (and is longer than that).
+    static func isStrictSubdomain(_ name: String, of base: String) -> Bool {
+        let candidate = name.utf8
+        let suffix = base.utf8
+        guard candidate.count > suffix.count + 1 else { return false }
+        var candidateIndex = candidate.endIndex
+        var suffixIndex = suffix.endIndex
+        while suffixIndex > suffix.startIndex {
+            candidate.formIndex(before: &candidateIndex)
+            suffix.formIndex(before: &suffixIndex)
+            if candidate[candidateIndex] != suffix[suffixIndex] { return false }
+        }
+        candidate.formIndex(before: &candidateIndex)
+        return candidate[candidateIndex] == UInt8(ascii: ".")
+    }
+
+    /// Wildcard-DNS services: every name under them resolves to whatever address the name
+    /// spells (`10.0.0.1.nip.io`), so a wildcard over them allows any destination by name.
+    /// Not all are in the Public Suffix List.
+    public static let wildcardDNSServices: Set<String> = [
+        "nip.io", "sslip.io", "xip.io", "nip.direct", "localtest.me", "lvh.me", "vcap.me", "traefik.me",
+        "rbndr.us", "lacolhost.com", "localhost.direct",
+    ]
+
+    static func checkWildcardBase(_ base: String,
+                                  fail: (HostPatternError.Code, String) -> HostPatternError) throws(HostPatternError) {
+        let list = PublicSuffixList.shared
+        if let section = list.publicSuffixSection(base) {
+            throw fail(.publicSuffix, "\(base) is a public suffix (\(section.phrase)), so the entry would allow "
+                + "every site anyone registers under it; list the exact hosts you need instead")
+        }
+        if let beneath = list.publicSuffix(beneath: base) {
+            throw fail(.containsPublicSuffix, "\(base) has public suffixes under it (such as \(beneath), from the Public "
+                + "Suffix List), whose names belong to other people; list the exact hosts you need instead")
+        }
+        var domain = Substring(base)
+        while true {
+            if wildcardDNSServices.contains(String(domain)) {
+                throw fail(.wildcardDNSService, "\(domain) is a wildcard-DNS service whose names resolve to any address "
+                    + "they spell; list the exact hosts you need instead")
+            }
+            guard let dot = domain.firstIndex(of: ".") else { break }
+            domain = domain[domain.index(after: dot)...]
+        }
+    }
+}
+
+/// Why an `allowed_hosts` entry was refused.
+public struct HostPatternError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What was wrong.
+    public enum Code: String, Sendable, Hashable {
+        /// The host part is not a valid host (the reason says why).
+        case invalidHost
+        /// A `*` elsewhere than alone or in a leading `*.`.
+        case misplacedWildcard
+        /// A wildcard or leading dot before an IP address.
+        case wildcardOnAddress
+        /// A wildcard over a public suffix.
+        case publicSuffix
+        /// A wildcard over a domain that has public suffixes under it (`*.amazonaws.com`).
+        case containsPublicSuffix
+        /// A wildcard over a wildcard-DNS service (`*.nip.io`).
+        case wildcardDNSService
+    }
+
+    /// What was wrong.
+    public let code: Code
+    /// The entry as written.
+    public let entry: String
+    /// Why it was refused, without the entry.
+    public let reason: String
+
+    /// Creates an error.
+    public init(code: Code, entry: String, reason: String) {
+        self.code = code
+        self.entry = entry
+        self.reason = reason
+    }
+
+    /// "the allowed_hosts entry \"*.com\" is refused: com is a public suffix …".
+    public var description: String {
+        "the allowed_hosts entry \(HostNameError.quoted(entry)) is refused: \(reason)"
+    }
+}
+
+/// The Public Suffix List (publicsuffix.org, MPL-2.0), as shipped in `PublicSuffixList+Data.swift`
+/// and generated by `scripts/generate-public-suffixes.sh`. Parsed on first use.
+public struct PublicSuffixList: Sendable {
+    /// Which part of the list a rule comes from.
+    public enum Section: String, Sendable, Hashable {
+        /// Registry-operated suffixes (`com`, `co.uk`).
+        case icann
+        /// Suffixes operated by companies for their customers (`github.io`, `s3.amazonaws.com`).
+        case privateDomains = "private"
+        /// A single label the list does not name: a top-level domain by the list's implicit
+        /// `*` rule (`internal`, `localhost`).
+        case implicitTopLevel = "implicit"
+
+        /// For messages.
+        var phrase: String {
+            switch self {
+            case .icann: "a registry suffix in the Public Suffix List"
+            case .privateDomains: "a shared-hosting suffix in the private section of the Public Suffix List"
+            case .implicitTopLevel: "a top-level domain, by the Public Suffix List's implicit \"*\" rule"
+            }
+        }
+    }
+
+    /// The list compiled into this build.
+    public static let shared = PublicSuffixList(icann: icannRules, privateDomains: privateRules)
+
+    /// The version of the list compiled into this build (Debian package version).
+    public static var version: String { dataVersion }
+
+    private var rules: [String: Section] = [:]
+    private var wildcards: [String: Section] = [:]
+    private var exceptions: Set<String> = []
+    /// Domains with suffix rules under them, each with one such rule.
+    private var parents: [String: String] = [:]
+
+    /// Parses rule text: one rule a line, `*.` wildcards and `!` exceptions, ASCII.
+    init(icann: String, privateDomains: String) {
+        for (text, section) in [(icann, Section.icann), (privateDomains, Section.privateDomains)] {
+            for line in text.split(separator: "\n") {
+                let rule = String(line)
+                if rule.hasPrefix("!") {
+                    exceptions.insert(String(rule.dropFirst()))
+                } else if rule.hasPrefix("*.") {
+                    let base = String(rule.dropFirst(2))
+                    wildcards[base] = wildcards[base] ?? section
+                    addParents(of: base, including: true, example: rule)
+                } else {
+                    rules[rule] = rules[rule] ?? section
+                    addParents(of: rule, including: false, example: rule)
+                }
+            }
+        }
+    }
+
+    private mutating func addParents(of name: String, including: Bool, example: String) {
+        var domain = Substring(name)
+        if including, parents[name] == nil { parents[name] = example }
+        while let dot = domain.firstIndex(of: ".") {
+            domain = domain[domain.index(after: dot)...]
+            if parents[String(domain)] == nil { parents[String(domain)] = example }
+        }
+    }
+
+    /// Whether `name` (normalised, ASCII) is a public suffix: listed, covered by a wildcard
+    /// rule and not an exception, or a single label (the list's implicit `*` rule).
+    public func isPublicSuffix(_ name: String) -> Bool {
+        publicSuffixSection(name) != nil
+    }
+
+    /// The section that makes `name` a public suffix, or `nil`. A single label that the list
+    /// does not name is `.implicitTopLevel`.
+    public func publicSuffixSection(_ name: String) -> Section? {
+        if exceptions.contains(name) { return nil }
+        if let section = rules[name] { return section }
+        guard let dot = name.firstIndex(of: ".") else { return .implicitTopLevel }
+        return wildcards[String(name[name.index(after: dot)...])]
+    }
+
+    /// A public-suffix rule strictly under `name` (`s3.amazonaws.com` under `amazonaws.com`),
+    /// or `nil` when there is none.
+    public func publicSuffix(beneath name: String) -> String? {
+        parents[name]
+    }
+}
