@@ -5,13 +5,7 @@
 // never by substring. A wildcard over a public suffix (`*.com`, `*.co.uk`, `*.github.io`) lets
 // anyone who registers a name under it in, so it is refused when the policy loads (§6 #78).
 
-/// How a plain name in `allowed_hosts` matches (`host_match_mode`, or an entry's `match`).
-public enum HostMatchMode: String, Sendable, Hashable, CaseIterable {
-    /// The name itself only.
-    case exact
-    /// The name and every name under it.
-    case subdomain
-}
+// `HostMatchMode` (exact / subdomain) is part of the policy document: Model/PolicyDocument.swift.
 
 /// One compiled `allowed_hosts` entry.
 ///
