@@ -210,6 +210,14 @@ public enum ShellCommandParser {
         "mapfile", "readarray",
     ]
 
+    /// The reserved words and code-running builtins, for one lookup per command.
+    fileprivate static let commandNameSyntax: [String: ShellRejection.Kind] = {
+        var table: [String: ShellRejection.Kind] = [:]
+        for word in codeRunningBuiltins { table[word] = .shellBuiltin }
+        for word in reservedWords { table[word] = .reservedWord }
+        return table
+    }()
+
     /// Parses `text` as one simple command.
     ///
     /// - Returns: the words, or the first construct (in text order) that is not allowed.
@@ -277,8 +285,11 @@ private struct Lexer {
     var index = 0
     var words: [ShellWord] = []
 
-    // The word being built.
+    // The word being built. While `verbatim`, its value is exactly the source bytes from
+    // `wordStart` to `index` (no quote or escape seen yet), so nothing is copied; the first quote
+    // or escape copies them into `buffer` (`materialize`), which then holds the value.
     var buffer: [UInt8] = []
+    var verbatim = true
     var inWord = false
     var wordStart = 0
     var features: ShellWord.Features = []
@@ -294,7 +305,7 @@ private struct Lexer {
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
-        buffer.reserveCapacity(32)
+        words.reserveCapacity(8)
     }
 
     mutating func run() throws(ShellRejection) -> [ShellWord] {
@@ -330,6 +341,7 @@ private struct Lexer {
                                     "a backslash-newline at column \(column(index)) joins lines")
                 }
                 if next == 0 { throw nul(at: index + 1) }
+                materialize()
                 appendQuoted(next)
                 index += 2
             case singleQuote:
@@ -363,7 +375,7 @@ private struct Lexer {
         guard !inWord else { return }
         inWord = true
         wordStart = index
-        buffer.removeAll(keepingCapacity: true)
+        verbatim = true
         features = []
         afterUnquotedEqualsOrColon = false
         assignmentPrefix = true
@@ -376,7 +388,10 @@ private struct Lexer {
     mutating func finishWord() throws(ShellRejection) {
         guard inWord else { return }
         inWord = false
-        let word = ShellWord(value: String(decoding: buffer, as: UTF8.self), features: features,
+        let value = verbatim
+            ? String(decoding: UnsafeBufferPointer(rebasing: bytes[wordStart..<index]), as: UTF8.self)
+            : String(decoding: buffer, as: UTF8.self)
+        let word = ShellWord(value: value, features: features,
                              sourceRange: wordStart..<index)
         if words.isEmpty {
             try checkCommandName(word)
@@ -385,6 +400,11 @@ private struct Lexer {
     }
 
     func checkCommandName(_ word: ShellWord) throws(ShellRejection) {
+        // The usual case, a plain name, costs one dictionary lookup.
+        if !isAssignment, word.features.isEmpty, !word.value.isEmpty,
+           ShellCommandParser.commandNameSyntax[word.value] == nil {
+            return
+        }
         let fragment = String(decoding: bytes[word.sourceRange], as: UTF8.self)
         if isAssignment {
             throw rejection(.assignment, fragment, at: word.sourceRange.lowerBound,
@@ -419,7 +439,7 @@ private struct Lexer {
         case UInt8(ascii: "*"), UInt8(ascii: "?"), UInt8(ascii: "["):
             features.insert(.glob)
         case UInt8(ascii: "~"):
-            if buffer.isEmpty && index == wordStart || afterUnquotedEqualsOrColon {
+            if index == wordStart || afterUnquotedEqualsOrColon {
                 features.insert(.tilde)
             }
         case openBrace:
@@ -431,21 +451,38 @@ private struct Lexer {
         case closeBrace:
             if braceOpen && braceSeparator { features.insert(.brace) }
         case UInt8(ascii: "="):
-            if assignmentPrefix && !buffer.isEmpty && !isAssignment && words.isEmpty {
+            if assignmentPrefix && !valueIsEmpty && !isAssignment && words.isEmpty {
                 isAssignment = true
             }
         default:
             break
         }
-        if !isNameByte(byte) || (buffer.isEmpty && isDigit(byte)) {
+        if !isNameByte(byte) || (valueIsEmpty && isDigit(byte)) {
             assignmentPrefix = false
         }
         afterUnquotedEqualsOrColon = byte == UInt8(ascii: "=") || byte == UInt8(ascii: ":")
         lastWasUnquotedDot = byte == UInt8(ascii: ".")
-        buffer.append(byte)
+        if !verbatim { buffer.append(byte) }
     }
 
-    /// Appends a byte that was quoted or escaped: it is data, whatever it is.
+    /// Whether the word's value is empty so far.
+    var valueIsEmpty: Bool { verbatim ? index == wordStart : buffer.isEmpty }
+
+    /// Switches the word to `buffer`, copying what it holds so far, before a quote or escape.
+    mutating func materialize() {
+        guard verbatim else { return }
+        verbatim = false
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[wordStart..<index]))
+    }
+
+    /// Appends source bytes that are part of the value as written (an expansion kept verbatim).
+    mutating func appendSource(_ range: Range<Int>) {
+        if !verbatim { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[range])) }
+    }
+
+    /// Appends a byte that was quoted or escaped: it is data, whatever it is. The word must have
+    /// been materialized.
     mutating func appendQuoted(_ byte: UInt8) {
         assignmentPrefix = false
         afterUnquotedEqualsOrColon = false
@@ -456,6 +493,7 @@ private struct Lexer {
     // MARK: Quotes
 
     mutating func readSingleQuoted() throws(ShellRejection) {
+        materialize()
         let open = index
         var cursor = index + 1
         while cursor < bytes.count, bytes[cursor] != singleQuote {
@@ -474,6 +512,7 @@ private struct Lexer {
     }
 
     mutating func readDoubleQuoted() throws(ShellRejection) {
+        materialize()
         let open = index
         index += 1
         assignmentPrefix = false
@@ -552,21 +591,21 @@ private struct Lexer {
             guard cursor < bytes.count else {
                 throw rejection(.unterminated, "$'", at: start, "the quote \"$'\" at column \(column(start)) is never closed")
             }
-            buffer.append(contentsOf: bytes[start...cursor])
+            appendSource(start..<(cursor + 1))
             index = cursor + 1
         case let byte? where isNameStart(byte):
             var cursor = index + 1
             while cursor < bytes.count, isNameByte(bytes[cursor]) { cursor += 1 }
-            buffer.append(contentsOf: bytes[start..<cursor])
+            appendSource(start..<cursor)
             index = cursor
         case let byte? where isSpecialParameter(byte):
-            buffer.append(contentsOf: bytes[start...(start + 1)])
+            appendSource(start..<(start + 2))
             index += 2
         default:
             // `$` before anything else (a blank, `/`, `"`, the end) is unspecified by POSIX and
             // literal in bash and dash; `$"…"` is bash's locale translation. Either way the word is
             // treated as not literal, which costs nothing but a shell.
-            buffer.append(dollar)
+            appendSource(start..<(start + 1))
             index += 1
         }
     }
@@ -607,7 +646,7 @@ private struct Lexer {
             throw rejection(.unterminated, "${", at: start, "the '${' at column \(column(start)) is never closed")
         }
         if afterName == closeBrace {
-            buffer.append(contentsOf: bytes[start...cursor])
+            appendSource(start..<(cursor + 1))
             index = cursor + 1
             return
         }
@@ -647,7 +686,7 @@ private struct Lexer {
         guard cursor < bytes.count else {
             throw rejection(.unterminated, "${", at: start, "the '${' at column \(column(start)) is never closed")
         }
-        buffer.append(contentsOf: bytes[start...cursor])
+        appendSource(start..<(cursor + 1))
         index = cursor + 1
     }
 
@@ -659,7 +698,8 @@ private struct Lexer {
         var end = position
         while end < bytes.count, isOperatorByte(bytes[end]) { end += 1 }
         var start = position
-        if inWord, features.isEmpty, !buffer.isEmpty, buffer.allSatisfy(isDigit) {
+        let value = verbatim ? Array(bytes[wordStart..<position]) : buffer
+        if inWord, features.isEmpty, !value.isEmpty, value.allSatisfy(isDigit) {
             start = wordStart
         }
         let run = bytes[position..<end]
@@ -687,7 +727,7 @@ private struct Lexer {
 
     func rejection(_ kind: ShellRejection.Kind, _ fragment: String, at position: Int, _ sentence: String) -> ShellRejection {
         ShellRejection(kind: kind, fragment: fragment, offset: position, column: column(position),
-                       description: sentence.prefix(1).uppercased() + sentence.dropFirst() + ".")
+                       description: withFirstLetter(of: sentence, uppercased: true) + ".")
     }
 
     /// The 1-based column of a UTF-8 offset, in Unicode scalars (offsets here are always at ASCII
@@ -695,4 +735,19 @@ private struct Lexer {
     func column(_ position: Int) -> Int {
         String(decoding: bytes[..<min(position, bytes.count)], as: UTF8.self).unicodeScalars.count + 1
     }
+}
+
+/// `sentence` with its first character changed to ASCII upper or lower case (the sentences here
+/// start with an ASCII letter or a quote; anything else is left as it is).
+func withFirstLetter(of sentence: String, uppercased: Bool) -> String {
+    var bytes = Array(sentence.utf8)
+    guard let first = bytes.first else { return sentence }
+    if uppercased, first >= UInt8(ascii: "a"), first <= UInt8(ascii: "z") {
+        bytes[0] = first - 32
+    } else if !uppercased, first >= UInt8(ascii: "A"), first <= UInt8(ascii: "Z") {
+        bytes[0] = first + 32
+    } else {
+        return sentence
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
