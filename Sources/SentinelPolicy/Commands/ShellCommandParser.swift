@@ -107,8 +107,8 @@ public struct ShellRejection: Error, Sendable, Hashable, CustomStringConvertible
         case lineContinuation = "line-continuation"
         /// `$(…)` or a backquote, outside single quotes.
         case commandSubstitution = "command-substitution"
-        /// `$((…))`, outside single quotes (bash evaluates array subscripts in it, which can run
-        /// commands).
+        /// `$((…))` or bash's `$[…]`, outside single quotes (bash evaluates array subscripts in
+        /// it, which can run commands).
         case arithmeticExpansion = "arithmetic-expansion"
         /// `<(…)` or `>(…)`.
         case processSubstitution = "process-substitution"
@@ -572,6 +572,10 @@ private struct Lexer {
             }
             throw rejection(.commandSubstitution, "$(", at: start,
                             "a command substitution '$(' at column \(column(start))")
+        case UInt8(ascii: "["):
+            // bash's obsolete `$[…]` is arithmetic expansion, with the same subscript evaluation.
+            throw rejection(.arithmeticExpansion, "$[", at: start,
+                            "an arithmetic expansion '$[' at column \(column(start))")
         case openBrace:
             try readBracedParameter()
         case singleQuote where !inDoubleQuotes:

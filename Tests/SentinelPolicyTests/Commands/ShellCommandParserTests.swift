@@ -93,6 +93,8 @@ struct ShellCommandParserTests {
         .init("echo \"`id`\"", .commandSubstitution, "`"),
         .init("echo $((1+2))", .arithmeticExpansion, "$(("),
         .init("echo \"$((1+2))\"", .arithmeticExpansion, "$(("),
+        .init("echo $[1+2]", .arithmeticExpansion, "$["),
+        .init("echo \"$[x]\"", .arithmeticExpansion, "$["),
         .init("echo ${x:-$(id)}", .commandSubstitution, "$("),
         .init("echo ${x:-`id`}", .commandSubstitution, "`"),
         .init("echo ${!x}", .unsupportedParameterExpansion, "${"),
