@@ -256,8 +256,8 @@ public final class ExecutableResolverCache: Sendable {
     /// cache is emptied (simple, and bounded whatever names an untrusted program tries).
     public let capacity: Int
 
-    private struct Key: Hashable {
-        var name: String
+    /// What, besides the name, a resolution depends on.
+    private struct Context: Hashable {
         var searchPath: String?
         var workingDirectory: String
         var searchesPath: Bool
@@ -268,13 +268,34 @@ public final class ExecutableResolverCache: Sendable {
         var expires: Int64
     }
 
-    private struct State {
-        var entries: [Key: Entry] = [:]
-        var hits = 0
-        var misses = 0
+    /// The entries of one context, by name. A class so that the table of the last context used
+    /// can be kept at hand and updated in place.
+    private final class Table {
+        var entries: [String: Entry] = [:]
     }
 
-    private let state = Mutex(State())
+    /// Entries are grouped by context, and the last context used is remembered: a supervisor
+    /// asks again and again with the same `PATH` and working directory, and comparing two equal
+    /// strings (often the same storage) is much cheaper than hashing a 60-byte `PATH` per lookup.
+    private struct State {
+        var tables: [Context: Table] = [:]
+        var lastContext: Context?
+        var lastTable: Table?
+        var count = 0
+        var hits = 0
+        var misses = 0
+
+        mutating func table(for context: Context) -> Table {
+            if let lastTable, lastContext == context { return lastTable }
+            let table = tables[context] ?? Table()
+            tables[context] = table
+            lastContext = context
+            lastTable = table
+            return table
+        }
+    }
+
+    private let state: Mutex<State>
 
     /// Creates a cache.
     ///
@@ -284,6 +305,7 @@ public final class ExecutableResolverCache: Sendable {
     public init(timeToLive: Duration = .seconds(2), capacity: Int = 4096) {
         self.timeToLive = timeToLive
         self.capacity = max(1, capacity)
+        self.state = Mutex(State())
     }
 
     /// Resolves `name` as `ExecutableResolver.resolve` does, reusing an answer younger than the
@@ -291,10 +313,10 @@ public final class ExecutableResolverCache: Sendable {
     public func resolve(
         _ name: String, searchPath: String?, workingDirectory: String, searchesPath: Bool = true
     ) throws(ExecutableResolutionError) -> ResolvedExecutable {
-        let key = Key(name: name, searchPath: searchPath, workingDirectory: workingDirectory, searchesPath: searchesPath)
+        let context = Context(searchPath: searchPath, workingDirectory: workingDirectory, searchesPath: searchesPath)
         let now = Self.monotonicNanoseconds()
         let cached: Result<ResolvedExecutable, ExecutableResolutionError>? = state.withLock { state in
-            if let entry = state.entries[key], entry.expires > now {
+            if let entry = state.table(for: context).entries[name], entry.expires > now {
                 state.hits += 1
                 return entry.result
             }
@@ -314,19 +336,31 @@ public final class ExecutableResolverCache: Sendable {
         }
         let (seconds, attoseconds) = timeToLive.components
         let lifetime = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let capacity = self.capacity
         state.withLock { state in
-            if state.entries.count >= capacity {
-                state.entries = state.entries.filter { $0.value.expires > now }
-                if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
+            if state.count >= capacity {
+                // Drop what has expired; if that is not enough, start again from empty.
+                var remaining = 0
+                for table in state.tables.values {
+                    table.entries = table.entries.filter { $0.value.expires > now }
+                    remaining += table.entries.count
+                }
+                state.count = remaining
+                if state.count >= capacity {
+                    state = State(hits: state.hits, misses: state.misses)
+                }
             }
-            state.entries[key] = Entry(result: result, expires: now + lifetime)
+            let table = state.table(for: context)
+            if table.entries.updateValue(Entry(result: result, expires: now + lifetime), forKey: name) == nil {
+                state.count += 1
+            }
         }
         return try result.get()
     }
 
     /// Forgets every answer (after a package install, or in tests).
     public func removeAll() {
-        state.withLock { $0.entries.removeAll() }
+        state.withLock { $0 = State(hits: $0.hits, misses: $0.misses) }
     }
 
     /// Lookups answered from the cache and lookups that went to the file system.
