@@ -74,3 +74,23 @@ func canonical(_ path: String) -> String {
 
 /// The PATH tests bind and evaluate with: Debian's, without the tester's personal directories.
 let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/// Compiles rules from entries written as in `sentinel.yaml`.
+func compileRules(
+    _ entries: [(command: String, argsDeny: [String])], blocked: [String] = [],
+    searchPath: String = standardPath, workingDirectory: String = "/"
+) throws -> CommandRules {
+    try CommandRules(allowedCommands: entries, blockedCommandBases: blocked,
+                     searchPath: searchPath, workingDirectory: workingDirectory)
+}
+
+/// An evaluator without a cache, so every test sees the file system as it is now.
+func makeEvaluator(
+    _ entries: [(command: String, argsDeny: [String])], blocked: [String] = [],
+    searchPath: String = standardPath, workingDirectory: String = "/"
+) throws -> CommandEvaluator {
+    CommandEvaluator(
+        rules: try compileRules(entries, blocked: blocked, searchPath: searchPath, workingDirectory: workingDirectory),
+        cache: nil
+    )
+}
