@@ -17,7 +17,8 @@ public struct CommandDecision: Sendable, Hashable {
     /// not copied: a decision is made a million times a second).
     private var argv: [String]
 
-    /// Creates a decision.
+    /// Creates a decision. `arguments` is kept only for an argument vector: with a
+    /// `parsedCommand`, its words are the arguments.
     public init(verdict: Verdict, executable: ResolvedExecutable?, arguments: [String], parsedCommand: ParsedCommand?) {
         self.verdict = verdict
         self.executable = executable
