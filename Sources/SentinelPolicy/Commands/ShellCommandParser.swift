@@ -48,9 +48,9 @@ public struct ShellWord: Sendable, Hashable {
 /// operators, redirections, substitutions or assignments.
 public struct ParsedCommand: Sendable, Hashable {
     /// The text that was parsed.
-    public var text: String
+    public let text: String
     /// The words, never empty; the first is the command name, which is always literal.
-    public var words: [ShellWord]
+    public let words: [ShellWord]
 
     /// Creates a parsed command (the parser is the only producer that checks the invariants).
     init(text: String, words: [ShellWord]) {
