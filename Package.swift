@@ -30,10 +30,14 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
 
+        // The UTS #46 (IDNA) functions of the ICU that ships with Foundation on Linux.
+        .systemLibrary(name: "CFoundationICU"),
+
         // MARK: - Libraries, from the bottom of the import graph up.
         .target(
             name: "SentinelPolicy",
             dependencies: [
+                "CFoundationICU",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -91,7 +95,7 @@ let package = Package(
 )
 
 // One set of language settings for every Swift target (the swift-configuration pattern).
-for target in package.targets where target.name != "CSentinelLinux" {
+for target in package.targets where ![.system, .binary].contains(target.type) && !target.name.hasPrefix("C") {
     var settings = target.swiftSettings ?? []
     settings.append(contentsOf: [
         .swiftLanguageMode(.v6),

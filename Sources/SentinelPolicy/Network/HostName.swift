@@ -5,6 +5,7 @@
 
 #if canImport(Glibc)
 import Glibc
+import CFoundationICU
 #endif
 
 /// A host after normalisation: either a DNS name (ASCII, lowercase, no trailing dot) or an IP
@@ -295,20 +296,9 @@ public struct HostNameError: Error, Hashable, Sendable, CustomStringConvertible 
 // MARK: - IDNA through the ICU that ships with Swift's Foundation
 
 /// UTS #46 ToASCII, with the ICU library that Swift's Foundation ships on Linux
-/// (`lib_FoundationICU.so`, whose entry points carry a `swift_` prefix).
-///
-/// The functions are looked up at run time because SwiftPM does not link that library into
-/// targets that only import Foundation, and this target may not add linker settings; when the
-/// library is absent (a fully static build), non-ASCII names are refused with a sentence saying
-/// so, never passed through unconverted.
+/// (`lib_FoundationICU`, whose entry points carry a `swift_` prefix), declared in the
+/// `CFoundationICU` system-library module and linked directly, so static builds have it too.
 enum IDNA {
-    // ICU's stable C ABI (uidna.h, ICU ≥ 4.6).
-    private typealias OpenUTS46 = @convention(c) (UInt32, UnsafeMutablePointer<Int32>) -> OpaquePointer?
-    private typealias NameToASCIIUTF8 = @convention(c) (
-        OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<CChar>?, Int32,
-        UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>
-    ) -> Int32
-
     private static let useSTD3Rules: UInt32 = 0x2
     private static let checkBidi: UInt32 = 0x4
     private static let checkContextJ: UInt32 = 0x8
@@ -317,29 +307,17 @@ enum IDNA {
     /// tolerated, as WHATWG's CheckHyphens=false does, so ASCII and Unicode names agree.
     private static let toleratedErrors: UInt32 = 0x8 | 0x10 | 0x20
 
-    /// The ICU entry points and the UTS #46 instance (thread-safe for concurrent use, per ICU).
+    /// The UTS #46 converter (thread-safe for concurrent use, per ICU).
     private struct Engine: @unchecked Sendable {
         // @unchecked: `idna` is an immutable ICU object that ICU documents as thread-safe.
         let idna: OpaquePointer
-        let nameToASCII: NameToASCIIUTF8
     }
 
     private static let engine: Engine? = {
-        let names = ["swift_uidna_openUTS46", "swift_uidna_nameToASCII_UTF8"]
-        var handle: UnsafeMutableRawPointer? = nil   // RTLD_DEFAULT: already loaded by Foundation
-        if dlsym(handle, names[0]) == nil {
-            handle = dlopen("lib_FoundationICU.so", RTLD_NOW | RTLD_LOCAL)
-            if handle == nil { return nil }
-        }
-        guard let openSymbol = dlsym(handle, names[0]), let convertSymbol = dlsym(handle, names[1]) else {
-            return nil
-        }
-        let open = unsafeBitCast(openSymbol, to: OpenUTS46.self)
-        let convert = unsafeBitCast(convertSymbol, to: NameToASCIIUTF8.self)
         var status: Int32 = 0
-        guard let idna = open(useSTD3Rules | checkBidi | checkContextJ | nontransitionalToASCII, &status),
+        guard let idna = swift_uidna_openUTS46(useSTD3Rules | checkBidi | checkContextJ | nontransitionalToASCII, &status),
               status <= 0 else { return nil }
-        return Engine(idna: idna, nameToASCII: convert)
+        return Engine(idna: idna)
     }()
 
     /// Whether an IDNA engine is available in this process.
@@ -353,16 +331,13 @@ enum IDNA {
         }
         let capacity: Int32 = 1024
         var status: Int32 = 0
-        // UIDNAInfo: int16 size, two UBool, uint32 errors, two int32 (16 bytes).
-        var info = (Int16(16), Int8(0), Int8(0), UInt32(0), Int32(0), Int32(0))
+        var info = SentinelUIDNAInfo()
+        info.size = Int16(MemoryLayout<SentinelUIDNAInfo>.size)
         var output = [CChar](repeating: 0, count: Int(capacity))
         let length = name.utf8CString.withUnsafeBufferPointer { input in
-            withUnsafeMutableBytes(of: &info) { infoBytes in
-                engine.nameToASCII(engine.idna, input.baseAddress, Int32(input.count - 1), &output, capacity,
-                                   infoBytes.baseAddress, &status)
-            }
+            swift_uidna_nameToASCII_UTF8(engine.idna, input.baseAddress, Int32(input.count - 1), &output, capacity, &info, &status)
         }
-        let errors = info.3 & ~toleratedErrors
+        let errors = info.errors & ~toleratedErrors
         guard status <= 0, length >= 0, length < capacity else {
             throw HostNameError(code: .idnaFailed, host: host, reason: "IDNA conversion failed (ICU status \(status))")
         }
