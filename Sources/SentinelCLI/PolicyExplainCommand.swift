@@ -25,7 +25,7 @@ extension PolicyCommand {
         @Option(name: .long, help: "A command line as a shell would read it.")
         var command: String?
 
-        @Option(name: .long, parsing: .upToNextOption, help: "An argv: the executable (name or path) and its arguments.")
+        @Option(name: .long, parsing: .remaining, help: "An argv: the executable (name or path) and its arguments; give it last, everything after it belongs to the argv.")
         var exec: [String] = []
 
         @Option(name: .long, help: "A file path (relative paths resolve against --cwd).")
@@ -69,6 +69,16 @@ extension PolicyCommand {
                 throw ExitCode(PolicyExit.error)
             }
 
+            let resolver: any HostResolver
+            do {
+                let system = SystemResolver(timeout: .seconds(5))
+                resolver = try hostsFile.map { try HostsFileResolver(path: $0, fallback: system) } ?? system
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(PolicyExit.error)
+            }
+
+            var details: [String: Any] = [:]
             let action: String
             let target: String
             let verdict: Verdict
@@ -76,21 +86,58 @@ extension PolicyCommand {
                 action = write ? "file_write" : "file_read"
                 target = path
                 verdict = policy.checkPath(path, access: write ? .write : .read, workingDirectory: directory)
+            } else if let command {
+                action = "exec"
+                target = command
+                let decision = policy.checkCommand(command, workingDirectory: directory)
+                verdict = decision.verdict
+                if let executable = decision.executable { details["executable"] = executable.canonicalPath }
+            } else if !exec.isEmpty {
+                action = "exec"
+                target = exec.joined(separator: " ")
+                let decision = policy.checkExec(exec, workingDirectory: directory)
+                verdict = decision.verdict
+                if let executable = decision.executable { details["executable"] = executable.canonicalPath }
+            } else if let url {
+                action = "http"
+                target = url
+                let decision = await policy.evaluateURL(url, resolver: resolver)
+                verdict = decision.verdict
+                if decision.isAllowed { details["addresses"] = decision.addresses.map(\.description) }
+            } else if let connect {
+                action = "connect"
+                target = connect
+                guard let (host, port) = Self.splitHostPort(connect) else {
+                    printError("error: --connect takes HOST:PORT or [IPv6]:PORT, with a port from 1 to 65535.")
+                    throw ExitCode(PolicyExit.error)
+                }
+                let decision = await policy.evaluateConnect(host: host, port: port, resolver: resolver)
+                verdict = decision.verdict
+                if decision.isAllowed { details["addresses"] = decision.addresses.map(\.description) }
             } else {
-                printError("error: this kind of action cannot be explained yet.")
-                throw ExitCode(PolicyExit.error)
+                throw ValidationError("Give exactly one of --command, --exec, --path, --url or --connect.")
             }
-            show(verdict, action: action, target: target)
+            show(verdict, action: action, target: target, details: details)
             throw ExitCode(verdict.isAllowed ? PolicyExit.allow : PolicyExit.deny)
         }
 
-        private func show(_ verdict: Verdict, action: String, target: String) {
+        /// Splits `host:port` or `[v6]:port`; the port must be a number from 1 to 65535.
+        static func splitHostPort(_ text: String) -> (String, Int)? {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                  (1...65_535).contains(port) else { return nil }
+            let host = String(text[..<colon])
+            guard !host.isEmpty else { return nil }
+            return (host, port)
+        }
+
+        private func show(_ verdict: Verdict, action: String, target: String, details: [String: Any]) {
             if options.json {
                 var object: [String: Any] = [
                     "decision": verdict.decision.rawValue, "rule": verdict.rule, "reason": verdict.reason,
                     "action": action, "target": target,
                 ]
                 if let remedy = verdict.remedy { object["remedy"] = remedy }
+                for (key, value) in details { object[key] = value }
                 printJSON(object)
                 return
             }
@@ -100,6 +147,8 @@ extension PolicyCommand {
             if let remedy = verdict.remedy {
                 print("  to allow: \(remedy)")
             }
+            if let executable = details["executable"] { print("  runs:     \(executable)") }
+            if let addresses = details["addresses"] as? [String] { print("  dials:    \(addresses.joined(separator: ", "))") }
         }
     }
 }

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Foundation
 import Glibc
 
 /// The `sentinel` command: the root of every subcommand.
@@ -33,7 +34,27 @@ public enum SentinelVersion {
 public enum CommandLineEntry {
     /// Parses `CommandLine.arguments` as the `sentinel` command and runs it; exits the process.
     public static func sentinel() async -> Never {
-        await SentinelCommand.main()
-        exit(0)
+        await run(SentinelCommand.self, arguments: Array(CommandLine.arguments.dropFirst()))
+    }
+
+    /// Parses and runs a root command. A usage error exits 2 (ArgumentParser's default is 64), so
+    /// every Sentinel command has one meaning for 2: "the input was wrong, nothing ran".
+    static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]) async -> Never {
+        do {
+            var command = try root.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(0)
+        } catch {
+            let code = root.exitCode(for: error)
+            if code.rawValue == 64 {
+                FileHandle.standardError.write(Data((root.fullMessage(for: error) + "\n").utf8))
+                exit(2)
+            }
+            root.exit(withError: error)
+        }
     }
 }

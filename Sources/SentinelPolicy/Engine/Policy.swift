@@ -14,6 +14,10 @@ public struct Policy: Sendable {
     public let warnings: [PolicyWarning]
     /// The compiled path rules.
     public let pathRules: PathRules
+    /// The compiled command rules and their evaluator (with its resolution cache).
+    let commandEvaluator: CommandEvaluator
+    /// The compiled host, address and phishing rules.
+    let network: NetworkRules
 
     /// Compiles `document` for `context`.
     ///
@@ -22,8 +26,19 @@ public struct Policy: Sendable {
         self.document = document
         self.context = context
         self.pathRules = try PathRules(document: document, baseDirectory: context.baseDirectory, homeDirectory: context.homeDirectory)
-        self.warnings = []
+        let commandRules = try CommandRules.compile(document, context: context)
+        self.commandEvaluator = CommandEvaluator(rules: commandRules)
+        self.network = try NetworkRules(document: document)
+        self.warnings = commandRules.warnings.map { warning in
+            PolicyWarning(
+                location: document.allowedCommands.first(where: { $0.keyPath == warning.keyPath })?.location,
+                keyPath: warning.keyPath, message: warning.message
+            )
+        }
     }
+
+    /// The compiled command rules (each entry bound to the executables it allows).
+    public var commandRules: CommandRules { commandEvaluator.rules }
 
     /// Compiles a loaded policy for `context` (the calling process's by default).
     public init(loaded: LoadedPolicy, context: PolicyContext = .current()) throws(PolicyError) {

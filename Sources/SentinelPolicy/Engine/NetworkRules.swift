@@ -1,0 +1,312 @@
+/// Where a URL or connect wants to go, after parsing and normalisation.
+public struct NetworkTarget: Sendable, Hashable, CustomStringConvertible {
+    /// The normalised host: a name or an address.
+    public var host: NormalizedHost
+    /// The port that will be dialled.
+    public var port: Int
+    /// The URL scheme, or `nil` for a raw connect.
+    public var scheme: String?
+
+    /// `scheme://host:port` or `host:port`.
+    public var description: String {
+        (scheme.map { "\($0)://" } ?? "") + "\(host.uriHost):\(port)"
+    }
+}
+
+/// The final answer for a URL or connect: the verdict and, when allowed, the addresses the caller
+/// must dial — exactly these, never a second lookup (DNS rebinding is defeated by dialling what
+/// was checked).
+public struct NetworkDecision: Sendable, Hashable {
+    /// Allow or deny, the rule and why.
+    public var verdict: Verdict
+    /// Where the request goes, when it could be parsed.
+    public var target: NetworkTarget?
+    /// For an allow: every address that passed the address rules, in resolver order.
+    public var addresses: [IPAddress]
+
+    /// Whether the caller may connect.
+    public var isAllowed: Bool { verdict.isAllowed }
+}
+
+/// The first half of a network decision, which needs no DNS: either decided already (a refused
+/// name, or an IP literal that was checked), or a name that passed the name rules and must now be
+/// resolved and its answers checked with `Policy.checkAddresses`.
+public enum NetworkCheck: Sendable, Hashable {
+    /// No lookup needed: this is the answer.
+    case decided(NetworkDecision)
+    /// The name passed `nameVerdict`; resolve `name` and check every answer.
+    case needsResolution(target: NetworkTarget, name: String, nameVerdict: Verdict)
+}
+
+/// `allowed_hosts`, `network_failsafe` and `phishing`, compiled: host patterns, blocked names,
+/// address ranges and TLDs, validated when the policy loads.
+struct NetworkRules: Sendable {
+    struct AllowedHost: Sendable {
+        var pattern: HostPattern
+        var entry: HostEntry
+    }
+
+    struct BlockedName: Sendable {
+        var name: String
+        var keyPath: String
+        var entry: String
+    }
+
+    struct Range: Sendable {
+        var network: IPNetwork
+        var keyPath: String
+        var entry: String
+    }
+
+    var allowedHosts: [AllowedHost] = []
+    var blockedHosts: [BlockedName] = []
+    var blockedAddresses: [IPAddress] = []
+    var blockedAddressKeys: [String] = []
+    var blockedIPs: [Range] = []
+    var allowedIPs: [Range] = []
+    var phishingTLDs: [BlockedName] = []
+    var phishingEnabled = true
+    var allowPrivateNetwork = false
+
+    init(document: PolicyDocument) throws(PolicyError) {
+        for entry in document.allowedHosts {
+            do {
+                let pattern = try HostPattern(entry: entry.host, match: entry.match ?? document.hostMatchMode)
+                allowedHosts.append(AllowedHost(pattern: pattern, entry: entry))
+            } catch {
+                throw PolicyError(.invalidValue, error.reason.prefix(1).uppercased() + error.reason.dropFirst() + ".",
+                                  at: entry.location, keyPath: entry.keyPath)
+            }
+        }
+        for entry in document.networkFailsafe.blockedHosts {
+            do {
+                switch try HostName.normalize(entry.value) {
+                case .name(let name):
+                    blockedHosts.append(BlockedName(name: name, keyPath: entry.keyPath, entry: entry.value))
+                case .address(let address):
+                    blockedAddresses.append(address)
+                    blockedAddressKeys.append(entry.keyPath)
+                }
+            } catch {
+                throw PolicyError(.invalidValue, "\"\(entry.value)\" is not a host name: \(error.reason).",
+                                  at: entry.location, keyPath: entry.keyPath)
+            }
+        }
+        func ranges(_ entries: [Located<String>]) throws(PolicyError) -> [Range] {
+            var result: [Range] = []
+            for entry in entries {
+                do {
+                    result.append(Range(network: try IPNetwork(parsing: entry.value.trimmingWhitespace()),
+                                        keyPath: entry.keyPath, entry: entry.value))
+                } catch {
+                    throw PolicyError(.invalidValue, "\(error.description).", at: entry.location, keyPath: entry.keyPath,
+                                      hint: "Write an address (10.0.0.5, 2001:db8::1) or a CIDR range (10.0.0.0/8).")
+                }
+            }
+            return result
+        }
+        blockedIPs = try ranges(document.networkFailsafe.blockedIPs)
+        allowedIPs = try ranges(document.networkFailsafe.allowedIPs)
+        for entry in document.phishing.blockedTLDs {
+            var suffix = entry.value.trimmingWhitespace().lowercased()
+            if suffix.hasPrefix(".") { suffix.removeFirst() }
+            guard !suffix.isEmpty, suffix.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }),
+                  !suffix.hasPrefix("."), !suffix.hasSuffix("."), !suffix.contains("..") else {
+                throw PolicyError(.invalidValue, "\"\(entry.value)\" is not a domain suffix.", at: entry.location,
+                                  keyPath: entry.keyPath, hint: "Write suffixes such as \".zip\" or \".co.xyz\".")
+            }
+            phishingTLDs.append(BlockedName(name: suffix, keyPath: entry.keyPath, entry: entry.value))
+        }
+        phishingEnabled = document.phishing.enabled
+        allowPrivateNetwork = document.networkFailsafe.allowPrivateNetwork
+    }
+
+    /// Whether `name` is `suffix` or ends with `.suffix` (whole labels).
+    static func name(_ name: String, isWithin suffix: String) -> Bool {
+        guard name.hasSuffix(suffix) else { return false }
+        let rest = name.utf8.count - suffix.utf8.count
+        return rest == 0 || name.utf8[name.utf8.index(name.utf8.startIndex, offsetBy: rest - 1)] == UInt8(ascii: ".")
+    }
+}
+
+extension Policy {
+    // MARK: - Name gate
+
+    /// The part of a URL decision that needs no DNS: parsing, the phishing TLDs,
+    /// `network_failsafe.blocked_hosts`, and `allowed_hosts` with their schemes and ports. An IP
+    /// literal is decided completely here.
+    public func checkURL(_ url: String) -> NetworkCheck {
+        let target: RequestTarget
+        do {
+            target = try RequestTarget.parse(url: url)
+        } catch {
+            return .decided(NetworkDecision(
+                verdict: .deny(rule: "builtin:url-syntax", reason: "Invalid URL: \(error.description)"), target: nil, addresses: []
+            ))
+        }
+        return nameGate(NetworkTarget(host: target.host, port: Int(target.port), scheme: target.scheme))
+    }
+
+    /// The part of a connect decision that needs no DNS. `host` may be a name or an address in any
+    /// form the C library accepts (`127.1` is 127.0.0.1, as it would be dialled).
+    public func checkConnect(host: String, port: Int) -> NetworkCheck {
+        guard (1...65_535).contains(port) else {
+            return .decided(NetworkDecision(
+                verdict: .deny(rule: "builtin:connect-syntax", reason: "\(port) is not a port (1–65535)."), target: nil, addresses: []
+            ))
+        }
+        let normalized: NormalizedHost
+        do {
+            var text = host
+            if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+            normalized = try HostName.normalize(text)
+        } catch {
+            return .decided(NetworkDecision(
+                verdict: .deny(rule: "builtin:host-syntax", reason: "Socket connect target \(error.description)"), target: nil, addresses: []
+            ))
+        }
+        return nameGate(NetworkTarget(host: normalized, port: port, scheme: nil))
+    }
+
+    private func nameGate(_ target: NetworkTarget) -> NetworkCheck {
+        let shown = target.scheme.map { "\(target.host.uriHost) (\($0):\(target.port))" } ?? "\(target.host.uriHost):\(target.port)"
+        if let name = target.host.name {
+            if network.phishingEnabled, let tld = network.phishingTLDs.first(where: { NetworkRules.name(name, isWithin: $0.name) }) {
+                return .decided(NetworkDecision(verdict: .deny(
+                    rule: tld.keyPath, reason: "Phishing Risk Detected: Blocked TLD detected: .\(tld.name) (\(name)).",
+                    remedy: "Remove \"\(tld.entry)\" from phishing.blocked_tlds if \(name) is trusted."
+                ), target: target, addresses: []))
+            }
+            if let blocked = network.blockedHosts.first(where: { NetworkRules.name(name, isWithin: $0.name) }) {
+                return .decided(NetworkDecision(verdict: .deny(
+                    rule: blocked.keyPath, reason: "Network access to \(name) is blocked.",
+                    remedy: "Remove \"\(blocked.entry)\" from network_failsafe.blocked_hosts."
+                ), target: target, addresses: []))
+            }
+        }
+        var nearMiss: NetworkRules.AllowedHost?
+        var allowedBy: NetworkRules.AllowedHost?
+        for allowed in network.allowedHosts where allowed.pattern.matches(target.host) {
+            let schemeOK = target.scheme.map { allowed.entry.schemes?.contains($0) ?? true } ?? true
+            let portOK = allowed.entry.ports?.contains(target.port) ?? true
+            if schemeOK && portOK {
+                allowedBy = allowed
+                break
+            }
+            nearMiss = nearMiss ?? allowed
+        }
+        guard let allowedBy else {
+            let reason = "Network access to \(shown) is blocked."
+            let remedy: String
+            if let nearMiss {
+                remedy = "\(nearMiss.entry.keyPath) (\(nearMiss.entry.host)) matches the host but not this "
+                    + (target.scheme.map { nearMiss.entry.schemes?.contains($0) == false ? "scheme (\($0))" : "port (\(target.port))" } ?? "port (\(target.port))")
+                    + "; add it to that entry's \(target.scheme.map { nearMiss.entry.schemes?.contains($0) == false ? "schemes" : "ports" } ?? "ports")."
+            } else {
+                let schemes = target.scheme.map { ", schemes: [\($0)]" } ?? ""
+                remedy = "Add {host: \(target.host.uriHost)\(schemes), ports: [\(target.port)]} to allowed_hosts."
+            }
+            return .decided(NetworkDecision(verdict: .deny(rule: "default:allowed_hosts", reason: reason, remedy: remedy),
+                                            target: target, addresses: []))
+        }
+        let nameVerdict = Verdict.allow(rule: allowedBy.entry.keyPath, reason: "\(shown) is allowed by \(allowedBy.entry.host).")
+        switch target.host {
+        case .address(let address):
+            return .decided(decideAddresses([address], target: target, nameVerdict: nameVerdict))
+        case .name(let name):
+            return .needsResolution(target: target, name: name, nameVerdict: nameVerdict)
+        }
+    }
+
+    // MARK: - Address gate
+
+    /// Checks every resolved address of a name that passed the name gate. Any address that is
+    /// denied denies the whole request: a resolver answering one public and one private address is
+    /// the rebinding pattern, and a client that picks the second must not get through.
+    public func checkAddresses(_ addresses: [IPAddress], target: NetworkTarget, nameVerdict: Verdict) -> NetworkDecision {
+        decideAddresses(addresses, target: target, nameVerdict: nameVerdict)
+    }
+
+    /// Checks one address on its own (a connect by IP seen by a supervisor, a proxy's connected
+    /// peer): `blocked_ips`, `allowed_ips`, and the private, special and metadata ranges.
+    public func checkAddress(_ address: IPAddress) -> Verdict {
+        let classification = AddressClassifier.classify(address)
+        let candidates = [address] + (classification.embedded.map { [$0.address] } ?? [])
+        for candidate in candidates {
+            if let index = network.blockedAddresses.firstIndex(of: candidate.withoutZone) {
+                return .deny(rule: network.blockedAddressKeys[index], reason: "Socket access to \(address) is blocked.",
+                             remedy: "Remove it from network_failsafe.blocked_hosts.")
+            }
+            if let range = network.blockedIPs.first(where: { $0.network.contains(candidate.withoutZone) }) {
+                return .deny(rule: range.keyPath, reason: "Socket access to \(address) is blocked (\(range.entry)).",
+                             remedy: "Remove \"\(range.entry)\" from network_failsafe.blocked_ips.")
+            }
+        }
+        if !network.allowedIPs.isEmpty,
+           !candidates.contains(where: { candidate in network.allowedIPs.contains { $0.network.contains(candidate.withoutZone) } }) {
+            return .deny(rule: "network_failsafe.allowed_ips", reason: "Socket access to \(address) is not allowed: it is in none of allowed_ips.",
+                         remedy: "Add \(address) (or its range) to network_failsafe.allowed_ips.")
+        }
+        if classification.category == .cloudMetadata {
+            return .deny(rule: "builtin:cloud-metadata", reason: "\(classification.description) and is never reachable.")
+        }
+        if classification.category.isAlwaysBlocked {
+            return .deny(rule: "builtin:special-address", reason: "\(classification.description) and is never reachable.")
+        }
+        if classification.category.isPrivateNetwork && !network.allowPrivateNetwork {
+            return .deny(rule: "network_failsafe.allow_private_network",
+                         reason: "Private network socket access to \(address) is blocked: \(classification.description).",
+                         remedy: "Set network_failsafe.allow_private_network: true if private addresses are meant to be reached.")
+        }
+        return .allow(rule: "network_failsafe", reason: "\(address) is \(classification.category.isPublic ? "a public address" : "a private address, and private networks are allowed").")
+    }
+
+    private func decideAddresses(_ addresses: [IPAddress], target: NetworkTarget, nameVerdict: Verdict) -> NetworkDecision {
+        guard !addresses.isEmpty else {
+            return NetworkDecision(verdict: .deny(rule: "builtin:dns", reason: "\(target.host.uriHost) has no addresses; a name that does not resolve is denied."),
+                                   target: target, addresses: [])
+        }
+        for address in addresses {
+            let verdict = checkAddress(address)
+            if !verdict.isAllowed {
+                var denial = verdict
+                if target.host.name != nil {
+                    denial.reason = "\(target.host.uriHost) resolves to \(address): " + verdict.reason
+                }
+                return NetworkDecision(verdict: denial, target: target, addresses: [])
+            }
+        }
+        return NetworkDecision(verdict: nameVerdict, target: target, addresses: addresses)
+    }
+
+    // MARK: - With DNS
+
+    /// A whole URL decision: the name gate, one lookup through `resolver` (its failure or timeout
+    /// denies), and every answer checked. Dial only `addresses` of the result.
+    public func evaluateURL(_ url: String, resolver: any HostResolver) async -> NetworkDecision {
+        await finish(checkURL(url), resolver: resolver)
+    }
+
+    /// A whole connect decision, as `evaluateURL`.
+    public func evaluateConnect(host: String, port: Int, resolver: any HostResolver) async -> NetworkDecision {
+        await finish(checkConnect(host: host, port: port), resolver: resolver)
+    }
+
+    private func finish(_ check: NetworkCheck, resolver: any HostResolver) async -> NetworkDecision {
+        switch check {
+        case .decided(let decision):
+            return decision
+        case .needsResolution(let target, let name, let nameVerdict):
+            let addresses: [IPAddress]
+            do {
+                addresses = try await resolver.resolve(name)
+            } catch {
+                return NetworkDecision(
+                    verdict: .deny(rule: "builtin:dns", reason: "\(error); a lookup that fails or times out is denied."),
+                    target: target, addresses: []
+                )
+            }
+            return decideAddresses(addresses, target: target, nameVerdict: nameVerdict)
+        }
+    }
+}
