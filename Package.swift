@@ -38,6 +38,7 @@ let package = Package(
             name: "SentinelPolicy",
             dependencies: [
                 "CFoundationICU",
+                "CSentinelLinux",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

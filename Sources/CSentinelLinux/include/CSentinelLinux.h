@@ -12,4 +12,6 @@
 /// (Placeholder until the sandbox shim lands.)
 int sentinel_gettid(void);
 
+#include "CSentinelPaths.h"
+
 #endif

@@ -169,7 +169,10 @@ extension Policy {
     }
 
     private func nameGate(_ target: NetworkTarget) -> NetworkCheck {
-        let shown = target.scheme.map { "\(target.host.uriHost) (\($0):\(target.port))" } ?? "\(target.host.uriHost):\(target.port)"
+        // Messages are built only on the branch that returns them: this runs for every request.
+        func shown() -> String {
+            target.scheme.map { "\(target.host.uriHost) (\($0):\(target.port))" } ?? "\(target.host.uriHost):\(target.port)"
+        }
         if let name = target.host.name {
             if network.phishingEnabled, let tld = network.phishingTLDs.first(where: { NetworkRules.name(name, isWithin: $0.name) }) {
                 return .decided(NetworkDecision(verdict: .deny(
@@ -196,7 +199,7 @@ extension Policy {
             nearMiss = nearMiss ?? allowed
         }
         guard let allowedBy else {
-            let reason = "Network access to \(shown) is blocked."
+            let reason = "Network access to \(shown()) is blocked."
             let remedy: String
             if let nearMiss {
                 remedy = "\(nearMiss.entry.keyPath) (\(nearMiss.entry.host)) matches the host but not this "
@@ -209,7 +212,7 @@ extension Policy {
             return .decided(NetworkDecision(verdict: .deny(rule: "default:allowed_hosts", reason: reason, remedy: remedy),
                                             target: target, addresses: []))
         }
-        let nameVerdict = Verdict.allow(rule: allowedBy.entry.keyPath, reason: "\(shown) is allowed by \(allowedBy.entry.host).")
+        let nameVerdict = Verdict.allow(rule: allowedBy.entry.keyPath, reason: "Allowed by \(allowedBy.entry.host).")
         switch target.host {
         case .address(let address):
             return .decided(decideAddresses([address], target: target, nameVerdict: nameVerdict))
@@ -231,7 +234,33 @@ extension Policy {
     /// peer): `blocked_ips`, `allowed_ips`, and the private, special and metadata ranges.
     public func checkAddress(_ address: IPAddress) -> Verdict {
         let classification = AddressClassifier.classify(address)
-        let candidates = [address] + (classification.embedded.map { [$0.address] } ?? [])
+        let embedded = classification.embedded?.address
+        if !network.blockedAddresses.isEmpty || !network.blockedIPs.isEmpty || !network.allowedIPs.isEmpty {
+            if let denial = checkRanges(address, embedded: embedded) { return denial }
+        }
+        if classification.category == .cloudMetadata {
+            return .deny(rule: "builtin:cloud-metadata", reason: "\(classification.description) and is never reachable.")
+        }
+        if classification.category.isAlwaysBlocked {
+            return .deny(rule: "builtin:special-address", reason: "\(classification.description) and is never reachable.")
+        }
+        if classification.category.isPrivateNetwork && !network.allowPrivateNetwork {
+            return .deny(rule: "network_failsafe.allow_private_network",
+                         reason: "Private network socket access to \(address) is blocked: \(classification.description).",
+                         remedy: "Set network_failsafe.allow_private_network: true if private addresses are meant to be reached.")
+        }
+        return classification.category.isPublic ? Self.publicAddress : Self.allowedPrivateAddress
+    }
+
+    private static let publicAddress = Verdict.allow(rule: "network_failsafe", reason: "The address is public.")
+    private static let allowedPrivateAddress = Verdict.allow(
+        rule: "network_failsafe.allow_private_network", reason: "The address is private, and private networks are allowed."
+    )
+
+    /// `blocked_hosts` addresses, `blocked_ips` and `allowed_ips`, for an address and the IPv4
+    /// address embedded in it (an IPv4-mapped form reaches the same host).
+    private func checkRanges(_ address: IPAddress, embedded: IPAddress?) -> Verdict? {
+        let candidates = embedded.map { [address, $0] } ?? [address]
         for candidate in candidates {
             if let index = network.blockedAddresses.firstIndex(of: candidate.withoutZone) {
                 return .deny(rule: network.blockedAddressKeys[index], reason: "Socket access to \(address) is blocked.",
@@ -247,18 +276,7 @@ extension Policy {
             return .deny(rule: "network_failsafe.allowed_ips", reason: "Socket access to \(address) is not allowed: it is in none of allowed_ips.",
                          remedy: "Add \(address) (or its range) to network_failsafe.allowed_ips.")
         }
-        if classification.category == .cloudMetadata {
-            return .deny(rule: "builtin:cloud-metadata", reason: "\(classification.description) and is never reachable.")
-        }
-        if classification.category.isAlwaysBlocked {
-            return .deny(rule: "builtin:special-address", reason: "\(classification.description) and is never reachable.")
-        }
-        if classification.category.isPrivateNetwork && !network.allowPrivateNetwork {
-            return .deny(rule: "network_failsafe.allow_private_network",
-                         reason: "Private network socket access to \(address) is blocked: \(classification.description).",
-                         remedy: "Set network_failsafe.allow_private_network: true if private addresses are meant to be reached.")
-        }
-        return .allow(rule: "network_failsafe", reason: "\(address) is \(classification.category.isPublic ? "a public address" : "a private address, and private networks are allowed").")
+        return nil
     }
 
     private func decideAddresses(_ addresses: [IPAddress], target: NetworkTarget, nameVerdict: Verdict) -> NetworkDecision {

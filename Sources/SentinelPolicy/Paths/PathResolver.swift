@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSentinelLinux
+import Synchronization
 
 /// Why a path could not be resolved; any of these makes a path check deny.
 public struct PathResolutionError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -67,8 +69,9 @@ public enum PathResolver {
         // faithful and the fastest answer; anything unusual falls back to the walk below.
         if processID == nil || processID == getpid() {
             let absolute = path.hasPrefix("/") ? path : workingDirectory + "/" + path
-            if absolute.hasPrefix("/"), let fast = kernelResolve(absolute) {
-                return fast
+            if absolute.hasPrefix("/") {
+                if let fastest = symlinkFreeResolve(absolute) { return fastest }
+                if let fast = kernelResolve(absolute) { return fast }
             }
         }
         return try walk(path, workingDirectory: workingDirectory, processID: processID)
@@ -168,6 +171,74 @@ public enum PathResolver {
         let canonical = prefix.isEmpty ? "/" : prefix
         let isHardLinked = !missing && lastExamined && (lastStatus.st_mode & S_IFMT) == S_IFREG && lastStatus.st_nlink > 1
         return ResolvedPath(canonical: canonical, exists: !missing, isHardLinkedFile: isHardLinked, openObject: nil)
+    }
+
+    /// Whether `openat2` exists (Linux 5.6+); cleared on the first ENOSYS.
+    private static let hasOpenat2 = Mutex(true)
+
+    /// The cheapest exact answer, for the common case of a path without symlinks: `openat2` with
+    /// RESOLVE_NO_SYMLINKS succeeds only if no component (the last included) is a symlink or a
+    /// magic link, and then the lexically normalised path *is* the canonical one, so the
+    /// expensive `readlink` of `/proc/self/fd` is not needed. Returns `nil` (ask the next tier) for
+    /// a path with `..`, any symlink (ELOOP), or anything unusual.
+    private static func symlinkFreeResolve(_ absolute: String) -> ResolvedPath? {
+        guard hasOpenat2.withLock({ $0 }) else { return nil }
+        let canonical: String
+        if isLexicallyCanonical(absolute) {
+            canonical = absolute
+        } else {
+            var components: [Substring] = []
+            for component in absolute.split(separator: "/", omittingEmptySubsequences: true) {
+                if component == "." { continue }
+                // `..` after a component folds lexically only if that component is not a
+                // symlink; leave such paths to the tiers that resolve them.
+                if component == ".." { return nil }
+                components.append(component)
+            }
+            canonical = components.isEmpty ? "/" : "/" + components.joined(separator: "/")
+        }
+        let fd = sentinel_openat2(AT_FDCWD, canonical, UInt64(openPathOnly | O_CLOEXEC), sentinel_resolve_no_symlinks)
+        if fd >= 0 {
+            var status = stat()
+            let examined = fstat(fd, &status) == 0
+            close(fd)
+            guard examined else { return nil }
+            let hardLinked = (status.st_mode & S_IFMT) == S_IFREG && status.st_nlink > 1
+            return ResolvedPath(canonical: canonical, exists: true, isHardLinkedFile: hardLinked, openObject: nil)
+        }
+        let code = errno
+        if code == ENOSYS {
+            hasOpenat2.withLock { $0 = false }
+            return nil
+        }
+        // ENOENT without ELOOP: no symlink was crossed before the missing component. If the
+        // parent directory exists (still without symlinks), only the last component is missing —
+        // it cannot be a dangling symlink, which would have been ELOOP.
+        guard code == ENOENT, canonical != "/", let slash = canonical.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let parent = slash == canonical.utf8.startIndex ? "/" : String(canonical[..<slash])
+        let parentFD = sentinel_openat2(AT_FDCWD, parent, UInt64(openPathOnly | O_DIRECTORY | O_CLOEXEC), sentinel_resolve_no_symlinks)
+        guard parentFD >= 0 else { return nil }
+        close(parentFD)
+        return ResolvedPath(canonical: canonical, exists: false, isHardLinkedFile: false, openObject: nil)
+    }
+
+    /// Whether an absolute path is already in canonical lexical form: no empty, `.` or `..`
+    /// components and no trailing slash (checked on the bytes, without allocating).
+    static func isLexicallyCanonical(_ path: String) -> Bool {
+        var previous: UInt8 = 0
+        var dots = 0
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if previous == UInt8(ascii: "/") || dots == 1 || dots == 2 { return false }
+                dots = 0
+            } else if byte == UInt8(ascii: ".") {
+                if previous == UInt8(ascii: "/") || (dots > 0 && dots < 3) { dots += 1 } else { dots = 3 }
+            } else {
+                dots = 3
+            }
+            previous = byte
+        }
+        return !(previous == UInt8(ascii: "/") && path.utf8.count > 1) && dots != 1 && dots != 2
     }
 
     /// Linux's `O_PATH` (open for path operations only: no I/O, no device side effects). Glibc

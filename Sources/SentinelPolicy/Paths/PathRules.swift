@@ -20,6 +20,8 @@ public struct PathRules: Sendable, Hashable {
         public var keyPath: String
         /// The canonical absolute path the entry names.
         public var path: String
+        /// The reason given when this root allows an access (built once: decisions are hot).
+        var allowReason: String
     }
 
     /// Roots under which reading and writing are allowed.
@@ -55,7 +57,8 @@ public struct PathRules: Sendable, Hashable {
                 let absolute = PathResolver.absolute(entry: trimmed, baseDirectory: baseDirectory, homeDirectory: homeDirectory)
                 do {
                     let resolved = try PathResolver.resolve(absolute, workingDirectory: baseDirectory)
-                    result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical))
+                    result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical,
+                                       allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
                 } catch {
                     throw PolicyError(.invalidValue, error.description, at: entry.location, keyPath: entry.keyPath,
                                       hint: "Fix the path or the permissions along it.")
@@ -89,7 +92,8 @@ public struct PathRules: Sendable, Hashable {
             return .deny(rule: "builtin:path-resolution", reason: "\(error.description) Access is denied.")
         }
         let target = resolved.canonical
-        let shown = target == path ? path : "\(path) (\(target))"
+        // Built only for the messages of a denial: this runs for every file an agent touches.
+        var shown: String { target == path ? path : "\(path) (\(target))" }
 
         if let root = blocked.first(where: { PathResolver.isPath(target, within: $0.path) }) {
             return .deny(
@@ -107,7 +111,7 @@ public struct PathRules: Sendable, Hashable {
             // A pipe or socket the process already holds, reopened through /proc: no file is reached.
             return .allow(rule: "builtin:open-descriptor", reason: "\(path) is \(resolved.openObject ?? "") already open in the process.")
         }
-        if Self.harmlessDevices.contains(target) || PathResolver.isPath(target, within: "/dev/pts") {
+        if target.hasPrefix("/dev/"), Self.harmlessDevices.contains(target) || PathResolver.isPath(target, within: "/dev/pts") {
             return .allow(rule: "builtin:harmless-devices", reason: "\(shown) is a terminal or a data device.")
         }
         let allowedRoot = allowed.first(where: { PathResolver.isPath(target, within: $0.path) })
@@ -125,7 +129,7 @@ public struct PathRules: Sendable, Hashable {
                 remedy: "Set allow_hardlinked_writes: true if hard-linked files in \(root.entry) are expected."
             )
         }
-        return .allow(rule: root.keyPath, reason: "\(shown) is inside \(root.entry).")
+        return .allow(rule: root.keyPath, reason: root.allowReason)
     }
 
     /// The directory to suggest allowing: the path's parent directory.

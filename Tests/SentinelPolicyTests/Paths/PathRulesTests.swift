@@ -193,3 +193,14 @@ extension String {
         }
     }
 }
+
+@Suite struct LexicalFormTests {
+    @Test(arguments: [
+        ("/", true), ("/a", true), ("/a/b/c.txt", true), ("/a/..b", true), ("/a/.b", true), ("/a/b.", true),
+        ("/...", true), ("/.hidden/x", true), ("/a/", false), ("//a", false), ("/a//b", false), ("/./a", false),
+        ("/a/.", false), ("/a/..", false), ("/a/./b", false), ("/a/../b", false), ("/..", false), ("/.", false),
+    ])
+    func canonicalFormIsRecognisedWithoutAllocating(_ path: String, _ expected: Bool) {
+        #expect(PathResolver.isLexicallyCanonical(path) == expected, "\(path)")
+    }
+}

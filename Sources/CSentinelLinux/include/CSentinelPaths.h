@@ -1,0 +1,15 @@
+// Path resolution syscalls for the policy engine.
+#ifndef C_SENTINEL_PATHS_H
+#define C_SENTINEL_PATHS_H
+
+#include <stdint.h>
+
+/// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS for `sentinel_openat2` (linux/openat2.h, 5.6).
+extern const uint64_t sentinel_resolve_no_symlinks;
+
+/// `openat2(dirfd, path, &{flags, 0, resolve}, sizeof)`: glibc 2.36 has no wrapper and Swift
+/// cannot call the variadic `syscall`. Returns the descriptor, or -1 with errno set (ENOSYS before
+/// Linux 5.6, ELOOP when `resolve` forbids a symlink the path crosses).
+int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
+
+#endif

@@ -1,0 +1,18 @@
+#ifndef _GNU_SOURCE
+#error "CSentinelLinux must be compiled with _GNU_SOURCE (see Package.swift)"
+#endif
+#include "CSentinelPaths.h"
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+const uint64_t sentinel_resolve_no_symlinks = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
+    struct open_how how = {.flags = flags, .mode = 0, .resolve = resolve};
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
