@@ -40,19 +40,19 @@ public enum NetworkCheck: Sendable, Hashable {
 
 /// `allowed_hosts`, `network_failsafe` and `phishing`, compiled: host patterns, blocked names,
 /// address ranges and TLDs, validated when the policy loads.
-struct NetworkRules: Sendable {
-    struct AllowedHost: Sendable {
+struct NetworkRules: Sendable, Hashable {
+    struct AllowedHost: Sendable, Hashable {
         var pattern: HostPattern
         var entry: HostEntry
     }
 
-    struct BlockedName: Sendable {
+    struct BlockedName: Sendable, Hashable {
         var name: String
         var keyPath: String
         var entry: String
     }
 
-    struct Range: Sendable {
+    struct Range: Sendable, Hashable {
         var network: IPNetwork
         var keyPath: String
         var entry: String

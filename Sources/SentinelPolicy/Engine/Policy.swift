@@ -40,6 +40,21 @@ public struct Policy: Sendable {
     /// The compiled command rules (each entry bound to the executables it allows).
     public var commandRules: CommandRules { commandEvaluator.rules }
 
+    /// A digest of everything decisions depend on: the document, the context and every compiled
+    /// rule. Compatibility mode records it at activation and recomputes it in its tamper checks,
+    /// so a policy changed in memory is noticed (the original's blind spot, §4.1). Hashing is
+    /// seeded per process, so the value means nothing outside it.
+    public var fingerprint: Int {
+        var hasher = Hasher()
+        hasher.combine(document)
+        hasher.combine(context)
+        hasher.combine(pathRules)
+        hasher.combine(commandRules.rules)
+        hasher.combine(commandRules.denylist.blockedCommandBases)
+        hasher.combine(network)
+        return hasher.finalize()
+    }
+
     /// Compiles a loaded policy for `context` (the calling process's by default).
     public init(loaded: LoadedPolicy, context: PolicyContext = .current()) throws(PolicyError) {
         try self.init(document: loaded.document, context: context)
