@@ -19,7 +19,7 @@ public struct SentinelCommand: AsyncParsableCommand {
             program against the policy, asks a human when the policy says no, and records every decision.
             """,
         version: SentinelVersion.current,
-        subcommands: []
+        subcommands: [IsolateCommand.self, DoctorCommand.self]
     )
 }
 
@@ -33,7 +33,42 @@ public enum SentinelVersion {
 public enum CommandLineEntry {
     /// Parses `CommandLine.arguments` as the `sentinel` command and runs it; exits the process.
     public static func sentinel() async -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "isolate" {
+            await runWithExitStatus2(SentinelCommand.self, arguments)
+        }
         await SentinelCommand.main()
         exit(0)
+    }
+
+    /// Parses `CommandLine.arguments` as `sentinel-isolate` (the `isolate` subcommand on its
+    /// own) and runs it; exits the process with the command's status.
+    public static func sentinelIsolate() async -> Never {
+        await runWithExitStatus2(IsolateCommand.self, Array(CommandLine.arguments.dropFirst()))
+    }
+
+    /// Runs `command` with ArgumentParser, except that a usage error prints one sentence and
+    /// exits 2 (the original runner's status for every error), not ArgumentParser's 64.
+    private static func runWithExitStatus2<C: ParsableCommand>(_ command: C.Type, _ arguments: [String]) async -> Never {
+        do {
+            var parsed = try command.parseAsRoot(arguments)
+            if var asyncCommand = parsed as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try parsed.run()
+            }
+            exit(0)
+        } catch {
+            let code = command.exitCode(for: error)
+            if code == .success {
+                print(command.fullMessage(for: error))
+                exit(0)
+            }
+            if error is ExitCode { exit(code.rawValue) }
+            let message = command.message(for: error)
+            let line = "sentinel-isolate: \(message) Run with --help for usage.\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+            exit(2)
+        }
     }
 }
