@@ -95,6 +95,11 @@ public struct NativeSandbox: Sendable {
     }
 }
 
+/// Writing the id maps failed (distinguished from pipe errors for the message).
+struct MapError: Error {
+    var errno: Errno
+}
+
 /// What the launcher learnt from the stage.
 struct StageOutcome {
     var failure: StageFailure?
@@ -138,7 +143,11 @@ enum StageConnection {
             while let (type, payload) = try Frames.read(reportPipe.read) {
                 switch type {
                 case .unshared:
-                    try writeIDMaps(pid: pid, plan: plan)
+                    do {
+                        try writeIDMaps(pid: pid, plan: plan)
+                    } catch {
+                        throw MapError(errno: error)
+                    }
                     try Sys.writeAll(control.write, [0x4d])
                 case .failure:
                     if outcome.failure == nil { outcome.failure = try? JSONDecoder().decode(StageFailure.self, from: Data(payload)) }
@@ -155,7 +164,11 @@ enum StageConnection {
             kill(pid, SIGKILL)
             Sys.close(control.write)
             _ = try? Sys.wait(pid)
-            throw SandboxError(.launchFailed, "Could not set up the sandbox stage: \(error). Run `sentinel doctor` to see what this kernel allows.", errno: error.rawValue)
+            if let mapError = error as? MapError {
+                throw SandboxError(.launchFailed, "Could not write the sandbox's uid/gid maps: \(mapError.errno). Run `sentinel doctor` to see whether this kernel lets you create user namespaces.", errno: mapError.errno.rawValue)
+            }
+            let errno = (error as? Errno) ?? Errno(EIO)
+            throw SandboxError(.launchFailed, "Lost contact with the sandbox stage: \(errno). Run `sentinel doctor` to see what this kernel allows.", errno: errno.rawValue)
         }
         Sys.close(control.write)
         outcome.stageStatus = (try? Sys.wait(pid))?.status ?? 0

@@ -121,8 +121,6 @@ struct StageProcess {
         // Die with the launcher; then make sure it did not die before we asked.
         _ = sentinel_set_parent_death_signal(SIGKILL)
         if getppid() == 1 { return 2 }
-        // Sandboxed peers must never ptrace us or open /proc/<pid>/exe (CVE-2019-5736).
-        _ = sentinel_set_non_dumpable()
         _ = sentinel_set_name("sentinel-stage")
 
         let rootCaller = geteuid() == 0
@@ -147,6 +145,10 @@ struct StageProcess {
             guard let ack = try Sys.readExactly(stageControlFD, 1), ack == [0x4d] else { throw Errno(EPIPE) }
         }
         Sys.close(stageControlFD)
+        // Sandboxed peers must never ptrace us or open /proc/<pid>/exe (CVE-2019-5736). Not
+        // earlier: a non-dumpable process's /proc files belong to root, and an unprivileged
+        // launcher could not have written our maps.
+        _ = sentinel_set_non_dumpable()
 
         if rootCaller {
             // Become the workload identity now (mapped, unprivileged outside) but keep the
