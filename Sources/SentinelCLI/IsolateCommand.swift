@@ -116,6 +116,7 @@ public struct IsolateCommand: AsyncParsableCommand {
             IsolateOutput.error(error.description)
             throw ExitCode(2)
         }
+        // (CleanExit for --help propagates to the entry point, which prints the help.)
         for warning in request.warnings { IsolateOutput.warning(warning) }
         var report: SandboxRunReport
         do {
@@ -158,7 +159,14 @@ public struct IsolateCommand: AsyncParsableCommand {
     func resolve(environment env: [String: String]) throws -> IsolateRequest {
         var warnings: [String] = []
         var command = self.command
-        if command.first == "--" { command.removeFirst() }
+        if command.first == "--" {
+            command.removeFirst()
+        } else if let first = command.first, first.hasPrefix("-") {
+            // The command is captured verbatim, so an option ArgumentParser did not know lands
+            // here: treat it as the usage error it is (argparse did the same before REMAINDER).
+            if first == "--help" || first == "-h" { throw CleanExit.helpRequest(Self.self) }
+            throw IsolateError("Unknown option '\(first)'. Put the command after --.")
+        }
         guard !command.isEmpty else {
             throw IsolateError("No command provided. Example: sentinel-isolate -- python app.py")
         }

@@ -60,11 +60,11 @@ public enum CommandLineEntry {
             exit(0)
         } catch {
             let code = command.exitCode(for: error)
+            if error is ExitCode { exit(code.rawValue) }
             if code == .success {
                 print(command.fullMessage(for: error))
                 exit(0)
             }
-            if error is ExitCode { exit(code.rawValue) }
             let message = command.message(for: error)
             let line = "sentinel-isolate: \(message) Run with --help for usage.\n"
             _ = line.withCString { write(2, $0, strlen($0)) }

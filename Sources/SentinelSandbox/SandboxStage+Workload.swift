@@ -21,11 +21,10 @@ struct Workload {
 
     private func restrictAndExec() throws(StepError) {
         sentinel_reset_signals()
-        // Every fd except stdio and the report pipe (close-on-exec) goes.
+        // Every fd except stdio and the report pipe (fd 4, close-on-exec) goes.
         try step(.closeDescriptors) { () throws(Errno) in
-            if stageReportFD != 3 { _ = dup2(stageReportFD, 3) }
-            _ = fcntl(3, F_SETFD, FD_CLOEXEC)
-            try Sys.check { sentinel_close_from(4) }
+            _ = Glibc.close(3)
+            try Sys.check { sentinel_close_from(UInt32(stageReportFD) + 1) }
         }
         try applyResourceLimits()
         var warnings: [String] = []
@@ -37,7 +36,7 @@ struct Workload {
         let ready = StageReady(
             landlock: landlock.description, landlockABI: landlock.abi, seccomp: seccomp,
             capabilitiesDropped: true, noNewPrivileges: true, warnings: warnings)
-        try? Sys.writeAll(3, Frames.encode(.ready, ready))
+        try? Sys.writeAll(stageReportFD, Frames.encode(.ready, ready))
 
         var argv: [UnsafeMutablePointer<CChar>?] = plan.spec.command.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = plan.environment.map { strdup($0) } + [nil]
