@@ -109,7 +109,8 @@ struct IsolateEscapeTests {
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
         sleeper.arguments = ["987655"]
         try sleeper.run()
-        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        // SIGKILL: the test runner's blocked signals are inherited, so SIGTERM may never arrive.
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
         let pid = sleeper.processIdentifier
         let result = try Isolate.run(caller, scratch, ["/bin/sh", "-c", "grep -q 987655 /proc/\(pid)/cmdline && echo SEEN; kill -9 \(pid)"])
         #expect(result.status != 0)
@@ -143,8 +144,16 @@ struct IsolateEscapeTests {
     @Test("TIOCSTI cannot inject into the terminal", .requires(.executable("script", package: "bsdutils")))
     func tiocsti() throws {
         let scratch = try Scratch(for: .root)
-        let code = "import fcntl,termios\\ntry:\\n fcntl.ioctl(0, termios.TIOCSTI, b\\\"x\\\"); print(\\\"INJECTED\\\")\\nexcept OSError as e: print(\\\"refused\\\", e)"
-        let inner = "\(Isolate.binary) --workspace \(scratch.workspace) --policy \(scratch.policy) -- python3 -c \"$(printf '\(code)')\""
+        let code = """
+            import fcntl, termios
+            try:
+                fcntl.ioctl(0, termios.TIOCSTI, b"x")
+                print("INJECTED")
+            except OSError as error:
+                print("refused", error)
+            """
+        try code.write(toFile: scratch.workspace + "/tiocsti.py", atomically: false, encoding: .utf8)
+        let inner = "\(Isolate.binary) --workspace \(scratch.workspace) --policy \(scratch.policy) -- python3 /workspace/tiocsti.py"
         let result = try Isolate.launch("/usr/bin/script", ["-qec", inner, "/dev/null"], directory: scratch.base)
         #expect(result.stdout.contains("refused"), "\(result.stdout)")
         #expect(!result.stdout.contains("INJECTED"))
