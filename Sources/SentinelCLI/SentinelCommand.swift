@@ -20,7 +20,7 @@ public struct SentinelCommand: AsyncParsableCommand {
             program against the policy, asks a human when the policy says no, and records every decision.
             """,
         version: SentinelVersion.current,
-        subcommands: [PolicyCommand.self]
+        subcommands: [PolicyCommand.self, IsolateCommand.self, DoctorCommand.self]
     )
 }
 
@@ -34,27 +34,38 @@ public enum SentinelVersion {
 public enum CommandLineEntry {
     /// Parses `CommandLine.arguments` as the `sentinel` command and runs it; exits the process.
     public static func sentinel() async -> Never {
-        await run(SentinelCommand.self, arguments: Array(CommandLine.arguments.dropFirst()))
+        await runWithExitStatus2(SentinelCommand.self, Array(CommandLine.arguments.dropFirst()), program: "sentinel")
     }
 
-    /// Parses and runs a root command. A usage error exits 2 (ArgumentParser's default is 64), so
-    /// every Sentinel command has one meaning for 2: "the input was wrong, nothing ran".
-    static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]) async -> Never {
+    /// Parses `CommandLine.arguments` as `sentinel-isolate` (the `isolate` subcommand on its
+    /// own) and runs it; exits the process with the command's status.
+    public static func sentinelIsolate() async -> Never {
+        await runWithExitStatus2(IsolateCommand.self, Array(CommandLine.arguments.dropFirst()), program: "sentinel-isolate")
+    }
+
+    /// Runs `command` with ArgumentParser, except that a usage error prints one sentence and
+    /// exits 2 (the original runner's status for every error), not ArgumentParser's 64: across
+    /// Sentinel, 2 means "the input was wrong, nothing ran".
+    private static func runWithExitStatus2<C: ParsableCommand>(_ command: C.Type, _ arguments: [String], program: String) async -> Never {
         do {
-            var command = try root.parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
+            var parsed = try command.parseAsRoot(arguments)
+            if var asyncCommand = parsed as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
-                try command.run()
+                try parsed.run()
             }
             exit(0)
         } catch {
-            let code = root.exitCode(for: error)
-            if code.rawValue == 64 {
-                FileHandle.standardError.write(Data((root.fullMessage(for: error) + "\n").utf8))
-                exit(2)
+            let code = command.exitCode(for: error)
+            if error is ExitCode { exit(code.rawValue) }
+            if code == .success {
+                print(command.fullMessage(for: error))
+                exit(0)
             }
-            root.exit(withError: error)
+            let message = command.message(for: error)
+            let line = "\(program): \(message) Run with --help for usage.\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+            exit(2)
         }
     }
 }

@@ -1,0 +1,420 @@
+// `sentinel isolate` / `sentinel-isolate`: run a command in the sandbox and exit with its status.
+// Flags, environment variables, defaults and validation messages follow the original runner
+// (original-system.md §6.1-6.5), with its bugs fixed: relative paths resolve against the current
+// directory, validation happens before anything is started, errors print one sentence and exit 2.
+
+public import ArgumentParser
+import FoundationEssentials
+import Glibc
+import SentinelSandbox
+
+/// `sentinel isolate`: runs a command in a sandbox.
+public struct IsolateCommand: AsyncParsableCommand {
+    /// Creates the command (ArgumentParser fills in the options).
+    public init() {}
+
+    /// The command's name and help.
+    public static let configuration = CommandConfiguration(
+        commandName: "isolate",
+        abstract: "Run a command in a sandbox and exit with its status.",
+        discussion: """
+            The command runs in new user, mount, pid, ipc, uts, cgroup and (with --network none) network \
+            namespaces, on a read-only root with the workspace read-write at /workspace, without capabilities, \
+            with no_new_privs, Landlock and resource limits. Its exit status is the command's (128+N when \
+            signal N ended it). Setup errors print one sentence and exit 2.
+
+            Environment: SENTINEL_BACKEND, SENTINEL_PRODUCTION, SENTINEL_ALLOW_NETWORK_IN_PRODUCTION, \
+            SENTINEL_SECCOMP_PROFILE, SENTINEL_SECCOMP_MODE, SENTINEL_ENFORCE_PROXY, SENTINEL_PROXY, \
+            SENTINEL_NO_PROXY (true/1/yes/on count as true).
+
+            Example: sentinel-isolate --workspace ./ws --policy ./sentinel.yaml -- python3 app.py
+            """
+    )
+
+    @Option(help: "Host directory mounted read-write at /workspace (the working directory).")
+    var workspace = "./sandbox-workspace"
+
+    @Option(help: "Policy file mounted read-only at /workspace/sentinel.yaml.")
+    var policy = "./sentinel.yaml"
+
+    @Option(help: "Network: none (loopback only), host (no isolation; refused in production), bridge (not supported natively).")
+    var network = "none"
+
+    @Option(help: "Proxy URL passed as HTTP(S)_PROXY (default: $SENTINEL_PROXY).")
+    var proxy: String?
+
+    @Option(name: .customLong("no-proxy"), help: "NO_PROXY value (default: $SENTINEL_NO_PROXY, then $NO_PROXY, $no_proxy).")
+    var noProxy: String?
+
+    @Flag(help: "Require --proxy for any networked run (also: truthy $SENTINEL_ENFORCE_PROXY).")
+    var enforceProxy = false
+
+    @Option(help: "Seccomp profile: strict, datasci or custom (default: $SENTINEL_SECCOMP_PROFILE or strict).")
+    var seccompProfile: String?
+
+    @Option(help: "Custom seccomp profile file (Docker's JSON format).")
+    var seccomp = "./seccomp/sentinel-seccomp.json"
+
+    @Option(help: "Seccomp mode: enforce, log or off (default: $SENTINEL_SECCOMP_MODE or enforce).")
+    var seccompMode: String?
+
+    @Option(help: "Image for the docker backend.")
+    var image = "sentinel-guard:local"
+
+    @Flag(help: "Build the image if it is missing (docker backend).")
+    var buildIfMissing = false
+
+    @Option(help: "Backend: native or docker (default: $SENTINEL_BACKEND or native).")
+    var backend: String?
+
+    @Option(help: "Maximum number of processes and threads.")
+    var pidsLimit = 256
+
+    @Option(help: "Memory limit, e.g. 512m, 1g or a number of bytes.")
+    var memory = "512m"
+
+    @Option(help: "CPU limit in CPUs, e.g. 1.0 or 0.5.")
+    var cpus = 1.0
+
+    @Option(name: .customLong("env"), help: "Pass NAME from the caller's environment, or set NAME=VALUE (repeatable).")
+    var environment: [String] = []
+
+    @Option(name: .customLong("bind"), help: "Bind a host path read-write: SRC[:DEST] (repeatable).")
+    var binds: [String] = []
+
+    @Option(name: .customLong("ro-bind"), help: "Bind a host path read-only: SRC[:DEST] (repeatable).")
+    var readOnlyBinds: [String] = []
+
+    @Option(name: .customLong("block"), help: "Hide a path inside the sandbox behind an empty mount (repeatable).")
+    var blocked: [String] = []
+
+    @Option(help: "Audit log file for the run's start and end records.")
+    var auditLog: String?
+
+    @Flag(help: "Print one JSON object with the run's status on stderr at the end.")
+    var jsonStatus = false
+
+    @Option(help: "Write the JSON status object to this file instead of stderr.")
+    var jsonStatusFile: String?
+
+    @Flag(help: "Refuse to run when the kernel has no Landlock.")
+    var requireLandlock = false
+
+    @Option(help: "Write a seccomp profile suggested from the syscalls the command made (needs --seccomp-mode log).")
+    var seccompSuggest: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).")
+    var command: [String] = []
+
+    /// Runs the command in the sandbox; exits with its status.
+    public mutating func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let request: IsolateRequest
+        do {
+            request = try resolve(environment: environment)
+        } catch let error as IsolateError {
+            IsolateOutput.error(error.description)
+            throw ExitCode(2)
+        }
+        // (CleanExit for --help propagates to the entry point, which prints the help.)
+        for warning in request.warnings { IsolateOutput.warning(warning) }
+        var report: SandboxRunReport
+        do {
+            report = try await NativeSandbox().run(request.spec, callerEnvironment: environment)
+        } catch {
+            IsolateOutput.error(error.description)
+            var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
+            failed.error = error.description
+            failed.exitStatus = error.exitStatus
+            writeStatus(failed, request: request)
+            throw ExitCode(error.exitStatus)
+        }
+        for warning in report.warnings { IsolateOutput.warning(warning) }
+        for denial in report.denials { IsolateOutput.warning(denial) }
+        report.warnings = request.warnings + report.warnings
+        writeStatus(report, request: request)
+        AuditSeam.record(report, path: request.auditLog)
+        throw ExitCode(report.exitStatus)
+    }
+
+    private func writeStatus(_ report: SandboxRunReport, request: IsolateRequest) {
+        guard jsonStatus || jsonStatusFile != nil else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(report) else { return }
+        let text = String(decoding: data, as: UTF8.self) + "\n"
+        if let file = request.jsonStatusFile {
+            let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                _ = text.withCString { write(fd, $0, strlen($0)) }
+                close(fd)
+                return
+            }
+            IsolateOutput.error("Could not write the JSON status to \(file): \(String(cString: strerror(errno))).")
+        }
+        IsolateOutput.stderr(text)
+    }
+
+    /// Turns flags and environment into a spec, with the original's validation order.
+    func resolve(environment env: [String: String]) throws -> IsolateRequest {
+        var warnings: [String] = []
+        var command = self.command
+        if command.first == "--" {
+            command.removeFirst()
+        } else if let first = command.first, first.hasPrefix("-") {
+            // The command is captured verbatim, so an option ArgumentParser did not know lands
+            // here: treat it as the usage error it is (argparse did the same before REMAINDER).
+            if first == "--help" || first == "-h" { throw CleanExit.helpRequest(Self.self) }
+            throw IsolateError("Unknown option '\(first)'. Put the command after --.")
+        }
+        guard !command.isEmpty else {
+            throw IsolateError("No command provided. Example: sentinel-isolate -- python app.py")
+        }
+        let backend = (self.backend ?? env["SENTINEL_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "native").lowercased()
+        guard backend == "native" || backend == "docker" else {
+            throw IsolateError("backend must be one of: native, docker")
+        }
+        guard backend == "native" else {
+            throw IsolateError("The Docker backend is not built yet; use --backend native (the default).")
+        }
+        let workspace = PathResolution.absolute(self.workspace)
+        let policy = PathResolution.absolute(self.policy)
+        let seccompFile = PathResolution.absolute(self.seccomp)
+
+        var isDirectory = false
+        guard PathResolution.exists(workspace, isDirectory: &isDirectory) else {
+            throw IsolateError("Workspace does not exist: \(workspace)")
+        }
+        guard isDirectory else { throw IsolateError("Workspace is not a directory: \(workspace)") }
+        guard PathResolution.exists(policy, isDirectory: &isDirectory) else {
+            throw IsolateError("Policy file does not exist: \(policy)")
+        }
+        guard !isDirectory, PathResolution.isRegularFile(policy) else { throw IsolateError("Policy file is not a file: \(policy)") }
+
+        guard ["none", "bridge", "host"].contains(network) else {
+            throw IsolateError("network_mode must be one of: none, bridge, host")
+        }
+        if Truthy.check(env["SENTINEL_PRODUCTION"]), network != "none", !Truthy.check(env["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) {
+            throw IsolateError(
+                "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception.")
+        }
+        let proxy = (self.proxy ?? env["SENTINEL_PROXY"] ?? "").trimmingWhitespace()
+        let enforceProxy = self.enforceProxy || Truthy.check(env["SENTINEL_ENFORCE_PROXY"])
+        if network != "none", enforceProxy, proxy.isEmpty {
+            throw IsolateError("Networked isolation with --enforce-proxy requires --proxy (or SENTINEL_PROXY).")
+        }
+        let modeText = (self.seccompMode ?? env["SENTINEL_SECCOMP_MODE"] ?? "enforce").trimmingWhitespace().lowercased()
+        guard let seccompMode = SandboxSpec.SeccompSettings.Mode(rawValue: modeText) else {
+            throw IsolateError("seccomp_mode must be one of: enforce, log, off")
+        }
+        let profile = (self.seccompProfile ?? env["SENTINEL_SECCOMP_PROFILE"] ?? "strict").trimmingWhitespace().lowercased()
+        guard ["strict", "datasci", "custom"].contains(profile) else {
+            throw IsolateError("seccomp_profile must be one of: strict, datasci, custom")
+        }
+        if network == "bridge" {
+            throw IsolateError(
+                "--network bridge is not available with the native backend: use --network none (no network), "
+                    + "--network host (no isolation), or --network proxied (egress through the policy proxy; coming soon).")
+        }
+        if network == "host" {
+            warnings.append("--network host: the sandbox shares the host's network, including services on 127.0.0.1.")
+        }
+
+        // §6.5: which profile file.
+        var profilePath: String?
+        if seccompMode != .off {
+            let defaultStrict = PathResolution.absolute("./seccomp/sentinel-seccomp.json")
+            switch profile {
+            case "datasci": profilePath = PathResolution.absolute("./seccomp/sentinel-seccomp-datasci.json")
+            case "custom": profilePath = seccompFile
+            default: profilePath = self.seccomp != "./seccomp/sentinel-seccomp.json" ? seccompFile : defaultStrict
+            }
+            if let path = profilePath, !PathResolution.isRegularFile(path) {
+                // PENDING seccomp: once the filter compiler is wired this becomes the original's
+                // error ("Seccomp profile does not exist: {p}"); today nothing reads the file.
+                warnings.append("Seccomp profile does not exist: \(path) (ignored until seccomp is wired in).")
+            }
+        }
+        if seccompSuggest != nil {
+            warnings.append("--seccomp-suggest needs the seccomp log mode, which is not wired in yet; no profile will be written.")
+        }
+
+        var limits = SandboxSpec.Limits()
+        guard pidsLimit > 0 else { throw IsolateError("--pids-limit must be a positive number.") }
+        limits.pids = pidsLimit
+        guard let bytes = ByteSize.parse(memory), bytes > 0 else {
+            throw IsolateError("--memory must be a size such as 512m, 1g or 1048576 (got \(memory)).")
+        }
+        limits.memoryBytes = bytes
+        guard cpus > 0, cpus.isFinite else { throw IsolateError("--cpus must be a positive number such as 1.0 or 0.5.") }
+        limits.cpus = cpus
+
+        var explicit: [String: String] = [:]
+        var allowList: [String] = []
+        for item in environment {
+            if let equals = item.firstIndex(of: "=") {
+                let name = String(item[..<equals])
+                guard EnvironmentName.isValid(name) else { throw IsolateError("--env needs NAME or NAME=VALUE (got \(item)).") }
+                explicit[name] = String(item[item.index(after: equals)...])
+            } else {
+                guard EnvironmentName.isValid(item) else { throw IsolateError("--env needs NAME or NAME=VALUE (got \(item)).") }
+                allowList.append(item)
+            }
+        }
+        // §6.4 step 11: proxy variables when a proxy is set (harmless with --network none).
+        if !proxy.isEmpty {
+            for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] { explicit[name] = proxy }
+            let noProxy = self.noProxy ?? env["SENTINEL_NO_PROXY"] ?? env["NO_PROXY"] ?? env["no_proxy"] ?? ""
+            if !noProxy.isEmpty {
+                explicit["NO_PROXY"] = noProxy
+                explicit["no_proxy"] = noProxy
+            }
+        }
+
+        var bindList: [SandboxSpec.Bind] = []
+        for (items, readOnly) in [(binds, false), (readOnlyBinds, true)] {
+            for item in items {
+                let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
+                guard let first = parts.first, !first.isEmpty else { throw IsolateError("--bind needs SRC[:DEST] (got \(item)).") }
+                let source = PathResolution.absolute(first)
+                let destination = parts.count > 1 ? parts[1] : source
+                bindList.append(SandboxSpec.Bind(source: source, destination: destination, readOnly: readOnly))
+            }
+        }
+        if let auditLog {
+            warnings.append("--audit-log \(auditLog): the audit writer is not wired into isolate yet; no record is written.")
+        }
+
+        let spec = SandboxSpec(
+            command: command, workspace: workspace, policyFile: policy,
+            network: network == "host" ? .host : .none, binds: bindList, blockedPaths: blocked,
+            environmentAllowList: allowList, environment: explicit, limits: limits,
+            requireLandlock: requireLandlock,
+            seccomp: SandboxSpec.SeccompSettings(mode: seccompMode, profilePath: profilePath))
+        do {
+            try SandboxValidation.validate(spec)
+        } catch {
+            throw IsolateError(error.description)
+        }
+        return IsolateRequest(
+            spec: spec, warnings: warnings, auditLog: auditLog.map(PathResolution.absolute),
+            jsonStatusFile: jsonStatusFile.map(PathResolution.absolute))
+    }
+}
+
+/// A resolved `isolate` invocation.
+struct IsolateRequest {
+    var spec: SandboxSpec
+    var warnings: [String]
+    var auditLog: String?
+    var jsonStatusFile: String?
+}
+
+/// A command-line mistake: one sentence, exit status 2.
+struct IsolateError: Error, CustomStringConvertible {
+    enum Code { case invalidArgument }
+    let code = Code.invalidArgument
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Where the audit writer will be called (wired when SentinelAudit's writer lands on main).
+enum AuditSeam {
+    static func record(_ report: SandboxRunReport, path: String?) {
+        // PENDING audit: append a start and an end record (report.startedAt / endedAt,
+        // protections, exitStatus, denials) to the hash-chained log at `path`.
+        _ = (report, path)
+    }
+}
+
+/// Output helpers: everything the launcher says goes to stderr, prefixed, so that the
+/// workload's own stdout stays clean.
+enum IsolateOutput {
+    static func stderr(_ text: String) {
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+    static func error(_ text: String) { stderr("sentinel-isolate: \(text)\n") }
+    static func warning(_ text: String) { stderr("sentinel-isolate: warning: \(text)\n") }
+}
+
+/// The original's truthy set: true/1/yes/on, trimmed, case-insensitive.
+public enum Truthy {
+    /// Whether `value` is truthy.
+    public static func check(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return ["true", "1", "yes", "on"].contains(value.trimmingWhitespace().lowercased())
+    }
+}
+
+/// Relative paths resolve against the current directory (the original used the repo root).
+enum PathResolution {
+    static func absolute(_ path: String) -> String {
+        var path = path
+        if path == "~" || path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] {
+            path = home + path.dropFirst()
+        }
+        if !path.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let cwd = getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "/"
+            path = cwd + "/" + path
+        }
+        return normalize(path)
+    }
+
+    /// Removes `.` and `..` lexically, then resolves symlinks when the path exists.
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        let lexical = "/" + parts.joined(separator: "/")
+        guard let resolved = realpath(lexical, nil) else { return lexical }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func exists(_ path: String, isDirectory: inout Bool) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        isDirectory = info.st_mode & S_IFMT == S_IFDIR
+        return true
+    }
+
+    static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+}
+
+/// Sizes like Docker's `--memory`: a number with an optional b, k, m or g suffix.
+enum ByteSize {
+    static func parse(_ text: String) -> Int64? {
+        let lower = text.trimmingWhitespace().lowercased()
+        let units: [(String, Int64)] = [("kb", 1 << 10), ("mb", 1 << 20), ("gb", 1 << 30), ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("b", 1)]
+        for (suffix, factor) in units where lower.hasSuffix(suffix) {
+            guard let value = Double(lower.dropLast(suffix.count)), value > 0 else { return nil }
+            return Int64(value * Double(factor))
+        }
+        return Int64(lower)
+    }
+}
+
+enum EnvironmentName {
+    static func isValid(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.properties.isAlphabetic && first.isASCII) else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,338 @@
+// The native backend's launcher side, which runs in the ordinary (multithreaded) Swift process:
+// validate, probe, make the cgroup, re-execute the binary as the stage with posix_spawn (no
+// Swift between fork and exec), write the stage's uid/gid maps from outside, forward signals,
+// collect the report, clean up.
+
+import CSentinelLinux
+import FoundationEssentials
+import Glibc
+
+/// Runs commands in the native Linux sandbox.
+public struct NativeSandbox: Sendable {
+    /// Creates the backend.
+    public init() {}
+
+    /// Runs `spec` to completion on a dedicated thread and returns the report. Throws when the
+    /// sandbox cannot be built; the workload's own failure is a report with its exit status.
+    ///
+    /// The dedicated thread matters: the stage's parent-death signal fires when the *thread*
+    /// that spawned it exits, and the cooperative pool may retire threads at any time.
+    public func run(_ spec: SandboxSpec, callerEnvironment: [String: String]) async throws(SandboxError) -> SandboxRunReport {
+        let result: Result<SandboxRunReport, SandboxError> = await withCheckedContinuation { continuation in
+            DedicatedThread.start {
+                continuation.resume(returning: Result { () throws(SandboxError) in
+                    try self.runBlocking(spec, callerEnvironment: callerEnvironment)
+                })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `spec` on the calling thread (which must outlive the run).
+    public func runBlocking(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> SandboxRunReport {
+        try SandboxValidation.validate(spec)
+        var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
+        let (landlockABI, landlockReason) = Landlock.probe()
+        if landlockABI == nil {
+            if spec.requireLandlock {
+                throw SandboxError(.unsupported, "--require-landlock: \(landlockReason). Run on a kernel with Landlock, or drop --require-landlock.")
+            }
+            report.warnings.append("Landlock is unavailable (\(landlockReason)); the file rules rely on the mount namespace alone.")
+        }
+        let rootCaller = geteuid() == 0
+        var plan = StagePlan(
+            spec: spec, callerUID: getuid(), callerGID: getgid(),
+            workloadUID: rootCaller ? spec.rootCallerWorkloadID : geteuid(),
+            workloadGID: rootCaller ? spec.rootCallerWorkloadID : getegid(),
+            environment: SandboxEnvironment.build(spec: spec, caller: callerEnvironment),
+            landlockABI: landlockABI ?? 0)
+
+        let (cgroup, limitsReason) = SandboxCgroup.create(limits: spec.limits, name: "sentinel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { cgroup?.remove() }
+        let limits = spec.limits
+        if let cgroup {
+            report.protections.limits = "\(cgroup.version.rawValue): pids \(limits.pids), memory \(limits.memoryBytes) bytes, cpus \(limits.cpus)"
+        } else {
+            plan.rlimitProcesses = limits.pids
+            plan.rlimitAddressSpace = limits.memoryBytes
+            report.protections.limits = "rlimits: RLIMIT_NPROC \(limits.pids), RLIMIT_AS \(limits.memoryBytes) bytes; cpus not enforced"
+            report.warnings.append("Limits use rlimits, not cgroups: \(limitsReason). The CPU limit is not enforced.")
+        }
+
+        report.protections.namespaces = ["user", "mount", "pid", "ipc", "uts", "cgroup"] + (spec.network == .none ? ["net"] : [])
+        report.protections.network = spec.network == .none ? "none (new network namespace, loopback only)" : "host (NOT isolated: the host's network and loopback services are reachable)"
+        report.protections.workloadIdentity = "\(plan.workloadUID):\(plan.workloadGID)"
+        report.protections.idmappedWorkspace = rootCaller
+
+        report.startedAt = Clock.unixNow()
+        let started = Clock.monotonic()
+        let outcome = try StageConnection.launch(plan: plan, cgroup: cgroup)
+        report.endedAt = Clock.unixNow()
+        report.durationSeconds = Clock.monotonic() - started
+
+        if let ready = outcome.ready {
+            report.protections.landlock = ready.landlock
+            report.protections.seccomp = ready.seccomp
+            report.protections.capabilitiesDropped = ready.capabilitiesDropped
+            report.protections.noNewPrivileges = ready.noNewPrivileges
+            report.warnings += ready.warnings
+        }
+        if let failure = outcome.failure {
+            throw StageConnection.error(for: failure, plan: plan)
+        }
+        guard let raw = outcome.exitStatus else {
+            throw SandboxError(.launchFailed, "The sandbox stage ended without reporting the command's status (stage status \(outcome.stageStatus)). Run `sentinel doctor` to check what this kernel allows.")
+        }
+        switch WaitStatus(raw: raw) {
+        case .exited(let code): report.exitCode = code
+        case .signaled(let signal): report.signal = signal
+        }
+        report.exitStatus = WaitStatus(raw: raw).shellStatus
+        if let cgroup, cgroup.oomKilled() {
+            report.denials.append("memory limit reached: the kernel's OOM killer ended a process (limit \(limits.memoryBytes) bytes)")
+        }
+        return report
+    }
+}
+
+/// Writing the id maps failed (distinguished from pipe errors for the message).
+struct MapError: Error {
+    var errno: Errno
+}
+
+/// What the launcher learnt from the stage.
+struct StageOutcome {
+    var failure: StageFailure?
+    var ready: StageReady?
+    var exitStatus: Int32?
+    var stageStatus: Int32 = 0
+}
+
+/// The launcher's half of the stage protocol.
+enum StageConnection {
+    static func launch(plan: StagePlan, cgroup: SandboxCgroup?) throws(SandboxError) -> StageOutcome {
+        let control: (read: Int32, write: Int32)
+        let reportPipe: (read: Int32, write: Int32)
+        do {
+            control = try Sys.pipe()
+            reportPipe = try Sys.pipe()
+        } catch {
+            throw SandboxError(.launchFailed, "Could not create the pipes to the sandbox stage: \(error).", errno: error.rawValue)
+        }
+        let pid: pid_t
+        do {
+            pid = try spawnStage(controlRead: control.read, reportWrite: reportPipe.write)
+        } catch {
+            Sys.close(control.read); Sys.close(control.write); Sys.close(reportPipe.read); Sys.close(reportPipe.write)
+            throw SandboxError(.launchFailed, "Could not start the sandbox stage (/proc/self/exe): \(error).", errno: error.rawValue)
+        }
+        Sys.close(control.read)
+        Sys.close(reportPipe.write)
+        defer { Sys.close(reportPipe.read) }
+
+        var outcome = StageOutcome()
+        var forwarded = StageProcess.forwardedSignals
+        _ = sentinel_forward_signals(pid, &forwarded, Int32(forwarded.count))
+        defer { sentinel_stop_forwarding() }
+
+        do {
+            // Into the cgroup before the stage reads its plan, so every process it makes is in it.
+            try cgroup?.add(pid)
+            let body = (try? JSONEncoder().encode(plan)).map { [UInt8]($0) } ?? []
+            try Sys.writeAll(control.write, Frames.lengthPrefix(body.count) + body)
+            while let (type, payload) = try Frames.read(reportPipe.read) {
+                switch type {
+                case .unshared:
+                    do {
+                        try writeIDMaps(pid: pid, plan: plan)
+                    } catch {
+                        throw MapError(errno: error)
+                    }
+                    try Sys.writeAll(control.write, [0x4d])
+                case .failure:
+                    if outcome.failure == nil { outcome.failure = try? JSONDecoder().decode(StageFailure.self, from: Data(payload)) }
+                case .ready:
+                    outcome.ready = try? JSONDecoder().decode(StageReady.self, from: Data(payload))
+                case .exit:
+                    outcome.exitStatus = (try? JSONDecoder().decode(StageExit.self, from: Data(payload)))?.rawStatus
+                case nil:
+                    break
+                }
+            }
+        } catch {
+            // The stage is useless without its maps or its plan: end it.
+            kill(pid, SIGKILL)
+            Sys.close(control.write)
+            _ = try? Sys.wait(pid)
+            if let mapError = error as? MapError {
+                throw SandboxError(.launchFailed, "Could not write the sandbox's uid/gid maps: \(mapError.errno). Run `sentinel doctor` to see whether this kernel lets you create user namespaces.", errno: mapError.errno.rawValue)
+            }
+            let errno = (error as? Errno) ?? Errno(EIO)
+            throw SandboxError(.launchFailed, "Lost contact with the sandbox stage: \(errno). Run `sentinel doctor` to see what this kernel allows.", errno: errno.rawValue)
+        }
+        Sys.close(control.write)
+        outcome.stageStatus = (try? Sys.wait(pid))?.status ?? 0
+        return outcome
+    }
+
+    /// `posix_spawn` of `/proc/self/exe` with the marker; the pipes become fds 3 and 4, the
+    /// environment is empty (the stage trusts only its plan).
+    private static func spawnStage(controlRead: Int32, reportWrite: Int32) throws(Errno) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 clears close-on-exec on the new fd; the originals are close-on-exec and go away.
+        posix_spawn_file_actions_adddup2(&actions, controlRead, stageControlFD)
+        posix_spawn_file_actions_adddup2(&actions, reportWrite, stageReportFD)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sentinel-stage"), strdup(stageMarker), nil]
+        defer { for pointer in argv { free(pointer) } }
+        let envp: [UnsafeMutablePointer<CChar>?] = [nil]
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
+        if result != 0 { throw Errno(result) }
+        return pid
+    }
+
+    /// Writes the stage's maps from outside its user namespace: one line each, the workload id
+    /// to itself. `setgroups` is denied first, as the kernel requires for unprivileged writers
+    /// and as we want anyway (the workload must not drop a group that denies it access).
+    private static func writeIDMaps(pid: pid_t, plan: StagePlan) throws(Errno) {
+        try Sys.writeFile("/proc/\(pid)/uid_map", "\(plan.workloadUID) \(plan.workloadUID) 1\n")
+        try Sys.writeFile("/proc/\(pid)/setgroups", "deny")
+        try Sys.writeFile("/proc/\(pid)/gid_map", "\(plan.workloadGID) \(plan.workloadGID) 1\n")
+    }
+
+    /// Turns a stage failure into one clear sentence with what to do.
+    static func error(for failure: StageFailure, plan: StagePlan) -> SandboxError {
+        let reason = Errno(failure.errno).description
+        let detail = failure.detail.isEmpty ? "" : " (\(failure.detail))"
+        let hint: String
+        switch (failure.step, failure.errno) {
+        case (.exec, ENOENT):
+            return SandboxError(.execFailed, "\(plan.spec.command[0]): command not found inside the sandbox. Only /usr, /bin, /sbin, /lib*, /opt and /workspace are visible; use a path under one of them.", errno: failure.errno)
+        case (.exec, _):
+            return SandboxError(.execFailed, "Could not execute \(plan.spec.command[0]) inside the sandbox: \(reason). Check that it is executable and on a file system the sandbox shows.", errno: failure.errno)
+        case (.unshareNamespaces, _), (.waitForIDMaps, _):
+            hint = "Unprivileged user namespaces may be disabled (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or an AppArmor restriction); run `sentinel doctor`."
+        case (.idmapWorkspace, _):
+            hint = "Put the workspace on a file system with idmapped-mount support (ext4, xfs, btrfs, tmpfs), or run as the workspace's owner instead of root."
+        case (.landlock, ENOSYS):
+            hint = "Run on a kernel with Landlock, or drop --require-landlock."
+        case (.checkSingleThreaded, _):
+            hint = "This is a bug: the stage must run before anything starts a thread. Please report it."
+        case (.mountPolicy, _), (.mountWorkspace, _), (.extraBinds, _):
+            hint = "Check that the path exists and that you may read it."
+        default:
+            hint = "Run `sentinel doctor` to see what this kernel allows."
+        }
+        return SandboxError(.setupFailed, "The sandbox could not \(failure.step.summary): \(reason)\(detail). \(hint)", errno: failure.errno)
+    }
+}
+
+/// Validation of a spec before anything is started. Messages follow the original runner.
+public enum SandboxValidation {
+    /// Throws the first problem found, as one sentence.
+    public static func validate(_ spec: SandboxSpec) throws(SandboxError) {
+        guard !spec.command.isEmpty, !spec.command[0].isEmpty else {
+            throw SandboxError(.invalidSpec, "A command to execute inside the sandbox is required.")
+        }
+        guard let workspaceType = try? Sys.statPath(spec.workspace).st_mode & S_IFMT else {
+            throw SandboxError(.invalidSpec, "Workspace does not exist: \(spec.workspace)")
+        }
+        guard workspaceType == S_IFDIR else {
+            throw SandboxError(.invalidSpec, "Workspace is not a directory: \(spec.workspace)")
+        }
+        if let policy = spec.policyFile {
+            guard let policyType = try? Sys.statPath(policy).st_mode & S_IFMT else {
+                throw SandboxError(.invalidSpec, "Policy file does not exist: \(policy)")
+            }
+            guard policyType == S_IFREG else { throw SandboxError(.invalidSpec, "Policy file is not a file: \(policy)") }
+        }
+        let reserved = ["/", "/proc", "/dev", "/workspace", "/.sentinel"]
+        for bind in spec.binds {
+            guard bind.source.hasPrefix("/"), bind.destination.hasPrefix("/") else {
+                throw SandboxError(.invalidSpec, "Bind paths must be absolute: \(bind.source) -> \(bind.destination)")
+            }
+            guard (try? Sys.statPath(bind.source)) != nil else {
+                throw SandboxError(.invalidSpec, "Bind source does not exist: \(bind.source)")
+            }
+            guard !bind.destination.split(separator: "/").contains(".."),
+                !reserved.contains(where: { bind.destination == $0 || ($0 != "/" && bind.destination.hasPrefix($0 + "/")) })
+            else {
+                throw SandboxError(.invalidSpec, "Bind destination \(bind.destination) is reserved by the sandbox; choose another path.")
+            }
+        }
+        for path in spec.blockedPaths where !path.hasPrefix("/") || path.split(separator: "/").contains("..") {
+            throw SandboxError(.invalidSpec, "Blocked paths must be absolute paths inside the sandbox: \(path)")
+        }
+        guard spec.limits.pids > 0, spec.limits.memoryBytes > 0, spec.limits.cpus > 0, spec.limits.openFiles > 0 else {
+            throw SandboxError(.invalidSpec, "Limits must be positive (pids, memory, cpus, open files).")
+        }
+    }
+}
+
+/// The workload's environment: scrubbed by default.
+public enum SandboxEnvironment {
+    /// The PATH inside the sandbox.
+    public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// PATH, HOME=/workspace, LANG and TERM (from the caller when set), then the allow-listed
+    /// caller variables, then the spec's explicit variables. Nothing else of the caller passes.
+    public static func build(spec: SandboxSpec, caller: [String: String]) -> [String] {
+        var environment: [String: String] = ["PATH": path, "HOME": "/workspace", "LANG": caller["LANG"] ?? "C.UTF-8"]
+        if let term = caller["TERM"] { environment["TERM"] = term }
+        for name in spec.environmentAllowList {
+            if let value = caller[name] { environment[name] = value }
+        }
+        for (name, value) in spec.environment { environment[name] = value }
+        return environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
+    }
+}
+
+/// Wall and monotonic clocks without Foundation's Date formatting.
+enum Clock {
+    static func unixNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    static func monotonic() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// A joinable-free pthread that runs one closure; used where the identity of the thread matters
+/// (PR_SET_PDEATHSIG).
+enum DedicatedThread {
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if result != 0 {
+            // No thread: run here rather than not at all (the run still works; only the
+            // parent-death guarantee depends on the calling thread's lifetime).
+            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+        } else {
+            pthread_detach(thread)
+        }
+    }
+}
