@@ -43,12 +43,25 @@ public struct AuditAnchor: Hashable, Sendable {
     static let magic = "sentinel-audit-anchor v1"
 
     /// The anchor's line, newline included, with its check value.
+    ///
+    /// Built byte by byte (no string interpolation): it is rewritten on every append.
     func encoded(with hasher: ChainHasher) -> [UInt8] {
-        let body =
-            "\(Self.magic) chain=\(chain.rawValue) seq=\(zeroPadded(sequence)) size=\(zeroPadded(UInt64(size))) "
-            + "hash=\(hash)"
-        let check = hasher.hex(Array(body.utf8), chain: chain)
-        return Array("\(body) check=\(check)\n".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        bytes.append(contentsOf: Self.magic.utf8)
+        bytes.append(contentsOf: " chain=".utf8)
+        bytes.append(contentsOf: chain.rawValue.utf8)
+        bytes.append(contentsOf: " seq=".utf8)
+        appendZeroPadded(sequence, to: &bytes)
+        bytes.append(contentsOf: " size=".utf8)
+        appendZeroPadded(UInt64(size), to: &bytes)
+        bytes.append(contentsOf: " hash=".utf8)
+        bytes.append(contentsOf: hash.utf8)
+        let check = hasher.hex(bytes[...], chain: chain)
+        bytes.append(contentsOf: " check=".utf8)
+        bytes.append(contentsOf: check.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
     }
 
     /// What reading an anchor's bytes gave.
@@ -95,7 +108,15 @@ public struct AuditAnchor: Hashable, Sendable {
     }
 }
 
-private func zeroPadded(_ value: UInt64) -> String {
-    let digits = String(value)
-    return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+/// Appends `value` as exactly 20 decimal digits (UInt64.max has 20).
+private func appendZeroPadded(_ value: UInt64, to bytes: inout [UInt8]) {
+    let start = bytes.count
+    for _ in 0..<20 { bytes.append(UInt8(ascii: "0")) }
+    var remaining = value
+    var index = start + 19
+    while remaining > 0 {
+        bytes[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+        remaining /= 10
+        index -= 1
+    }
 }

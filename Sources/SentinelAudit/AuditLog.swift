@@ -86,6 +86,9 @@ public final class AuditLog: Sendable {
 
     private let hasher: ChainHasher
     private let state: Mutex<State>
+    /// Read once: Swift processes do not fork without exec, so it cannot change (and getpid(2) is
+    /// a real system call on current glibc, a measurable part of an append).
+    private let pid: Int32
 
     /// The writer's lifecycle.
     private enum State {
@@ -124,6 +127,7 @@ public final class AuditLog: Sendable {
         self.anchorPath = AuditAnchor.path(forLog: path)
         self.options = options
         self.hasher = ChainHasher(key: options.key)
+        self.pid = getpid()
         let files = try Self.openFiles(path: path, anchorPath: anchorPath)
         self.state = Mutex(.open(files))
     }
@@ -177,38 +181,27 @@ public final class AuditLog: Sendable {
     // MARK: - Under the mutex
 
     private func appendLocked(_ events: [AuditEvent], files: inout OpenFiles) throws(AuditError) -> [AuditRecord] {
-        try lockCurrentFile(&files)
+        let size = try lockCurrentFile(&files)
         defer { try? Sys.flock(files.log, LOCK_UN) }
 
-        let size: Int64
-        do throws(Sys.Failure) {
-            size = Int64(try Sys.fstat(files.log).st_size)
-        } catch {
-            throw AuditError(.read, "Could not read the size of the audit log \(path).", path: path, errno: error.errno)
-        }
-
         var tail: Tail
-        var integrity: [AuditEvent] = []
+        var integrity: AuditEvent?
         if let known = files.tail, known.end == size {
             tail = known
         } else {
             let (found, problem) = try readTail(files: &files, size: size)
             tail = found
             if let problem {
-                integrity.append(
-                    AuditEvent(
-                        mode: .audit, action: .auditIntegrity, target: path, decision: .info, rule: "audit.anchor",
-                        reason: problem, severity: .critical))
+                integrity = AuditEvent(
+                    mode: .audit, action: .auditIntegrity, target: path, decision: .info, rule: "audit.anchor",
+                    reason: problem, severity: .critical)
             }
         }
 
         // Build every line into one buffer, so that one write(2) appends them all.
         files.buffer.removeAll(keepingCapacity: true)
-        let pid = getpid()
         let chain = hasher.chain
-        var written: [AuditRecord] = []
-        written.reserveCapacity(events.count)
-        for (index, event) in (integrity + events).enumerated() {
+        func encode(_ event: AuditEvent) -> AuditRecord {
             let record = AuditRecord(
                 event: event, sequence: tail.sequence + 1, time: rfc3339Now(), pid: pid, chain: chain, prev: tail.hash)
             let lineStart = files.buffer.count
@@ -216,8 +209,10 @@ public final class AuditLog: Sendable {
             tail.hash = hasher.hex(files.buffer[lineStart...], chain: chain)
             files.buffer.append(UInt8(ascii: "\n"))
             tail.sequence += 1
-            if index >= integrity.count { written.append(record) }
+            return record
         }
+        if let integrity { _ = encode(integrity) }
+        let written = events.map(encode)
 
         let result = files.buffer.withUnsafeBytes { Sys.writeAll(files.log, $0) }
         if let errno = result.errno {
@@ -255,8 +250,11 @@ public final class AuditLog: Sendable {
     }
 
     /// Takes the exclusive flock on the file the path names now, reopening if the file was moved,
-    /// deleted or replaced since we opened it.
-    private func lockCurrentFile(_ files: inout OpenFiles) throws(AuditError) {
+    /// deleted or replaced since we opened it; returns the file's size.
+    ///
+    /// One `lstat` of the path serves both checks: when its device and inode are ours, its size is
+    /// our file's size (no separate `fstat`).
+    private func lockCurrentFile(_ files: inout OpenFiles) throws(AuditError) -> Int64 {
         for _ in 0..<8 {
             do throws(Sys.Failure) {
                 try Sys.flock(files.log, LOCK_EX)
@@ -271,7 +269,7 @@ public final class AuditLog: Sendable {
                 throw AuditError(.open, "Could not check the audit log \(path).", path: path, errno: error.errno)
             }
             if let current, UInt64(current.st_dev) == files.device, UInt64(current.st_ino) == files.inode {
-                return
+                return Int64(current.st_size)
             }
             // The path now names another file (or none): ours was moved or deleted. Reopen and
             // lock that one; its end is unknown until read.

@@ -29,10 +29,9 @@ public struct AuditKey: Sendable {
     /// Keys shorter than this are refused: a short key can be guessed offline from the log itself.
     public static let minimumLength = 16
 
-    /// The key's bytes. (Kept as bytes: `SymmetricKey` is not `Sendable` in the swift-crypto we pin.)
-    let bytes: [UInt8]
+    private let box: KeyBox
 
-    var symmetricKey: SymmetricKey { SymmetricKey(data: bytes) }
+    var symmetricKey: SymmetricKey { box.key }
 
     /// Creates a key from its bytes.
     ///
@@ -44,7 +43,7 @@ public struct AuditKey: Sendable {
                 "The audit HMAC key is \(bytes.count) bytes long; use at least \(Self.minimumLength) random bytes "
                     + "(for example `openssl rand -hex 32`).")
         }
-        self.bytes = bytes
+        self.box = KeyBox(SymmetricKey(data: bytes))
     }
 
     /// The key in `SENTINEL_AUDIT_HMAC_KEY` (its UTF-8 bytes), or `nil` when the variable is unset
@@ -55,6 +54,14 @@ public struct AuditKey: Sendable {
         guard let value = environment[environmentVariable], !value.isEmpty else { return nil }
         return try AuditKey(bytes: Array(value.utf8))
     }
+}
+
+/// Holds the key built once (building a `SymmetricKey` per record doubled the cost of an append).
+// @unchecked: `SymmetricKey` is an immutable value that swift-crypto 3.x does not mark Sendable;
+// it is never mutated after this box is created.
+private final class KeyBox: @unchecked Sendable {
+    let key: SymmetricKey
+    init(_ key: SymmetricKey) { self.key = key }
 }
 
 // MARK: - Chain hashing
@@ -89,14 +96,18 @@ struct ChainHasher: Sendable {
 private let hexDigits = Array("0123456789abcdef".utf8)
 
 /// Lowercase hex of a digest or MAC.
-func hexString(_ value: some Sequence<UInt8>) -> String {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(64)
-    for byte in value {
-        bytes.append(hexDigits[Int(byte >> 4)])
-        bytes.append(hexDigits[Int(byte & 0x0f)])
+func hexString(_ value: some ContiguousBytes) -> String {
+    value.withUnsafeBytes { raw in
+        String(unsafeUninitializedCapacity: raw.count * 2) { out in
+            var index = 0
+            for byte in raw {
+                out[index] = hexDigits[Int(byte >> 4)]
+                out[index + 1] = hexDigits[Int(byte & 0x0f)]
+                index += 2
+            }
+            return index
+        }
     }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Compares two strings in time that depends only on their lengths (for MAC values).
@@ -118,33 +129,36 @@ func rfc3339Now() -> String {
     var seconds = now.tv_sec
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    var out: [UInt8] = []
-    out.reserveCapacity(27)
-    func digits(_ value: Int, _ width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var remaining = value
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8((remaining / divisor) % 10))
-            remaining %= divisor
-            divisor /= 10
+    return String(unsafeUninitializedCapacity: 27) { out in
+        var index = 0
+        func put(_ byte: UInt8) {
+            out[index] = byte
+            index += 1
         }
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                put(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4)
+        put(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        put(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        put(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2)
+        put(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2)
+        put(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
+        put(UInt8(ascii: "."))
+        digits(Int(now.tv_nsec) / 1000, 6)
+        put(UInt8(ascii: "Z"))
+        return index
     }
-    digits(Int(parts.tm_year) + 1900, 4)
-    out.append(UInt8(ascii: "-"))
-    digits(Int(parts.tm_mon) + 1, 2)
-    out.append(UInt8(ascii: "-"))
-    digits(Int(parts.tm_mday), 2)
-    out.append(UInt8(ascii: "T"))
-    digits(Int(parts.tm_hour), 2)
-    out.append(UInt8(ascii: ":"))
-    digits(Int(parts.tm_min), 2)
-    out.append(UInt8(ascii: ":"))
-    digits(Int(parts.tm_sec), 2)
-    out.append(UInt8(ascii: "."))
-    digits(Int(now.tv_nsec) / 1000, 6)
-    out.append(UInt8(ascii: "Z"))
-    return String(decoding: out, as: UTF8.self)
 }
 
 // MARK: - Writing a line
