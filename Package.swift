@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport"]),
         .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelAudit", "SentinelTestSupport"]),
     ]
 )
 

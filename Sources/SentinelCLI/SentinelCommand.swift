@@ -19,7 +19,7 @@ public struct SentinelCommand: AsyncParsableCommand {
             program against the policy, asks a human when the policy says no, and records every decision.
             """,
         version: SentinelVersion.current,
-        subcommands: []
+        subcommands: [AuditCommand.self]
     )
 }
 
