@@ -60,6 +60,9 @@ import Musl
 ///   deleted log file: a missing log is itself the evidence.
 /// - Not prevented either: replaying an older copy of both files (rollback). Only an external
 ///   copy of the latest anchor catches that.
+/// - All writers of one log must use the same key. A writer without the key refuses to extend an
+///   HMAC-chained log; a writer with a key extends a plain one, but the verifier (given the key)
+///   then reports the earlier, unkeyed records: start a new log when you add a key.
 public final class AuditLog: Sendable {
     /// How the writer behaves.
     public struct Options: Sendable {

@@ -1,4 +1,6 @@
 // The audit record: what one line of the log says, and the vocabulary its fields use.
+
+public import SentinelPolicy
 //
 // The schema is documented field by field on `AuditRecord`. Open vocabularies (mode, action) are
 // string-backed structs so that a new enforcement point can add a value without a schema change;
@@ -155,6 +157,21 @@ public struct AuditEvent: Hashable, Sendable {
         self.policySHA256 = policySHA256
         self.severity = severity
         self.details = details
+    }
+}
+
+extension AuditEvent {
+    /// The event for a policy decision nobody was asked about: `allow` or `deny` with the
+    /// verdict's rule and reason, approver `policy`, severity `info` for an allow and `high` for a
+    /// denial.
+    public init(
+        mode: AuditMode, action: AuditAction, target: String, verdict: Verdict, policySHA256: String?,
+        details: [String: String]? = nil
+    ) {
+        self.init(
+            mode: mode, action: action, target: target, decision: verdict.isAllowed ? .allow : .deny,
+            rule: verdict.rule, reason: verdict.reason, approver: "policy", policySHA256: policySHA256,
+            severity: verdict.isAllowed ? .info : .high, details: details)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import SentinelAudit
+import SentinelPolicy
 import Synchronization
 import Testing
 
@@ -295,5 +296,23 @@ struct AuditLogTests {
         } else {
             #expect(verification.problem == nil, "an unkeyed chain cannot resist a rewrite; the docs say so")
         }
+    }
+}
+
+@Suite("AuditEvent from a policy verdict")
+struct AuditEventVerdictTests {
+    @Test(arguments: [
+        (Verdict.allow(rule: "allowed_paths[0]", reason: "Inside the workspace."), AuditDecision.allow,
+         AuditSeverity.info),
+        (.deny(rule: "blocked_paths[1]", reason: "~/.ssh is blocked."), .deny, .high),
+    ])
+    func verdictsMapToDecisions(verdict: Verdict, decision: AuditDecision, severity: AuditSeverity) {
+        let event = AuditEvent(
+            mode: .compat, action: .fileRead, target: "/home/u/.ssh/id_ed25519", verdict: verdict, policySHA256: "ab")
+        #expect(event.decision == decision)
+        #expect(event.severity == severity)
+        #expect(event.rule == verdict.rule)
+        #expect(event.reason == verdict.reason)
+        #expect(event.approver == "policy")
     }
 }
