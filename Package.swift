@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "sentinel-isolate", targets: ["sentinel-isolate"]),
         .executable(name: "example-agent", targets: ["example-agent"]),
         .library(name: "SentinelPolicy", targets: ["SentinelPolicy"]),
+        .library(name: "SentinelAudit", targets: ["SentinelAudit"]),
         .library(name: "SentinelGuard", targets: ["SentinelGuard"]),
         .library(name: "SentinelSandbox", targets: ["SentinelSandbox"]),
         .library(name: "SentinelProxy", targets: ["SentinelProxy"]),
@@ -91,7 +92,7 @@ let package = Package(
         .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport"]),
         .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelAudit", "SentinelTestSupport"]),
     ]
 )
 

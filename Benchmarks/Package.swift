@@ -13,8 +13,8 @@ let package = Package(
     name: "sentinel-guard-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        // The identity of a path dependency is its directory name: the checkout is usually `main`
-        // here, but a clone may be named anything, so it is referenced by an explicit name.
+        // Named explicitly: a path dependency is otherwise named after its directory (a worktree, a CI
+        // clone), and the products below refer to it as sentinel-guard.
         .package(name: "sentinel-guard", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -26,6 +26,15 @@ let package = Package(
                 .product(name: "SentinelPolicy", package: "sentinel-guard"),
             ],
             path: "Benchmarks/PolicyBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "AuditBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SentinelAudit", package: "sentinel-guard"),
+            ],
+            path: "Benchmarks/AuditBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

@@ -1,0 +1,156 @@
+// The system calls the audit writer and verifier make, each retrying EINTR and returning errno.
+//
+// Kept in one file so the I/O discipline is visible in one place: every descriptor is O_CLOEXEC
+// (a guarded program spawned later must not inherit the log), the log's last path component is
+// opened with O_NOFOLLOW (a symlink planted by an agent must not redirect root's appends), and a
+// non-regular file is refused before it is written.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The text of an errno value (`strerror`).
+func systemErrorText(_ code: Int32) -> String {
+    String(cString: strerror(code))
+}
+
+// `flock` and `stat` name both a struct and a function in Glibc; a typed reference picks the function.
+private let systemFlock: @convention(c) (Int32, Int32) -> Int32 = flock
+private let systemStat: @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<stat>) -> Int32 = stat
+
+/// System-call wrappers: `Result`-free, throwing the errno as an `Int32`.
+enum Sys {
+    struct Failure: Error {
+        let errno: Int32
+    }
+
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws(Failure) -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags, mode)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw Failure(errno: errno) }
+        }
+    }
+
+    static func close(_ fd: Int32) {
+        // close(2) must not be retried on EINTR on Linux: the descriptor is released either way.
+        _ = Glibc.close(fd)
+    }
+
+    static func flock(_ fd: Int32, _ operation: Int32) throws(Failure) {
+        while systemFlock(fd, operation) != 0 {
+            if errno != EINTR { throw Failure(errno: errno) }
+        }
+    }
+
+    static func fstat(_ fd: Int32) throws(Failure) -> stat {
+        var info = stat()
+        if Glibc.fstat(fd, &info) != 0 { throw Failure(errno: errno) }
+        return info
+    }
+
+    /// `lstat`, or `nil` when the path does not exist.
+    static func lstat(_ path: String) throws(Failure) -> stat? {
+        var info = stat()
+        if Glibc.lstat(path, &info) != 0 {
+            if errno == ENOENT { return nil }
+            throw Failure(errno: errno)
+        }
+        return info
+    }
+
+    /// Writes all of `bytes` with as few `write(2)` calls as the kernel allows; returns how many
+    /// bytes were written before an error, with the error.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> (written: Int, errno: Int32?) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n > 0 {
+                done += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                return (done, n < 0 ? errno : EIO)
+            }
+        }
+        return (done, nil)
+    }
+
+    static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64) throws(Failure) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer in
+                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            }
+            if n > 0 {
+                done += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                throw Failure(errno: n < 0 ? errno : EIO)
+            }
+        }
+    }
+
+    /// Reads up to `count` bytes at `offset`; fewer only at end of file.
+    static func pread(_ fd: Int32, count: Int, at offset: Int64) throws(Failure) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = result.withUnsafeMutableBytes { buffer in
+                Glibc.pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
+            if n > 0 {
+                done += n
+            } else if n == 0 {
+                break
+            } else if errno != EINTR {
+                throw Failure(errno: errno)
+            }
+        }
+        result.removeLast(count - done)
+        return result
+    }
+
+    static func ftruncate(_ fd: Int32, _ length: Int64) throws(Failure) {
+        while Glibc.ftruncate(fd, off_t(length)) != 0 {
+            if errno != EINTR { throw Failure(errno: errno) }
+        }
+    }
+
+    static func fdatasync(_ fd: Int32) throws(Failure) {
+        while Glibc.fdatasync(fd) != 0 {
+            if errno != EINTR { throw Failure(errno: errno) }
+        }
+    }
+
+    /// Creates `path` and its missing parents with mode 0700 (like `mkdir -p`).
+    static func makeDirectories(_ path: String) throws(Failure) {
+        if path.isEmpty || path == "/" || path == "." { return }
+        var info = stat()
+        if systemStat(path, &info) == 0 {
+            if (info.st_mode & S_IFMT) == S_IFDIR { return }
+            throw Failure(errno: ENOTDIR)
+        }
+        try makeDirectories(parentDirectory(of: path))
+        if Glibc.mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw Failure(errno: errno)
+        }
+    }
+}
+
+/// The directory part of a path (`"."` for a bare name).
+func parentDirectory(of path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+    if slash == trimmed.startIndex { return "/" }
+    return String(trimmed[..<slash])
+}
+
+/// Whether `info` describes a regular file.
+func isRegularFile(_ info: stat) -> Bool {
+    (info.st_mode & S_IFMT) == S_IFREG
+}

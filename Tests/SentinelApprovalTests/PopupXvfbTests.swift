@@ -1,0 +1,220 @@
+import Foundation
+import SentinelApproval
+import SentinelTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `body` on a thread of its own, so that blocking test plumbing (reading a pipe, waiting
+/// for a process) never occupies the cooperative pool the code under test needs (two threads on
+/// a two-core machine).
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// Runs a program to completion and returns its status and output; kills it if it is still
+/// running after `limit` (a guard against hanging, not a timing assertion).
+@discardableResult
+func runTool(
+    _ executable: String, _ arguments: [String], environment: [String: String], limit: Duration = .seconds(60)
+) async throws -> (status: Int32, output: String, errors: String) {
+    try await onOwnThread { try runToolBlocking(executable, arguments, environment: environment, limit: limit) }
+}
+
+private func runToolBlocking(
+    _ executable: String, _ arguments: [String], environment: [String: String], limit: Duration
+) throws -> (status: Int32, output: String, errors: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    process.environment = environment
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let pid = process.processIdentifier
+    let guardTask = Task.detached {
+        try await Task.sleep(for: limit)
+        kill(pid, SIGKILL)
+    }
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guardTask.cancel()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
+/// An Xvfb server on a display it picks itself (`-displayfd`), stopped on deinit.
+final class VirtualDisplay: Sendable {
+    let process = Process()
+    let name: String
+
+    /// Starts Xvfb (on a thread of its own: waiting for its display number blocks).
+    static func start() async throws -> VirtualDisplay {
+        try await onOwnThread { try VirtualDisplay() }
+    }
+
+    private init() throws {
+        let ready = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"]
+        process.standardOutput = ready
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Xvfb writes the display number once it accepts connections.
+        var number = ""
+        while !number.hasSuffix("\n") {
+            let byte = ready.fileHandleForReading.readData(ofLength: 1)
+            try #require(!byte.isEmpty, "Xvfb exited before announcing its display")
+            number += String(decoding: byte, as: UTF8.self)
+        }
+        name = ":" + number.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit {
+        // SIGKILL, not Process.terminate(): Foundation spawns with the calling thread's signal mask,
+        // and the test runner's threads block SIGTERM, so Xvfb would never see it.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// The environment for programs on this display.
+    var environment: [String: String] {
+        var environment = ["DISPLAY": name, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        environment["HOME"] = ProcessInfo.processInfo.environment["HOME"]
+        return environment
+    }
+}
+
+/// Where screenshots go: `test-artifacts/` at the package root (gitignored).
+func artifactPath(_ name: String) throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let directory = root.appendingPathComponent("test-artifacts")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory.appendingPathComponent(name).path
+}
+
+/// A way of answering the dialog from the keyboard (or by closing it).
+struct DialogAnswer: Sendable, CustomTestStringConvertible {
+    let name: String
+    /// xdotool arguments after the window id is known (`%W` stands for the window).
+    let xdotool: [String]
+    let expected: ApprovalDecision.Outcome
+
+    var testDescription: String { name }
+}
+
+private let zenityAnswers: [DialogAnswer] = [
+    DialogAnswer(name: "Enter (Reject is the default)", xdotool: ["key", "Return"], expected: .deny),
+    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .deny),
+    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .deny),
+    DialogAnswer(name: "Tab to Approve once, Enter", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+    DialogAnswer(
+        name: "Shift-Tab to Approve for session, Enter", xdotool: ["key", "shift+Tab", "Return"],
+        expected: .approveForSession),
+]
+
+private let yadAnswers: [DialogAnswer] = [
+    DialogAnswer(name: "Enter (Reject is the default)", xdotool: ["key", "Return"], expected: .deny),
+    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .deny),
+    DialogAnswer(name: "Tab to Approve once, Enter", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+    DialogAnswer(
+        name: "Shift-Tab to Approve for session, Enter", xdotool: ["key", "shift+Tab", "Return"],
+        expected: .approveForSession),
+]
+
+@Suite(
+    "Popup shown for real under Xvfb", .serialized,
+    .requires(.executable("Xvfb", package: "xvfb")), .requires(.executable("xdotool", package: "xdotool")),
+    .requires(.executable("import", package: "imagemagick"))
+)
+struct PopupXvfbTests {
+    static let alert = SecurityAlert(
+        action: "connect", target: "exfil.example.invalid:443",
+        reason: "exfil.example.invalid is not in allowed_hosts.",
+        recommendation: "Reject unless this host is explicitly trusted.", severity: .high)
+
+    /// Shows `alert` through a broker, waits for the window, screenshots it, answers with `answer`.
+    private func ask(
+        _ alert: SecurityAlert, tool: DialogTool, answer: DialogAnswer, screenshot: String
+    ) async throws -> ApprovalDecision {
+        let display = try await VirtualDisplay.start()
+        let handler = PopupApprovalHandler(environment: display.environment, tools: [tool])
+        #expect(handler.availableTool()?.tool == tool)
+        let broker = ApprovalBroker(handler: handler, timeout: .seconds(120))
+        let asking = Task { await broker.decide(alert) }
+
+        let search = try await runTool(
+            "xdotool", ["search", "--sync", "--onlyvisible", "--name", "Sentinel Guard"],
+            environment: display.environment)
+        let window = try #require(search.output.split(separator: "\n").first.map(String.init), "no dialog window appeared")
+        try await runTool("import", ["-window", "root", try artifactPath(screenshot)], environment: display.environment)
+        try await runTool("xdotool", ["windowfocus", "--sync", window], environment: display.environment)
+        try await runTool(
+            "xdotool", answer.xdotool.map { $0 == "%W" ? window : $0 }, environment: display.environment)
+        return await asking.value
+    }
+
+    @Test(.requires(.executable("zenity", package: "zenity")), arguments: zenityAnswers)
+    func zenity(_ answer: DialogAnswer) async throws {
+        let slug = answer.name.lowercased().filter { $0.isLetter || $0 == " " }.replacingOccurrences(of: " ", with: "-")
+        let decision = try await ask(Self.alert, tool: .zenity, answer: answer, screenshot: "popup-zenity-\(slug).png")
+        #expect(decision.outcome == answer.expected, "\(decision)")
+        #expect(decision.approver == .popup)
+    }
+
+    @Test(.requires(.executable("yad", package: "yad")), arguments: yadAnswers)
+    func yad(_ answer: DialogAnswer) async throws {
+        let slug = answer.name.lowercased().filter { $0.isLetter || $0 == " " }.replacingOccurrences(of: " ", with: "-")
+        let decision = try await ask(Self.alert, tool: .yad, answer: answer, screenshot: "popup-yad-\(slug).png")
+        #expect(decision.outcome == answer.expected, "\(decision)")
+        #expect(decision.approver == .popup)
+    }
+
+    /// Markup, shell and g_strcompress injection attempts in the target and reason show as literal
+    /// text. Approving is only possible if the dialog parsed its text (a markup error makes the
+    /// handler deny), and the `$(…)` never runs. The screenshot shows the literal text.
+    private func injectionAttempt(tool: DialogTool) async throws {
+        let canary = NSTemporaryDirectory() + "/sentinel-popup-canary-\(getpid())-\(tool)"
+        defer { unlink(canary) }
+        let hostile = SecurityAlert(
+            action: "exec",
+            target: #"<b>bold?</b> & $(touch \#(canary)) `touch \#(canary)` "dq" 'sq' \074i\076 \074b"#
+                + "\n<i>second line</i>",
+            reason: #"</span><span foreground="green" size="xx-large">SAFE</span> &amp; &lt;"#,
+            recommendation: "Reject.", severity: .critical)
+        let decision = try await ask(
+            hostile, tool: tool,
+            answer: DialogAnswer(name: "approve once", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+            screenshot: "popup-\(tool)-injection.png")
+        #expect(decision.outcome == .approveOnce, "\(decision)")
+        #expect(access(canary, F_OK) != 0, "a shell ran the target's $(…)")
+    }
+
+    @Test(.requires(.executable("zenity", package: "zenity")))
+    func injectionAttemptsShowAsLiteralTextInZenity() async throws {
+        try await injectionAttempt(tool: .zenity)
+    }
+
+    @Test(.requires(.executable("yad", package: "yad")))
+    func injectionAttemptsShowAsLiteralTextInYad() async throws {
+        try await injectionAttempt(tool: .yad)
+    }
+
+    /// The control for the test above: text the dialog cannot parse is caught, so an escaping
+    /// mistake would fail that test rather than pass silently.
+    @Test(.requires(.executable("zenity", package: "zenity")))
+    func unparsableMarkupIsDetected() async throws {
+        let display = try await VirtualDisplay.start()
+        let result = try await runTool(
+            "zenity", ["--info", "--timeout=1", "--text=<b unbalanced & broken"], environment: display.environment)
+        #expect(result.errors.contains("from markup"))
+    }
+}
