@@ -1,0 +1,140 @@
+public import SentinelApproval
+public import SentinelAudit
+public import SentinelPolicy
+
+/// One action put to the pipeline: what the policy said about it, and how to describe it to a
+/// human and in the audit log.
+public struct DecisionRequest: Sendable, Hashable {
+    /// The kind of action (`exec`, `file_write`, `connect`, `http`, `dns`…).
+    public var action: AuditAction
+    /// What it acts on, as shown to people: a path, a command line, `host:port`, a URL.
+    public var target: String
+    /// The policy's verdict.
+    public var verdict: Verdict
+    /// What an approver is advised to do (the original's per-call-site sentences).
+    public var recommendation: String
+    /// How serious a denial of this action is.
+    public var severity: AlertSeverity
+    /// Extra facts for the audit record (resolved executable, addresses, port…).
+    public var details: [String: String]
+
+    /// Creates a request.
+    public init(
+        action: AuditAction, target: String, verdict: Verdict, recommendation: String,
+        severity: AlertSeverity = .high, details: [String: String] = [:]
+    ) {
+        self.action = action
+        self.target = target
+        self.verdict = verdict
+        self.recommendation = recommendation
+        self.severity = severity
+        self.details = details
+    }
+}
+
+/// What the pipeline decided, after the policy and, for a denial, a human.
+public struct PipelineDecision: Sendable, Hashable {
+    /// Whether the action may go ahead.
+    public var isAllowed: Bool
+    /// The policy's verdict (unchanged by an approval).
+    public var verdict: Verdict
+    /// Who decided in the end: `policy`, or the approver who was asked.
+    public var approver: Approver
+    /// The sentence to give the program when the action is refused: the policy's reason, and
+    /// who refused it when a human or a timeout did.
+    public var reason: String
+    /// The sequence number of the audit record written for this decision.
+    public var auditSequence: UInt64?
+}
+
+/// The one decision pipeline every enforcement point calls: **policy → approval when the policy
+/// denies → exactly one audit record**.
+///
+/// The caller asks the policy (it knows the action's details: a path, an argv, a URL and its
+/// resolved addresses) and passes the verdict here. A denial goes to the `ApprovalBroker`, which
+/// serialises prompts, applies the timeout and remembers session approvals. Whatever the outcome,
+/// one record is appended to the audit log; if that append fails, the action is refused even when
+/// the policy or a human allowed it — an action that leaves no trace must not happen.
+public final class DecisionPipeline: Sendable {
+    /// Which enforcement point this pipeline serves (`compat`, `guard`, `proxy`, `isolate`).
+    public let mode: AuditMode
+    /// The SHA-256 of the policy text in force, written into every record.
+    public let policySHA256: String
+    /// Where records go.
+    public let audit: AuditLog
+    /// Who is asked when the policy denies.
+    public let approvals: ApprovalBroker
+
+    /// Creates a pipeline.
+    public init(mode: AuditMode, policySHA256: String, audit: AuditLog, approvals: ApprovalBroker) {
+        self.mode = mode
+        self.policySHA256 = policySHA256
+        self.audit = audit
+        self.approvals = approvals
+    }
+
+    /// Decides one action: allow it, or ask, then record the outcome exactly once.
+    public func decide(_ request: DecisionRequest) async -> PipelineDecision {
+        guard !request.verdict.isAllowed else {
+            return record(request, decision: .allow, approver: .policy, reason: request.verdict.reason, severity: .info)
+        }
+        let alert = SecurityAlert(
+            action: request.action.rawValue, target: request.target, reason: request.verdict.reason,
+            recommendation: request.recommendation, severity: request.severity
+        )
+        let answer = await approvals.decide(alert)
+        if answer.isApproved {
+            var details = request.details
+            details["approval"] = answer.outcome.rawValue
+            var approved = request
+            approved.details = details
+            return record(approved, decision: .approved, approver: answer.approver,
+                          reason: "\(request.verdict.reason) Approved by \(answer.approver).", severity: .high)
+        }
+        let refusal = answer.note.map { "\(request.verdict.reason) Refused by \(answer.approver): \($0)" }
+            ?? "\(request.verdict.reason) Refused by \(answer.approver)."
+        let decision: AuditDecision = answer.approver == .reject ? .deny : .rejected
+        var denied = record(request, decision: decision, approver: answer.approver, reason: refusal, severity: .high)
+        denied.isAllowed = false
+        return denied
+    }
+
+    /// Writes a record that is not a decision (activation, attestation, tamper, run start/end).
+    /// Returns `false` when the log cannot be written, so the caller can refuse to go on.
+    @discardableResult
+    public func note(
+        _ action: AuditAction, target: String, reason: String, severity: AuditSeverity = .info,
+        details: [String: String]? = nil
+    ) -> Bool {
+        do {
+            _ = try audit.append(AuditEvent(
+                mode: mode, action: action, target: target, decision: .info, reason: reason,
+                policySHA256: policySHA256, severity: severity, details: details
+            ))
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func record(
+        _ request: DecisionRequest, decision: AuditDecision, approver: Approver, reason: String, severity: AuditSeverity
+    ) -> PipelineDecision {
+        let allowed = decision == .allow || decision == .approved
+        do {
+            let written = try audit.append(AuditEvent(
+                mode: mode, action: request.action, target: request.target, decision: decision,
+                rule: request.verdict.rule, reason: reason, approver: approver.rawValue,
+                policySHA256: policySHA256, severity: severity, details: request.details.isEmpty ? nil : request.details
+            ))
+            return PipelineDecision(isAllowed: allowed, verdict: request.verdict, approver: approver, reason: reason,
+                                    auditSequence: written.sequence)
+        } catch {
+            return PipelineDecision(
+                isAllowed: false, verdict: request.verdict, approver: approver,
+                reason: "\(reason) The audit log cannot be written (\(error)), so the action is refused; fix the log path or its permissions.",
+                auditSequence: nil
+            )
+        }
+    }
+}
