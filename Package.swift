@@ -69,19 +69,28 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // The command-line interface shared by `sentinel` and `sentinel-isolate`.
+        // `isolate` and `doctor`: everything `sentinel-isolate` needs and nothing more, so that
+        // binary stays small and starts fast (no NIO, no approval UI, no proxy).
+        .target(
+            name: "SentinelIsolateCLI",
+            dependencies: [
+                "SentinelPolicy", "SentinelAudit", "SentinelSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The command-line interface of `sentinel`.
         .target(
             name: "SentinelCLI",
             dependencies: [
                 "SentinelPolicy", "SentinelAudit", "SentinelApproval", "SentinelGuard",
-                "SentinelSandbox", "SentinelProxy",
+                "SentinelSandbox", "SentinelProxy", "SentinelIsolateCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: - Executables: thin entry points.
         .executableTarget(name: "sentinel", dependencies: ["SentinelCLI", "SentinelSandbox"]),
-        .executableTarget(name: "sentinel-isolate", dependencies: ["SentinelCLI", "SentinelSandbox"]),
+        .executableTarget(name: "sentinel-isolate", dependencies: ["SentinelIsolateCLI", "SentinelSandbox"]),
         .executableTarget(name: "example-agent", dependencies: ["SentinelGuard"]),
 
         // MARK: - Tests: one target per module, plus end-to-end tests of the built CLI.

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import Glibc
+import SentinelIsolateCLI
 
 /// The `sentinel` command: the root of every subcommand.
 ///
@@ -37,16 +38,10 @@ public enum CommandLineEntry {
         await runWithExitStatus2(SentinelCommand.self, Array(CommandLine.arguments.dropFirst()), program: "sentinel")
     }
 
-    /// Parses `CommandLine.arguments` as `sentinel-isolate` (the `isolate` subcommand on its
-    /// own) and runs it; exits the process with the command's status.
-    public static func sentinelIsolate() async -> Never {
-        await runWithExitStatus2(IsolateCommand.self, Array(CommandLine.arguments.dropFirst()), program: "sentinel-isolate")
-    }
-
     /// Runs `command` with ArgumentParser, except that a usage error prints one sentence and
     /// exits 2 (the original runner's status for every error), not ArgumentParser's 64: across
     /// Sentinel, 2 means "the input was wrong, nothing ran".
-    private static func runWithExitStatus2<C: ParsableCommand>(_ command: C.Type, _ arguments: [String], program: String) async -> Never {
+    static func runWithExitStatus2<C: ParsableCommand>(_ command: C.Type, _ arguments: [String], program: String) async -> Never {
         do {
             var parsed = try command.parseAsRoot(arguments)
             if var asyncCommand = parsed as? any AsyncParsableCommand {

@@ -121,7 +121,15 @@ enum StageConnection {
         }
         let pid: pid_t
         do {
-            pid = try spawnStage(controlRead: control.read, reportWrite: reportPipe.write)
+            // A single-threaded launcher (`sentinel-isolate`, which never starts the concurrency
+            // runtime) may fork the stage directly: fork is safe without other threads, and it
+            // saves starting this large binary a second time (about 10 ms). A multithreaded
+            // launcher (`sentinel isolate`, the proxy) must re-execute instead.
+            if StageProcess.threadCount() == 1 {
+                pid = try forkStage(controlRead: control.read, reportWrite: reportPipe.write)
+            } else {
+                pid = try spawnStage(controlRead: control.read, reportWrite: reportPipe.write)
+            }
         } catch {
             Sys.close(control.read); Sys.close(control.write); Sys.close(reportPipe.read); Sys.close(reportPipe.write)
             throw SandboxError(.launchFailed, "Could not start the sandbox stage (/proc/self/exe): \(error).", errno: error.rawValue)
@@ -173,6 +181,22 @@ enum StageConnection {
         Sys.close(control.write)
         outcome.stageStatus = (try? Sys.wait(pid))?.status ?? 0
         return outcome
+    }
+
+    /// `fork` of this single-threaded process into the stage: the child puts the pipes on fds 3
+    /// and 4, as the re-executed stage would find them, and runs the stage without returning.
+    private static func forkStage(controlRead: Int32, reportWrite: Int32) throws(Errno) -> pid_t {
+        let pid = fork()
+        if pid < 0 { throw Errno(errno) }
+        if pid == 0 {
+            // Only this thread exists, so any code is safe here; still, keep to plain syscalls
+            // until the stage takes over.
+            // Move the report end out of the way first if it sits where the control end must go.
+            let report = reportWrite == stageControlFD ? dup(reportWrite) : reportWrite
+            guard report >= 0, dup2(controlRead, stageControlFD) >= 0, dup2(report, stageReportFD) >= 0 else { _exit(2) }
+            exit(StageProcess().run())
+        }
+        return pid
     }
 
     /// `posix_spawn` of `/proc/self/exe` with the marker; the pipes become fds 3 and 4, the

@@ -1,7 +1,9 @@
 // The `sentinel-isolate` executable: the seed's command name, the same as `sentinel isolate`.
-import SentinelCLI
+// It links only what isolation needs (SentinelIsolateCLI) and never starts the concurrency
+// runtime, so it stays single-threaded and starts fast.
+import SentinelIsolateCLI
 import SentinelSandbox
 
-// First, before anything async starts a thread: the hidden sandbox stage (see SandboxStage).
+// First: the hidden sandbox stage, when this process is one (see SandboxStage).
 SandboxStage.runIfRequested()
-await CommandLineEntry.sentinelIsolate()
+IsolateEntry.main()

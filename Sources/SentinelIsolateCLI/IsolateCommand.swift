@@ -9,7 +9,7 @@ import Glibc
 import SentinelSandbox
 
 /// `sentinel isolate`: runs a command in a sandbox.
-public struct IsolateCommand: AsyncParsableCommand {
+public struct IsolateCommand: ParsableCommand {
     /// Creates the command (ArgumentParser fills in the options).
     public init() {}
 
@@ -107,7 +107,7 @@ public struct IsolateCommand: AsyncParsableCommand {
     var command: [String] = []
 
     /// Runs the command in the sandbox; exits with its status.
-    public mutating func run() async throws {
+    public mutating func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let request: IsolateRequest
         do {
@@ -120,7 +120,7 @@ public struct IsolateCommand: AsyncParsableCommand {
         for warning in request.warnings { IsolateOutput.warning(warning) }
         var report: SandboxRunReport
         do {
-            report = try await NativeSandbox().run(request.spec, callerEnvironment: environment)
+            report = try NativeSandbox().runBlocking(request.spec, callerEnvironment: environment)
         } catch {
             IsolateOutput.error(error.description)
             var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
