@@ -7,6 +7,7 @@
 #define C_SENTINEL_LINUX_H
 
 #include <stdint.h>
+#include "CSentinelSeccomp.h"
 
 /// Returns the kernel's `SYS_*` number for `gettid`; exists so the target is never empty.
 /// (Placeholder until the sandbox shim lands.)
