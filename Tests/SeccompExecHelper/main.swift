@@ -55,7 +55,9 @@ while let argument = arguments.popFirst() {
         listenerFD = fd
     case "--no-no-new-privs": setNoNewPrivileges = false
     case "--as-nobody": asNobody = true
-    case "--": command = Array(arguments); arguments = []
+    case "--":
+        command = Array(arguments)
+        arguments = []
     default: fail("unknown option \(argument)")
     }
 }

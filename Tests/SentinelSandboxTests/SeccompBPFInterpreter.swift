@@ -35,7 +35,9 @@ struct BPFInterpreter {
                 }
             case 0x00, 0x01, 0x80, 0x81, 0x60, 0x61, 0x02, 0x03:  // ld/ldx imm, len, mem; st, stx
                 if code & 0x60 == 0x60 || code == 0x02 || code == 0x03 {
-                    guard instruction.k < 16 else { throw Failure(description: "pc \(pc): scratch slot \(instruction.k)") }
+                    guard instruction.k < 16 else {
+                        throw Failure(description: "pc \(pc): scratch slot \(instruction.k)")
+                    }
                 }
             case 0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x6c, 0x74, 0x7c,
                 0x84, 0x94, 0x9c, 0xa4, 0xac:  // ALU

@@ -98,7 +98,8 @@ import Testing
     func cloneNamespaceFlags(profile: String, clone: (UInt64, Bool)) throws {
         let program = try SeccompFixtures.compile(profile).program
         let verdict = try SeccompFixtures.verdict(program, .x86_64, "clone", [clone.0])
-        #expect(verdict == (clone.1 ? KernelReturn.allow : KernelReturn.errno(1)), "flags 0x\(String(clone.0, radix: 16))")
+        #expect(
+            verdict == (clone.1 ? KernelReturn.allow : KernelReturn.errno(1)), "flags 0x\(String(clone.0, radix: 16))")
     }
 
     /// (domain, type, protocol, allowed)
@@ -166,8 +167,10 @@ import Testing
         #expect(wrong.isEmpty, "wrong verdicts for \(wrong.prefix(10).map { String($0, radix: 16) })")
     }
 
-    @Test(arguments: [(UInt64(0), true), (8, true), (0x20000, true), (0x20008, true), (0xFFFF_FFFF, true),
-        (0x0040000, false), (0x0400000, false), (1, false)])
+    @Test(arguments: [
+        (UInt64(0), true), (8, true), (0x20000, true), (0x20008, true), (0xFFFF_FFFF, true),
+        (0x0040000, false), (0x0400000, false), (1, false),
+    ])
     func personality(value: UInt64, allowed: Bool) throws {
         let program = try SeccompFixtures.compile(SeccompFixtures.strictPath).program
         let verdict = try SeccompFixtures.verdict(program, .x86_64, "personality", [value])
@@ -269,7 +272,8 @@ import Testing
             let mask: UInt64 = 0xFFFF_0000_FFFF_0000
             let json = """
                 {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW",
-                 "args": [{"index": 3, "value": \(op == .maskedEqual ? mask : value), "valueTwo": \(value), "op": "\(op.rawValue)"}]}]}
+                 "args": [{"index": 3, "value": \(op == .maskedEqual ? mask : value), "valueTwo": \(value),
+                           "op": "\(op.rawValue)"}]}]}
                 """
             let program = try SeccompFixtures.compile(json: json).program
             for argument in Self.edges + Self.edges.map({ $0 ^ 0x0000_0001_0000_0000 }) {
@@ -353,7 +357,8 @@ import Testing
         let json = """
             {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
              {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW"},
-             {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_EQ"}]}]}
+             {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO",
+              "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_EQ"}]}]}
             """
         let (_, program, warnings) = try SeccompFixtures.compile(json: json)
         #expect(warnings.map(\.kind) == [.ruleShadowed])
@@ -445,7 +450,9 @@ import Testing
                 var arguments = [UInt64](repeating: 0, count: 6)
                 arguments[index % 6] = UInt64(index) << 33 | UInt64(number)
                 let data = SeccompData(number: number, architecture: AuditArch.x86_64, arguments: arguments)
-                #expect(try BPFInterpreter.run(program.instructions, on: data).value == rules.decide(data).action.returnValue)
+                #expect(
+                    try BPFInterpreter.run(program.instructions, on: data).value
+                        == rules.decide(data).action.returnValue)
             }
         }
     }
@@ -461,7 +468,8 @@ import Testing
     }
 
     @Test func theBuilderNotifiesOnTheNamedCallsAndAllowsTheRest() throws {
-        let builder = try SeccompFilterBuilder.notifying(on: ["execve", "connect", "openat", "open"], architecture: .aarch64)
+        let builder = try SeccompFilterBuilder.notifying(
+            on: ["execve", "connect", "openat", "open"], architecture: .aarch64)
         #expect(builder.warnings.map(\.syscall) == ["open"])
         #expect(builder.installFlags == .newListener)
         let program = try builder.program()
@@ -472,7 +480,8 @@ import Testing
 
     @Test func logModeRelaxesDenialsButNotENOSYSOrTheArchitectureCheck() throws {
         let profile = try SeccompProfile.load(contentsOf: SeccompFixtures.strictPath)
-        let plan = try #require(try Seccomp.plan(profile: profile, mode: .log, options: SeccompFixtures.options(.x86_64)))
+        let plan = try #require(
+            try Seccomp.plan(profile: profile, mode: .log, options: SeccompFixtures.options(.x86_64)))
         #expect(plan.behaviour == .logToListener)
         #expect(plan.needsListener)
         let program = plan.program
@@ -484,10 +493,12 @@ import Testing
         #expect(try BPFInterpreter.run(program.instructions, on: i386).value == KernelReturn.killProcess)
         // The enforce rules stay available to name the rule a call would have hit.
         let ptrace = try #require(SeccompArchitecture.x86_64.syscalls.number(of: "ptrace"))
-        #expect(plan.enforcedRules.decide(SeccompData(number: ptrace, architecture: AuditArch.x86_64)).action == .errno(1))
+        #expect(
+            plan.enforcedRules.decide(SeccompData(number: ptrace, architecture: AuditArch.x86_64)).action == .errno(1))
 
         #expect(try Seccomp.plan(profile: profile, mode: .off, options: SeccompFixtures.options(.x86_64)) == nil)
-        let enforce = try #require(try Seccomp.plan(profile: profile, mode: .enforce, options: SeccompFixtures.options(.x86_64)))
+        let enforce = try #require(
+            try Seccomp.plan(profile: profile, mode: .enforce, options: SeccompFixtures.options(.x86_64)))
         #expect(!enforce.needsListener && enforce.behaviour == .enforce)
     }
 }
@@ -507,7 +518,8 @@ import Testing
 
     static func interesting(_ random: inout SplitMix) -> UInt64 {
         let pool: [UInt64] = [0, 1, 2, 0xFFFF_FFFF, 0x1_0000_0000, 0x8000_0000_0000_0000, .max, 0x5412, 40]
-        return random.next() % 3 == 0 ? pool[Int(random.next() % UInt64(pool.count))] : random.next() >> (random.next() % 64)
+        return random.next() % 3 == 0
+            ? pool[Int(random.next() % UInt64(pool.count))] : random.next() >> (random.next() % 64)
     }
 
     static func randomCondition(_ random: inout SplitMix) -> SeccompArgumentCondition {

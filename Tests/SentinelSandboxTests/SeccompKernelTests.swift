@@ -218,10 +218,12 @@ enum SeccompProbes {
     /// above can only pass because the filter refused them.
     @Test(.requires(.python3), .requires(.root))
     func theProbesDiscriminate() throws {
-        let allowAll = try SeccompProbes.writeTemporary(Array("{\"defaultAction\": \"SCMP_ACT_ALLOW\"}".utf8), name: "allow.json")
+        let allowAll = try SeccompProbes.writeTemporary(
+            Array("{\"defaultAction\": \"SCMP_ACT_ALLOW\"}".utf8), name: "allow.json")
         defer { try? FileManager.default.removeItem(at: allowAll) }
         let run = try SeccompHelper.run(
-            ["--profile", allowAll.path], [SeccompProbes.python, "-c", SeccompProbes.script, SeccompProbes.numbers(), "safe"])
+            ["--profile", allowAll.path],
+            [SeccompProbes.python, "-c", SeccompProbes.script, SeccompProbes.numbers(), "safe"])
         #expect(run.succeeded, "\(run)")
         let results = try SeccompProbes.parse(run.standardOutput)
         for probe in [
@@ -259,9 +261,11 @@ enum SeccompProbes {
     @Test(.requires(.root))
     func withoutNoNewPrivsAsAnOrdinaryUserTheRunIsRefused() throws {
         let refused = try SeccompHelper.run(
-            ["--as-nobody", "--no-no-new-privs", "--profile", SeccompFixtures.strictPath], ["/bin/sh", "-c", "echo ran"])
+            ["--as-nobody", "--no-no-new-privs", "--profile", SeccompFixtures.strictPath],
+            ["/bin/sh", "-c", "echo ran"])
         #expect(refused.exitStatus == 125, "\(refused)")
-        #expect(refused.standardError.contains("EACCES") && refused.standardError.contains("no_new_privs"), "\(refused)")
+        #expect(
+            refused.standardError.contains("EACCES") && refused.standardError.contains("no_new_privs"), "\(refused)")
         #expect(refused.standardError.contains("The command was not run"))
         #expect(!refused.standardOutput.contains("ran"))
 
@@ -324,7 +328,8 @@ enum SeccompProbes {
 
     /// A tar of an empty root whose /bin, /lib and /lib64 point into /usr (Debian's merged /usr).
     static func emptyRootArchive() throws -> Data {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seccomp-root-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "seccomp-root-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (link, target) in [("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")] {
@@ -332,7 +337,8 @@ enum SeccompProbes {
                 atPath: directory.appendingPathComponent(link).path, withDestinationPath: target)
         }
         for name in ["usr", "etc", "tmp"] {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
         }
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -79,7 +79,8 @@ final class SeccompTestSupervisor: Sendable {
         #expect(plan.behaviour == .logToListener)
         let pair = try SeccompHelper.handoffPair()
         defer { close(pair.supervisor) }
-        let child = try SeccompHelper.start(["--profile", profilePath, "--mode", "log"], command, listenerSocket: pair.sandbox)
+        let child = try SeccompHelper.start(
+            ["--profile", profilePath, "--mode", "log"], command, listenerSocket: pair.sandbox)
         close(pair.sandbox)
         let notifier: SeccompNotifier
         do {
@@ -136,13 +137,20 @@ final class SeccompTestSupervisor: Sendable {
         let (suggested, notAdded) = report.suggestedProfile(from: strict)
         let added = suggested.syscalls.dropFirst(strict.syscalls.count)
         #expect(Array(suggested.syscalls.prefix(strict.syscalls.count)) == strict.syscalls)
-        #expect(added.contains { $0.names == ["sched_setaffinity"] && $0.comment?.contains("1 call in a log-mode run") == true })
-        #expect(!added.contains { $0.names.contains("keyctl") || $0.names.contains("socket") || $0.names.contains("ptrace") })
+        #expect(
+            added.contains {
+                $0.names == ["sched_setaffinity"] && $0.comment?.contains("1 call in a log-mode run") == true
+            })
+        #expect(
+            !added.contains {
+                $0.names.contains("keyctl") || $0.names.contains("socket") || $0.names.contains("ptrace")
+            })
         #expect(notAdded.contains { $0.hasPrefix("keyctl (×1) is denied by syscalls[") })
 
         let file = try SeccompProbes.writeTemporary(Array(suggested.jsonText().utf8), name: "suggested.json")
         defer { try? FileManager.default.removeItem(at: file) }
-        let run = try SeccompHelper.run(["--profile", file.path], [SeccompProbes.python, "-c", Self.script, Self.numbers()])
+        let run = try SeccompHelper.run(
+            ["--profile", file.path], [SeccompProbes.python, "-c", Self.script, Self.numbers()])
         #expect(run.succeeded, "\(run)")
         let results = try SeccompProbes.parse(run.standardOutput)
         #expect(results["sched_setaffinity"] == 0)
@@ -180,7 +188,9 @@ final class SeccompTestSupervisor: Sendable {
         // Recorded here and checked on the test's own thread.
         let seen = Mutex<[(number: UInt32, pending: Bool, pid: Int32)]>([])
         let supervisor = SeccompTestSupervisor(notifier) { notification in
-            seen.withLock { $0.append((notification.data.number, notifier.isPending(notification.id), notification.pid)) }
+            seen.withLock {
+                $0.append((notification.data.number, notifier.isPending(notification.id), notification.pid))
+            }
             if notification.data.number == getppid {
                 try notifier.respond(to: notification.id, with: .value(4242))
             } else if notification.data.number == kill, notification.data.arguments[0] == 0x1234_5678 {
@@ -213,7 +223,8 @@ final class SeccompTestSupervisor: Sendable {
             fd = ctypes.CDLL(None).syscall(\(getppid))
             os.write(fd, b"through addfd")
             """
-        let child = try SeccompHelper.start(["--notify", "getppid"], [SeccompProbes.python, "-c", script], listenerSocket: pair.sandbox)
+        let child = try SeccompHelper.start(
+            ["--notify", "getppid"], [SeccompProbes.python, "-c", script], listenerSocket: pair.sandbox)
         close(pair.sandbox)
         let notifier = try SeccompHandoff.receiveListener(from: pair.supervisor)
         let writeEnd = pipeFDs[1]
@@ -239,7 +250,8 @@ final class SeccompTestSupervisor: Sendable {
                 profile: profile, mode: .log, options: SeccompCompiler.Options(),
                 userNotification: .unavailable("Linux 5.4 cannot let a notified call continue (Linux 5.5)")))
         #expect(plan.behaviour == .logToKernel && !plan.needsListener)
-        #expect(plan.notes.count == 1 && plan.notes[0].contains("SECCOMP_RET_LOG") && plan.notes[0].contains("Linux 5.4"))
+        #expect(
+            plan.notes.count == 1 && plan.notes[0].contains("SECCOMP_RET_LOG") && plan.notes[0].contains("Linux 5.4"))
         let architecture = try #require(SeccompArchitecture.native)
         let keyctl = try #require(architecture.syscalls.number(of: "keyctl"))
         let clone3 = try #require(architecture.syscalls.number(of: "clone3"))
@@ -260,7 +272,9 @@ final class SeccompTestSupervisor: Sendable {
     @Test func aHandoffWithoutAListenerIsReported() throws {
         let pair = try SeccompHandoff.makeSocketPair()
         close(pair.sandbox)
-        let error = try #require(throws: SeccompError.self) { try SeccompHandoff.receiveListener(from: pair.supervisor) }
+        let error = try #require(throws: SeccompError.self) {
+            try SeccompHandoff.receiveListener(from: pair.supervisor)
+        }
         close(pair.supervisor)
         #expect(error.code == .handoffFailed)
         #expect(error.description.contains("closed the socket without sending"))

@@ -43,7 +43,8 @@ import Testing
                 .init(
                     names: ["clone"], action: .allow,
                     args: [.init(index: 0, value: 0x7E02_0000, valueTwo: 0, op: .maskedEqual)],
-                    comment: "c", includes: .init(arches: ["amd64"], minKernel: "4.8"), excludes: .init(caps: ["CAP_SYS_ADMIN"])),
+                    comment: "c", includes: .init(arches: ["amd64"], minKernel: "4.8"),
+                    excludes: .init(caps: ["CAP_SYS_ADMIN"])),
                 .init(names: ["clone3"], action: .errno, errnoRet: 38),
                 .init(names: ["x"], action: .allow, args: [.init(index: 5, value: .max, op: .greaterOrEqual)]),
             ])
@@ -54,7 +55,8 @@ import Testing
     @Test func sixtyFourBitValuesAreExact() throws {
         let json = """
             {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO",
-             "args": [{"index": 0, "value": 18446744073709551615, "valueTwo": 9007199254740993, "op": "SCMP_CMP_MASKED_EQ"}]}]}
+             "args": [{"index": 0, "value": 18446744073709551615, "valueTwo": 9007199254740993,
+                       "op": "SCMP_CMP_MASKED_EQ"}]}]}
             """
         let profile = try SeccompProfile(json: Array(json.utf8), source: "<test>")
         #expect(profile.syscalls[0].args[0].value == .max)
@@ -75,53 +77,56 @@ import Testing
         #expect(profile.syscalls[0].names == ["read"])
     }
 
+    /// A profile with `fields` at the top level after the default action.
+    static func top(_ fields: String) -> String {
+        #"{"defaultAction": "SCMP_ACT_ERRNO", "# + fields + "}"
+    }
+
+    /// A profile with one rule for `a` made of `fields`.
+    static func rule(_ fields: String) -> String {
+        top(#""syscalls": [{"names": ["a"], "# + fields + "}]")
+    }
+
+    /// A profile with one allow rule for `a` whose `args` are `arguments`.
+    static func argumentJSON(_ arguments: String) -> String {
+        rule(#""action": "SCMP_ACT_ALLOW", "args": ["# + arguments + "]")
+    }
+
     /// (document, what the error must say). Each names a place and a problem.
     static let invalid: [(String, String)] = [
         ("", "1:1: not valid JSON"),
         ("[]", "expected an object"),
-        ("{\"syscalls\": []}", "defaultAction: missing"),
-        ("{\"defaultAction\": \"SCMP_ACT_DENY\"}", "\"SCMP_ACT_DENY\" is not an action"),
+        (#"{"syscalls": []}"#, "defaultAction: missing"),
+        (#"{"defaultAction": "SCMP_ACT_DENY"}"#, #""SCMP_ACT_DENY" is not an action"#),
         ("{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscals\": []}", "<bad>:2:13: syscals: unknown key"),
+        (rule(#""action": "SCMP_ACT_ALLOW", "arg": []"#), #"syscalls[0].arg: unknown key "arg""#),
+        (top(#""defaultAction": "SCMP_ACT_ALLOW""#), "appears twice"),
+        (top(#""syscalls": [{"names": [], "action": "SCMP_ACT_ALLOW"}]"#), "missing or empty"),
+        (top(#""syscalls": [{"names": ["a"]}]"#), "syscalls[0].action: missing"),
+        (rule(#""action": "SCMP_ACT_ALLOW", "errnoRet": 1"#), "only meaningful with SCMP_ACT_ERRNO"),
+        (rule(#""action": "SCMP_ACT_ERRNO", "errnoRet": 70000"#), "larger than 4095"),
+        (argumentJSON(#"{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}"#), "args[0].index: 6 is larger than 5"),
+        (argumentJSON(#"{"index": 0, "value": -1, "op": "SCMP_CMP_EQ"}"#), "-1 is not an integer"),
+        (argumentJSON(#"{"index": 0, "value": 1.5, "op": "SCMP_CMP_EQ"}"#), "1.5 is not an integer"),
+        (argumentJSON(#"{"index": 0, "value": 18446744073709551616, "op": "SCMP_CMP_EQ"}"#), "is not an integer"),
+        (argumentJSON(#"{"index": 0, "value": "1", "op": "SCMP_CMP_EQ"}"#), "expected a non-negative integer"),
+        (argumentJSON(#"{"index": 0, "value": 1, "op": "SCMP_CMP_EQUAL"}"#), #""SCMP_CMP_EQUAL" is not an operator"#),
+        (argumentJSON(#"{"index": 0, "op": "SCMP_CMP_EQ"}"#), "args[0].value: missing"),
         (
-            "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"action\": \"SCMP_ACT_ALLOW\", \"arg\": []}]}",
-            "syscalls[0].arg: unknown key \"arg\""
-        ),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultAction\": \"SCMP_ACT_ALLOW\"}", "appears twice"),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [], \"action\": \"SCMP_ACT_ALLOW\"}]}", "missing or empty"),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"]}]}", "syscalls[0].action: missing"),
-        (
-            "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"action\": \"SCMP_ACT_ALLOW\", \"errnoRet\": 1}]}",
-            "only meaningful with SCMP_ACT_ERRNO"
-        ),
-        (
-            "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 70000}]}",
-            "larger than 4095"
-        ),
-        (argumentJSON("{\"index\": 6, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}"), "args[0].index: 6 is larger than 5"),
-        (argumentJSON("{\"index\": 0, \"value\": -1, \"op\": \"SCMP_CMP_EQ\"}"), "-1 is not an integer"),
-        (argumentJSON("{\"index\": 0, \"value\": 1.5, \"op\": \"SCMP_CMP_EQ\"}"), "1.5 is not an integer"),
-        (argumentJSON("{\"index\": 0, \"value\": 18446744073709551616, \"op\": \"SCMP_CMP_EQ\"}"), "is not an integer"),
-        (argumentJSON("{\"index\": 0, \"value\": \"1\", \"op\": \"SCMP_CMP_EQ\"}"), "expected a non-negative integer"),
-        (argumentJSON("{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_EQUAL\"}"), "\"SCMP_CMP_EQUAL\" is not an operator"),
-        (argumentJSON("{\"index\": 0, \"op\": \"SCMP_CMP_EQ\"}"), "args[0].value: missing"),
-        (
-            argumentJSON("{\"index\": 1, \"value\": 1, \"op\": \"SCMP_CMP_GT\"}, {\"index\": 1, \"value\": 9, \"op\": \"SCMP_CMP_LT\"}"),
+            argumentJSON(
+                #"{"index": 1, "value": 1, "op": "SCMP_CMP_GT"}, {"index": 1, "value": 9, "op": "SCMP_CMP_LT"}"#),
             "argument 1 is compared twice"
         ),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"SCMP_ARCH_Z80\"]}", "not an architecture"),
+        (top(#""architectures": ["SCMP_ARCH_Z80"]"#), "not an architecture"),
         (
-            "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"SCMP_ARCH_X86_64\"], \"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\"}]}",
-            "both \"architectures\" and \"archMap\""
+            top(#""architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]"#),
+            #"both "architectures" and "archMap""#
         ),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"flags\": [\"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}", "not a filter flag"),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\",}", "1:36: not valid JSON"),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\"} x", "after the end of the document"),
-        ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"minKernel\": \"five\"}}]}", "not a kernel version"),
+        (top(#""flags": ["SECCOMP_FILTER_FLAG_NEW_LISTENER"]"#), "not a filter flag"),
+        (#"{"defaultAction": "SCMP_ACT_ERRNO",}"#, "1:36: not valid JSON"),
+        (#"{"defaultAction": "SCMP_ACT_ERRNO"} x"#, "after the end of the document"),
+        (rule(#""action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "five"}"#), "not a kernel version"),
     ]
-
-    static func argumentJSON(_ arguments: String) -> String {
-        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [\(arguments)]}]}"
-    }
 
     @Test(arguments: invalid)
     func malformedProfilesAreRefusedWithASentence(document: String, expected: String) {
@@ -143,7 +148,8 @@ import Testing
     }
 
     @Test func writeIsAtomicAndReadable() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seccomp-write-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "seccomp-write-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("p.json").path

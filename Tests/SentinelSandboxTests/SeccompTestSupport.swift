@@ -27,7 +27,9 @@ enum SeccompFixtures {
     }
 
     /// Compiles a profile file for `architecture`: its rules, program and warnings.
-    static func compile(_ path: String, for architecture: SeccompArchitecture = .x86_64) throws
+    static func compile(
+        _ path: String, for architecture: SeccompArchitecture = .x86_64
+    ) throws
         -> (rules: SeccompRuleSet, program: SeccompProgram, warnings: [SeccompWarning])
     {
         let profile = try SeccompProfile.load(contentsOf: path)
@@ -35,7 +37,9 @@ enum SeccompFixtures {
         return (rules, try SeccompCompiler.program(for: rules), warnings)
     }
 
-    static func compile(json: String, for architecture: SeccompArchitecture = .x86_64) throws
+    static func compile(
+        json: String, for architecture: SeccompArchitecture = .x86_64
+    ) throws
         -> (rules: SeccompRuleSet, program: SeccompProgram, warnings: [SeccompWarning])
     {
         let profile = try SeccompProfile(json: Array(json.utf8), source: "<test>")
@@ -95,14 +99,17 @@ enum SeccompHelper {
     /// `seccomp-exec-helper`, built next to the test binary (a dependency of this test target).
     static let path: String = {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("seccomp-exec-helper")
-            .path
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(
+            "seccomp-exec-helper"
+        )
+        .path
     }()
 
     /// Starts `seccomp-exec-helper options -- command`, stdin from /dev/null, stdout and stderr to
     /// files; `listenerSocket` becomes fd 3 in the child.
     static func start(_ options: [String], _ command: [String], listenerSocket: Int32? = nil) throws -> SeccompChild {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seccomp-test-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "seccomp-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -225,7 +225,9 @@ public enum Seccomp {
     /// Installs `program` with `flags`; returns the listener fd when `flags` contains
     /// `.newListener` (the caller owns it), nil otherwise.
     @discardableResult
-    public static func install(_ program: SeccompProgram, flags: SeccompInstallFlags = []) throws(SeccompError)
+    public static func install(
+        _ program: SeccompProgram, flags: SeccompInstallFlags = []
+    ) throws(SeccompError)
         -> Int32?
     {
         let result = try program.withSockFilters { (filters, count) throws(SeccompError) in
@@ -237,7 +239,9 @@ public enum Seccomp {
 
     /// Installs `program` with a new listener and sends the listener over `socket` (SCM_RIGHTS);
     /// the local copy is closed. Throws `.installFailed` or `.handoffFailed`.
-    public static func installAndSendListener(_ program: SeccompProgram, flags: SeccompInstallFlags, over socket: Int32)
+    public static func installAndSendListener(
+        _ program: SeccompProgram, flags: SeccompInstallFlags, over socket: Int32
+    )
         throws(SeccompError)
     {
         var failedStep: Int32 = 0
@@ -338,7 +342,8 @@ public enum Seccomp {
         }
         // SECCOMP_USER_NOTIF_FLAG_CONTINUE has no probe of its own; it came with Linux 5.5.
         guard let kernel = KernelVersion.running else {
-            return .unavailable("the kernel version cannot be read, so continuing notified calls (Linux 5.5) is uncertain")
+            return .unavailable(
+                "the kernel version cannot be read, so continuing notified calls (Linux 5.5) is uncertain")
         }
         guard kernel >= KernelVersion(major: 5, minor: 5) else {
             return .unavailable("Linux \(kernel.major).\(kernel.minor) cannot let a notified call continue (Linux 5.5)")

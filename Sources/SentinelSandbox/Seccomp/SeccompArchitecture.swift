@@ -14,11 +14,11 @@ public enum SeccompArchitecture: String, Sendable, Hashable, CaseIterable, Custo
     /// The architecture this binary runs on, or `nil` on any other.
     public static var native: SeccompArchitecture? {
         #if arch(x86_64)
-        return .x86_64
+            return .x86_64
         #elseif arch(arm64)
-        return .aarch64
+            return .aarch64
         #else
-        return nil
+            return nil
         #endif
     }
 

@@ -36,7 +36,8 @@ public enum SeccompCompiler {
                 throw SeccompError(
                     .architectureUnsupported,
                     "Sentinel's seccomp compiler supports x86-64 and aarch64 only; this machine is neither, "
-                        + "so no filter can be built (use --seccomp-mode off knowingly, or run on a supported machine).")
+                        + "so no filter can be built (use --seccomp-mode off knowingly, or run on a supported machine)."
+                )
             }
             self.architecture = resolved
             self.capabilities = capabilities
@@ -63,7 +64,9 @@ public enum SeccompCompiler {
     }
 
     /// The rules of `profile` for `options.architecture`, and what was skipped or changed.
-    public static func ruleSet(for profile: SeccompProfile, options: Options) throws(SeccompError)
+    public static func ruleSet(
+        for profile: SeccompProfile, options: Options
+    ) throws(SeccompError)
         -> (rules: SeccompRuleSet, warnings: [SeccompWarning])
     {
         let architecture = options.architecture
@@ -73,7 +76,8 @@ public enum SeccompCompiler {
         let listed: [String]
         if !profile.architectures.isEmpty {
             listed = profile.architectures
-            let hasNative = listed.contains(architecture.profileName)
+            let hasNative =
+                listed.contains(architecture.profileName)
                 || (listed.contains("SCMP_ARCH_NATIVE") && architecture == SeccompArchitecture.native)
             guard hasNative else {
                 throw SeccompError(
@@ -83,7 +87,8 @@ public enum SeccompCompiler {
                         + "add \(architecture.profileName) to \"architectures\" if the profile is meant for it.")
             }
         } else if !profile.architectureMap.isEmpty {
-            guard let mapping = profile.architectureMap.first(where: { $0.architecture == architecture.profileName }) else {
+            guard let mapping = profile.architectureMap.first(where: { $0.architecture == architecture.profileName })
+            else {
                 throw SeccompError(
                     .architectureUnsupported,
                     "The seccomp profile's archMap has no entry for \(architecture.profileName); add one if the "
@@ -104,7 +109,8 @@ public enum SeccompCompiler {
         var rules = SeccompRuleSet(
             architecture: architecture, defaultAction: lower(profile.defaultAction, errno: profile.defaultErrnoRet))
         if profile.defaultAction == .trace {
-            warnings.append(SeccompWarning(.traceAsErrno, "defaultAction SCMP_ACT_TRACE is compiled as SCMP_ACT_ERRNO."))
+            warnings.append(
+                SeccompWarning(.traceAsErrno, "defaultAction SCMP_ACT_TRACE is compiled as SCMP_ACT_ERRNO."))
         }
         if profile.listenerPath != nil || profile.listenerMetadata != nil {
             warnings.append(
@@ -119,7 +125,8 @@ public enum SeccompCompiler {
             let origin = "syscalls[\(position)]" + (rule.comment.map { ": \($0)" } ?? "")
             if rule.action == .trace {
                 warnings.append(
-                    SeccompWarning(.traceAsErrno, "syscalls[\(position)]: SCMP_ACT_TRACE is compiled as SCMP_ACT_ERRNO."))
+                    SeccompWarning(
+                        .traceAsErrno, "syscalls[\(position)]: SCMP_ACT_TRACE is compiled as SCMP_ACT_ERRNO."))
             }
             let compiled = SeccompRule(
                 conditions: rule.args.map(SeccompArgumentCondition.init),
@@ -245,7 +252,8 @@ private struct CodeGenerator {
         let architectureMatches = assembler.newLabel()
         emitLoad(DataOffset.architecture)
         emitJump(
-            SeccompInstruction.jumpEqual, rules.architecture.auditArchitecture, ifTrue: architectureMatches, ifFalse: nil)
+            SeccompInstruction.jumpEqual, rules.architecture.auditArchitecture, ifTrue: architectureMatches,
+            ifFalse: nil)
         emitReturn(rules.foreignArchitectureAction)
         assembler.append(.label(architectureMatches))
         emitLoad(DataOffset.number)

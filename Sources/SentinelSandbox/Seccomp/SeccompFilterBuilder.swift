@@ -42,7 +42,8 @@ public struct SeccompFilterBuilder: Sendable {
     ) -> Bool {
         guard let number = rules.architecture.syscalls.number(of: name) else {
             warnings.append(
-                SeccompWarning(.unknownSyscall, syscall: name, "\(rules.architecture) has no system call named \"\(name)\"."))
+                SeccompWarning(
+                    .unknownSyscall, syscall: name, "\(rules.architecture) has no system call named \"\(name)\"."))
             return false
         }
         add(number: number, action, when: conditions, origin: origin ?? name)
@@ -55,7 +56,9 @@ public struct SeccompFilterBuilder: Sendable {
         origin: String? = nil
     ) {
         let name = rules.architecture.syscalls.displayName(of: number)
-        if let conflict = rules.add(SeccompRule(conditions: conditions, action: action, origin: origin), forSyscall: number) {
+        if let conflict = rules.add(
+            SeccompRule(conditions: conditions, action: action, origin: origin), forSyscall: number)
+        {
             warnings.append(SeccompWarning(.ruleShadowed, syscall: name, "\(name): \(conflict)."))
         }
     }

@@ -20,14 +20,17 @@ public final class SeccompLogSession: Sendable {
 
     /// Starts answering `notifier`'s notifications; `enforcedRules` is `SeccompPlan.enforcedRules`,
     /// used to name the rule each call would have hit.
-    public static func start(notifier: SeccompNotifier, enforcedRules: SeccompRuleSet) throws(SeccompError)
+    public static func start(
+        notifier: SeccompNotifier, enforcedRules: SeccompRuleSet
+    ) throws(SeccompError)
         -> SeccompLogSession
     {
         var pipeFDs: [Int32] = [-1, -1]
         let created = sentinel_seccomp_wake_pipe(&pipeFDs)
         guard created == 0 else {
             throw SeccompError(
-                .listenerFailed, "Cannot start the seccomp log listener: pipe2: \(String(cString: strerror(-created))).",
+                .listenerFailed,
+                "Cannot start the seccomp log listener: pipe2: \(String(cString: strerror(-created))).",
                 errno: -created)
         }
         let worker = Worker(notifier: notifier, rules: enforcedRules, wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1])
@@ -190,8 +193,10 @@ public final class SeccompLogSession: Sendable {
                 SeccompDenialReport.Entry(
                     syscall: table.displayName(of: key.number), number: key.number, count: tally.count,
                     wouldBe: key.action, rule: key.origin,
-                    arguments: tally.arguments.map { SeccompDenialReport.ArgumentSummary(arguments: $0.key, count: $0.value) }
-                        .sorted { ($0.count, $1.arguments) > ($1.count, $0.arguments) })
+                    arguments: tally.arguments.map {
+                        SeccompDenialReport.ArgumentSummary(arguments: $0.key, count: $0.value)
+                    }
+                    .sorted { ($0.count, $1.arguments) > ($1.count, $0.arguments) })
             }
             return SeccompDenialReport(
                 entries: entries.sorted { ($0.count, $1.syscall) > ($1.count, $0.syscall) }, problems: problems)
@@ -243,7 +248,8 @@ public struct SeccompDenialReport: Sendable, Hashable {
     /// The report for the user, one line each, the first a summary.
     public func lines() -> [String] {
         guard !entries.isEmpty else {
-            return ["seccomp log mode: the profile would have denied no system call."] + problems.map { "  problem: \($0)" }
+            return ["seccomp log mode: the profile would have denied no system call."]
+                + problems.map { "  problem: \($0)" }
         }
         let names = Set(entries.map(\.syscall))
         var lines = [

@@ -100,7 +100,9 @@ public final class SeccompNotifier: Sendable {
         while true {
             // The kernel refuses a buffer that is not zeroed (EINVAL), so zero it on each try.
             for index in buffer.indices { buffer[index] = 0 }
-            let result = buffer.withUnsafeMutableBytes { sentinel_seccomp_notify_receive(fileDescriptor, $0.baseAddress) }
+            let result = buffer.withUnsafeMutableBytes {
+                sentinel_seccomp_notify_receive(fileDescriptor, $0.baseAddress)
+            }
             if result == -EINTR { continue }
             if result == -ENOENT { return nil }
             guard result == 0 else {

@@ -270,7 +270,9 @@ private struct ProfileReader {
         SeccompError(.profileInvalid, "\(source):\(value.line):\(value.column): \(path): \(message)")
     }
 
-    func object(_ value: SeccompJSONValue, _ path: String, allowed: [String]) throws(SeccompError)
+    func object(
+        _ value: SeccompJSONValue, _ path: String, allowed: [String]
+    ) throws(SeccompError)
         -> [String: SeccompJSONValue]
     {
         guard case .object(let members) = value.kind else {
@@ -346,7 +348,8 @@ private struct ProfileReader {
         guard SeccompProfile.knownArchitectureNames.contains(name) else {
             throw fail(
                 value, path,
-                "\"\(name)\" is not an architecture libseccomp knows (for example SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64).")
+                "\"\(name)\" is not an architecture libseccomp knows (for example SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64)."
+            )
         }
         return name
     }
@@ -367,7 +370,8 @@ private struct ProfileReader {
         var profile = SeccompProfile(defaultAction: try action(defaultValue, "defaultAction"))
         if let value = keys["defaultErrnoRet"] {
             guard profile.defaultAction == .errno || profile.defaultAction == .trace else {
-                throw fail(value, "defaultErrnoRet", "only meaningful when defaultAction is SCMP_ACT_ERRNO or SCMP_ACT_TRACE.")
+                throw fail(
+                    value, "defaultErrnoRet", "only meaningful when defaultAction is SCMP_ACT_ERRNO or SCMP_ACT_TRACE.")
             }
             profile.defaultErrnoRet = try errnoValue(value, "defaultErrnoRet")
         }
@@ -376,7 +380,8 @@ private struct ProfileReader {
             if case .null = value.kind {
             } else {
                 guard case .array(let elements) = value.kind else {
-                    throw fail(value, "architectures", "expected an array of SCMP_ARCH_* names, found \(value.typeName).")
+                    throw fail(
+                        value, "architectures", "expected an array of SCMP_ARCH_* names, found \(value.typeName).")
                 }
                 for (position, element) in elements.enumerated() {
                     profile.architectures.append(try architectureName(element, "architectures[\(position)]"))
@@ -491,8 +496,12 @@ private struct ProfileReader {
                 }
             }
         }
-        if let includes = keys["includes"] { rule.includes = try filter(includes, "\(path).includes", allowMinKernel: true) }
-        if let excludes = keys["excludes"] { rule.excludes = try filter(excludes, "\(path).excludes", allowMinKernel: false) }
+        if let includes = keys["includes"] {
+            rule.includes = try filter(includes, "\(path).includes", allowMinKernel: true)
+        }
+        if let excludes = keys["excludes"] {
+            rule.excludes = try filter(excludes, "\(path).excludes", allowMinKernel: false)
+        }
         return rule
     }
 
@@ -514,10 +523,13 @@ private struct ProfileReader {
         return SeccompProfile.ArgumentCondition(index: index, value: operand, valueTwo: second, op: op)
     }
 
-    func filter(_ value: SeccompJSONValue, _ path: String, allowMinKernel: Bool) throws(SeccompError)
+    func filter(
+        _ value: SeccompJSONValue, _ path: String, allowMinKernel: Bool
+    ) throws(SeccompError)
         -> SeccompProfile.Filter
     {
-        let keys = try object(value, path, allowed: allowMinKernel ? ["caps", "arches", "minKernel"] : ["caps", "arches"])
+        let keys = try object(
+            value, path, allowed: allowMinKernel ? ["caps", "arches", "minKernel"] : ["caps", "arches"])
         var filter = SeccompProfile.Filter()
         if let caps = keys["caps"] { filter.caps = try strings(caps, "\(path).caps") }
         if let arches = keys["arches"] { filter.arches = try strings(arches, "\(path).arches") }
@@ -551,15 +563,17 @@ extension SeccompProfile {
             for (position, mapping) in architectureMap.enumerated() {
                 let subs = mapping.subArchitectures.map(SeccompJSONWriter.quoted).joined(separator: ", ")
                 block.append(
-                    "        {\"architecture\": \(SeccompJSONWriter.quoted(mapping.architecture)), \"subArchitectures\": [\(subs)]}"
-                        + (position == architectureMap.count - 1 ? "" : ","))
+                    "        {\"architecture\": \(SeccompJSONWriter.quoted(mapping.architecture)), "
+                        + "\"subArchitectures\": [\(subs)]}" + (position == architectureMap.count - 1 ? "" : ","))
             }
             block.append("    ]")
             top.append(block)
         }
         if !flags.isEmpty { top.append(SeccompJSONWriter.stringList(flags, prefix: "    \"flags\": ", indent: "    ")) }
         if let listenerPath { top.append(["    \"listenerPath\": " + SeccompJSONWriter.quoted(listenerPath)]) }
-        if let listenerMetadata { top.append(["    \"listenerMetadata\": " + SeccompJSONWriter.quoted(listenerMetadata)]) }
+        if let listenerMetadata {
+            top.append(["    \"listenerMetadata\": " + SeccompJSONWriter.quoted(listenerMetadata)])
+        }
         var rulesBlock = ["    \"syscalls\": ["]
         for (position, rule) in syscalls.enumerated() {
             rulesBlock.append(contentsOf: Self.ruleLines(rule, last: position == syscalls.count - 1))
@@ -588,7 +602,8 @@ extension SeccompProfile {
             for (position, argument) in rule.args.enumerated() {
                 block.append(
                     indent + "    {\"index\": \(argument.index), \"value\": \(argument.value), "
-                        + "\"valueTwo\": \(argument.valueTwo), \"op\": \(SeccompJSONWriter.quoted(argument.op.rawValue))}"
+                        + "\"valueTwo\": \(argument.valueTwo), "
+                        + "\"op\": \(SeccompJSONWriter.quoted(argument.op.rawValue))}"
                         + (position == rule.args.count - 1 ? "" : ","))
             }
             block.append(indent + "]")
@@ -597,11 +612,16 @@ extension SeccompProfile {
         for (key, filter) in [("includes", rule.includes), ("excludes", rule.excludes)] {
             guard let filter else { continue }
             var parts: [String] = []
-            if !filter.caps.isEmpty { parts.append("\"caps\": [" + filter.caps.map(SeccompJSONWriter.quoted).joined(separator: ", ") + "]") }
-            if !filter.arches.isEmpty {
-                parts.append("\"arches\": [" + filter.arches.map(SeccompJSONWriter.quoted).joined(separator: ", ") + "]")
+            if !filter.caps.isEmpty {
+                parts.append("\"caps\": [" + filter.caps.map(SeccompJSONWriter.quoted).joined(separator: ", ") + "]")
             }
-            if let minKernel = filter.minKernel { parts.append("\"minKernel\": " + SeccompJSONWriter.quoted(minKernel)) }
+            if !filter.arches.isEmpty {
+                parts.append(
+                    "\"arches\": [" + filter.arches.map(SeccompJSONWriter.quoted).joined(separator: ", ") + "]")
+            }
+            if let minKernel = filter.minKernel {
+                parts.append("\"minKernel\": " + SeccompJSONWriter.quoted(minKernel))
+            }
             fields.append([indent + "\"\(key)\": {" + parts.joined(separator: ", ") + "}"])
         }
         var lines = ["        {"]
@@ -623,7 +643,8 @@ extension SeccompProfile {
         guard fd >= 0 else {
             let code = Glibc.errno
             throw SeccompError(
-                .writeFailed, "Cannot write the seccomp profile \(path): \(String(cString: strerror(code))).", errno: code)
+                .writeFailed, "Cannot write the seccomp profile \(path): \(String(cString: strerror(code))).",
+                errno: code)
         }
         var offset = 0
         while offset < text.count {
@@ -644,7 +665,8 @@ extension SeccompProfile {
             let code = Glibc.errno
             unlink(temporary)
             throw SeccompError(
-                .writeFailed, "Cannot write the seccomp profile \(path): \(String(cString: strerror(code))).", errno: code)
+                .writeFailed, "Cannot write the seccomp profile \(path): \(String(cString: strerror(code))).",
+                errno: code)
         }
     }
 }

@@ -100,7 +100,9 @@ public struct SeccompProgram: Sendable, Hashable {
     public var count: Int { instructions.count }
 
     /// Calls `body` with the program as a `struct sock_filter` array.
-    func withSockFilters<R>(_ body: (UnsafePointer<sock_filter>, UInt16) throws(SeccompError) -> R)
+    func withSockFilters<R>(
+        _ body: (UnsafePointer<sock_filter>, UInt16) throws(SeccompError) -> R
+    )
         throws(SeccompError) -> R
     {
         let filters = instructions.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }

@@ -269,8 +269,9 @@ public struct SeccompRuleSet: Sendable, Hashable {
         defer { entries[number] = entry }
         if rule.conditions.isEmpty {
             if let existing = entry.unconditional {
-                return existing.action == rule.action
-                    ? nil : "a rule without arguments already decides \(existing.action); this \(rule.action) rule has no effect"
+                guard existing.action != rule.action else { return nil }
+                return "a rule without arguments already decides \(existing.action); this \(rule.action) rule "
+                    + "has no effect"
             }
             entry.unconditional = rule
             let differing = entry.conditional.filter { $0.action != rule.action }
