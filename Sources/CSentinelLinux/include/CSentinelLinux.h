@@ -6,8 +6,8 @@
 #ifndef C_SENTINEL_LINUX_H
 #define C_SENTINEL_LINUX_H
 
-#include <stdint.h>
 #include "CSentinelSeccomp.h"
+#include <stdint.h>
 
 /// Returns the kernel's `SYS_*` number for `gettid`; exists so the target is never empty.
 /// (Placeholder until the sandbox shim lands.)
