@@ -99,7 +99,11 @@ let package = Package(
         .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelTestSupport"]),
         .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelTestSupport"]),
         .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport"]),
+        .testTarget(
+            name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport", "seccomp-exec-helper"]),
+        // Installs a seccomp filter in a single-threaded process and execs a command, for the
+        // real-kernel seccomp tests (the test runner is multithreaded and must not be filtered).
+        .executableTarget(name: "seccomp-exec-helper", dependencies: ["SentinelSandbox"], path: "Tests/SeccompExecHelper"),
         .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy", "SentinelTestSupport"]),
         .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelAudit", "SentinelTestSupport"]),
     ]

@@ -12,6 +12,7 @@
 #ifndef C_SENTINEL_LINUX_H
 #define C_SENTINEL_LINUX_H
 
+#include "CSentinelSeccomp.h"
 #include <stdint.h>
 #include <sys/types.h>
 
