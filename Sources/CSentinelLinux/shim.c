@@ -232,10 +232,16 @@ int sentinel_forward_signals(pid_t pid, const int *signals, int count) {
     action.sa_handler = forward_handler;
     action.sa_flags = SA_RESTART;
     sigemptyset(&action.sa_mask);
+    sigset_t wanted;
+    sigemptyset(&wanted);
     for (int i = 0; i < count; i++) {
         if (sigaction(signals[i], &action, NULL) < 0) return -1;
+        sigaddset(&wanted, signals[i]);
     }
-    return 0;
+    // A parent may start us with these signals blocked (Foundation's Process spawns from a
+    // thread that blocks most signals, and the mask survives execve); a blocked SIGTERM would
+    // stay pending here and never reach the workload.
+    return pthread_sigmask(SIG_UNBLOCK, &wanted, NULL) == 0 ? 0 : -1;
 }
 
 void sentinel_stop_forwarding(void) { atomic_store(&forward_target, 0); }
