@@ -80,26 +80,10 @@ enum Isolate {
         directory: String? = nil
     ) throws -> RunResult {
         #expect(FileManager.default.isExecutableFile(atPath: binary), "build sentinel-isolate first (scripts/test does)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         var env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return RunResult(
-            status: status, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+        let outcome = try ChildProcess.run(executable, arguments, environment: env, stdin: stdin, directory: directory)
+        #expect(!outcome.timedOut, "sentinel-isolate did not finish within the watchdog's limit and was killed")
+        return RunResult(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr)
     }
 }

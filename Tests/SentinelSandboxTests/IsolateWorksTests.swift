@@ -77,6 +77,7 @@ struct IsolateWorksTests {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
+        let watchdog = Watchdog(pid: process.processIdentifier, after: 60)
         // Wait until the workload says it is ready (its trap is installed), then signal.
         var seen = Data()
         while !String(decoding: seen, as: UTF8.self).contains("ready\n") {
@@ -87,6 +88,7 @@ struct IsolateWorksTests {
         kill(process.processIdentifier, SIGTERM)
         seen.append(out.fileHandleForReading.readDataToEndOfFile())
         process.waitUntilExit()
+        #expect(!watchdog.cancel(), "the launcher did not end after SIGTERM and was killed")
         #expect(String(decoding: seen, as: UTF8.self) == "ready\ngot-term\n")
         #expect(process.terminationStatus == 42)
     }
