@@ -81,11 +81,11 @@ public struct DoctorCommand: AsyncParsableCommand {
             print(Self.encode(AttackReport(attempts: results, escaped: escaped.count)))
         } else {
             for result in results {
-                let verdict = result.blocked ? "blocked    " : (result.pendingSeccomp ? "NOT BLOCKED (pending seccomp)" : "NOT BLOCKED")
+                let verdict = result.blocked ? "blocked    " : "NOT BLOCKED"
                 print("\(verdict)  \(result.name): \(result.detail)")
             }
             print("\(results.count - escaped.count) of \(results.count) attempts blocked"
-                + (escaped.isEmpty ? "." : "; \(escaped.count) NOT blocked (\(escaped.filter(\.pendingSeccomp).count) of them wait for seccomp)."))
+                + (escaped.isEmpty ? "." : "; \(escaped.count) NOT blocked."))
         }
         if !escaped.isEmpty { throw ExitCode(1) }
     }

@@ -131,6 +131,14 @@ public struct IsolateCommand: ParsableCommand {
         }
         for warning in report.warnings { IsolateOutput.warning(warning) }
         for denial in report.denials { IsolateOutput.warning(denial) }
+        if request.spec.seccomp.mode == .log {
+            if report.seccompWouldDeny.isEmpty {
+                IsolateOutput.stderr("sentinel-isolate: seccomp log mode: no call was outside the profile.\n")
+            } else {
+                IsolateOutput.stderr("sentinel-isolate: seccomp log mode: calls the profile would have denied:\n")
+                for line in report.seccompWouldDeny { IsolateOutput.stderr("  \(line)\n") }
+            }
+        }
         report.warnings = request.warnings + report.warnings
         writeStatus(report, request: request)
         AuditSeam.record(report, path: request.auditLog)
@@ -220,23 +228,27 @@ public struct IsolateCommand: ParsableCommand {
             warnings.append("--network host: the sandbox shares the host's network, including services on 127.0.0.1.")
         }
 
-        // §6.5: which profile file.
+        // §6.5: which profile file. The shipped profiles are also built in: when the default
+        // file is not in ./seccomp (a run from another directory), the built-in copy is used.
         var profilePath: String?
+        var builtinProfile: String?
         if seccompMode != .off {
-            let defaultStrict = PathResolution.absolute("./seccomp/sentinel-seccomp.json")
+            let defaultPath = "./seccomp/sentinel-seccomp.json"
+            func shipped(_ file: String, _ name: String) {
+                let path = PathResolution.absolute(file)
+                if PathResolution.isRegularFile(path) { profilePath = path } else { builtinProfile = name }
+            }
             switch profile {
-            case "datasci": profilePath = PathResolution.absolute("./seccomp/sentinel-seccomp-datasci.json")
-            case "custom": profilePath = seccompFile
-            default: profilePath = self.seccomp != "./seccomp/sentinel-seccomp.json" ? seccompFile : defaultStrict
+            case "datasci": shipped("./seccomp/sentinel-seccomp-datasci.json", "datasci")
+            default:
+                if self.seccomp != defaultPath { profilePath = seccompFile } else { shipped(defaultPath, "strict") }
             }
             if let path = profilePath, !PathResolution.isRegularFile(path) {
-                // PENDING seccomp: once the filter compiler is wired this becomes the original's
-                // error ("Seccomp profile does not exist: {p}"); today nothing reads the file.
-                warnings.append("Seccomp profile does not exist: \(path) (ignored until seccomp is wired in).")
+                throw IsolateError("Seccomp profile does not exist: \(path)")
             }
         }
-        if seccompSuggest != nil {
-            warnings.append("--seccomp-suggest needs the seccomp log mode, which is not wired in yet; no profile will be written.")
+        if seccompSuggest != nil && seccompMode != .log {
+            throw IsolateError("--seccomp-suggest needs --seccomp-mode log: it lists the calls the profile would deny, which only log mode lets through.")
         }
 
         var limits = SandboxSpec.Limits()
@@ -290,7 +302,9 @@ public struct IsolateCommand: ParsableCommand {
             network: network == "host" ? .host : .none, binds: bindList, blockedPaths: blocked,
             environmentAllowList: allowList, environment: explicit, limits: limits,
             requireLandlock: requireLandlock,
-            seccomp: SandboxSpec.SeccompSettings(mode: seccompMode, profilePath: profilePath))
+            seccomp: SandboxSpec.SeccompSettings(
+                mode: seccompMode, profilePath: profilePath, suggestPath: seccompSuggest.map(PathResolution.absolute),
+                builtinProfile: builtinProfile))
         do {
             try SandboxValidation.validate(spec)
         } catch {

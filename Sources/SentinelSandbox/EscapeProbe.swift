@@ -13,16 +13,13 @@ public struct EscapeAttempt: Codable, Sendable, Equatable {
     public var name: String
     /// Whether the attempt failed, as it must.
     public var blocked: Bool
-    /// Whether only seccomp (not wired in yet) can stop this attempt.
-    public var pendingSeccomp: Bool
     /// What happened (errno text, or what succeeded).
     public var detail: String
 
     /// Creates a result.
-    public init(name: String, blocked: Bool, pendingSeccomp: Bool = false, detail: String) {
+    public init(name: String, blocked: Bool, detail: String) {
         self.name = name
         self.blocked = blocked
-        self.pendingSeccomp = pendingSeccomp
         self.detail = detail
     }
 }
@@ -62,9 +59,9 @@ enum EscapeProbe {
     static func runInside(_ arguments: [String]) -> Int32 {
         let targets = ProbeTargets(arguments)
         var results: [EscapeAttempt] = []
-        func attempt(_ name: String, pendingSeccomp: Bool = false, _ body: () -> (Bool, String)) {
+        func attempt(_ name: String, _ body: () -> (Bool, String)) {
             let (blocked, detail) = body()
-            results.append(EscapeAttempt(name: name, blocked: blocked, pendingSeccomp: pendingSeccomp && !blocked, detail: detail))
+            results.append(EscapeAttempt(name: name, blocked: blocked, detail: detail))
         }
         /// A call that must fail: blocked when it returns < 0.
         func mustFail(_ result: Int) -> (Bool, String) {
@@ -134,13 +131,14 @@ enum EscapeProbe {
             // Re-uses the loopback helper's ioctl path: setting flags needs CAP_NET_ADMIN.
             mustFail(Int(sentinel_loopback_up()))
         }
-        attempt("open a netlink socket", pendingSeccomp: true) { closeIfOpen(socket(AF_NETLINK, Int32(SOCK_RAW.rawValue), 0)) }
-        attempt("open a vsock socket", pendingSeccomp: true) { closeIfOpen(socket(40 /* AF_VSOCK */, Int32(SOCK_STREAM.rawValue), 0)) }
-        attempt("keyctl", pendingSeccomp: true) { mustFail(sentinel_probe(SENTINEL_PROBE_KEYCTL, 0)) }
-        attempt("bpf", pendingSeccomp: true) { mustFail(sentinel_probe(SENTINEL_PROBE_BPF, 0)) }
-        attempt("io_uring", pendingSeccomp: true) { mustFail(sentinel_probe(SENTINEL_PROBE_IO_URING_SETUP, 0)) }
-        attempt("perf_event_open", pendingSeccomp: true) { mustFail(sentinel_probe(SENTINEL_PROBE_PERF_EVENT_OPEN, 0)) }
-        attempt("userfaultfd", pendingSeccomp: true) { mustFail(sentinel_probe(SENTINEL_PROBE_USERFAULTFD, 0)) }
+        // NETLINK_ROUTE stays open (getaddrinfo reads routes through it); audit (9) must not.
+        attempt("open a netlink audit socket") { closeIfOpen(socket(AF_NETLINK, Int32(SOCK_RAW.rawValue), 9 /* NETLINK_AUDIT */)) }
+        attempt("open a vsock socket") { closeIfOpen(socket(40 /* AF_VSOCK */, Int32(SOCK_STREAM.rawValue), 0)) }
+        attempt("keyctl") { mustFail(sentinel_probe(SENTINEL_PROBE_KEYCTL, 0)) }
+        attempt("bpf") { mustFail(sentinel_probe(SENTINEL_PROBE_BPF, 0)) }
+        attempt("io_uring") { mustFail(sentinel_probe(SENTINEL_PROBE_IO_URING_SETUP, 0)) }
+        attempt("perf_event_open") { mustFail(sentinel_probe(SENTINEL_PROBE_PERF_EVENT_OPEN, 0)) }
+        attempt("userfaultfd") { mustFail(sentinel_probe(SENTINEL_PROBE_USERFAULTFD, 0)) }
         attempt("load a kernel module") { mustFail(sentinel_probe(SENTINEL_PROBE_INIT_MODULE, 0)) }
         attempt("kexec_load") { mustFail(sentinel_probe(SENTINEL_PROBE_KEXEC_LOAD, 0)) }
         attempt("TIOCSTI into the terminal") {

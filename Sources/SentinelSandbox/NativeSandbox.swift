@@ -64,11 +64,36 @@ public struct NativeSandbox: Sendable {
         report.protections.workloadIdentity = "\(plan.workloadUID):\(plan.workloadGID)"
         report.protections.idmappedWorkspace = rootCaller
 
+        let seccomp = try SeccompSetup.prepare(spec.seccomp)
+        plan.seccompProgram = seccomp.program
+        plan.seccompFlags = seccomp.flags
+        plan.seccompHandsOffListener = seccomp.socket != nil
+        plan.seccompStatus = seccomp.status
+        report.protections.seccomp = seccomp.status
+        report.warnings += seccomp.warnings
+
         report.startedAt = Clock.unixNow()
         let started = Clock.monotonic()
-        let outcome = try StageConnection.launch(plan: plan, cgroup: cgroup)
+        let outcome = try StageConnection.launch(plan: plan, cgroup: cgroup, seccomp: seccomp)
         report.endedAt = Clock.unixNow()
         report.durationSeconds = Clock.monotonic() - started
+        if let session = outcome.seccompSession {
+            let denials = session.finish()
+            report.seccompWouldDeny = denials.lines()
+            report.warnings += denials.problems
+            if let path = spec.seccomp.suggestPath, let profile = seccomp.profile {
+                let (suggested, notAdded) = denials.suggestedProfile(from: profile)
+                do {
+                    try suggested.write(to: path)
+                    report.warnings.append("Wrote a suggested seccomp profile to \(path) (\(denials.entries.count) calls considered).")
+                    report.warnings += notAdded.map { "Not added to the suggested profile: \($0)" }
+                } catch {
+                    report.warnings.append("Could not write the suggested seccomp profile: \(error.description)")
+                }
+            }
+        } else if seccomp.socket != nil, outcome.failure == nil {
+            report.warnings.append("Seccomp log mode: the listener never arrived, so no calls were reported.")
+        }
 
         if let ready = outcome.ready {
             report.protections.landlock = ready.landlock
@@ -102,6 +127,7 @@ struct MapError: Error {
 
 /// What the launcher learnt from the stage.
 struct StageOutcome {
+    var seccompSession: SeccompLogSession?
     var failure: StageFailure?
     var ready: StageReady?
     var exitStatus: Int32?
@@ -110,7 +136,8 @@ struct StageOutcome {
 
 /// The launcher's half of the stage protocol.
 enum StageConnection {
-    static func launch(plan: StagePlan, cgroup: SandboxCgroup?) throws(SandboxError) -> StageOutcome {
+    static func launch(plan: StagePlan, cgroup: SandboxCgroup?, seccomp: SeccompSetup) throws(SandboxError) -> StageOutcome {
+        defer { seccomp.closeSupervisor() }
         let control: (read: Int32, write: Int32)
         let reportPipe: (read: Int32, write: Int32)
         do {
@@ -119,6 +146,26 @@ enum StageConnection {
         } catch {
             throw SandboxError(.launchFailed, "Could not create the pipes to the sandbox stage: \(error).", errno: error.rawValue)
         }
+        // The child must find the pipes on fds 3 and 4 and the seccomp socket on 5. Placing them
+        // with dup2 would clobber a source that already sits on one of those numbers, so every
+        // source is first lifted above them (close-on-exec copies, closed below).
+        func lifted(_ fd: Int32) -> Int32 { fcntl(fd, F_DUPFD_CLOEXEC, 10) }
+        let controlSource = lifted(control.read)
+        let reportSource = lifted(reportPipe.write)
+        let seccompSource = seccomp.socket.map { lifted($0.sandbox) }
+        // The launcher must drop its copies as soon as the stage holds them: a write end left
+        // open here would keep the report pipe from ever reaching end-of-file.
+        func closeSources() {
+            Sys.close(controlSource)
+            Sys.close(reportSource)
+            if let seccompSource { Sys.close(seccompSource) }
+        }
+        guard controlSource >= 0, reportSource >= 0, seccompSource ?? 0 >= 0 else {
+            let failure = Errno.current
+            closeSources()
+            Sys.close(control.read); Sys.close(control.write); Sys.close(reportPipe.read); Sys.close(reportPipe.write)
+            throw SandboxError(.launchFailed, "Could not prepare the descriptors for the sandbox stage: \(failure).", errno: failure.rawValue)
+        }
         let pid: pid_t
         do {
             // A single-threaded launcher (`sentinel-isolate`, which never starts the concurrency
@@ -126,16 +173,19 @@ enum StageConnection {
             // saves starting this large binary a second time (about 10 ms). A multithreaded
             // launcher (`sentinel isolate`, the proxy) must re-execute instead.
             if StageProcess.threadCount() == 1 {
-                pid = try forkStage(controlRead: control.read, reportWrite: reportPipe.write)
+                pid = try forkStage(controlRead: controlSource, reportWrite: reportSource, seccompSocket: seccompSource)
             } else {
-                pid = try spawnStage(controlRead: control.read, reportWrite: reportPipe.write)
+                pid = try spawnStage(controlRead: controlSource, reportWrite: reportSource, seccompSocket: seccompSource)
             }
         } catch {
+            closeSources()
             Sys.close(control.read); Sys.close(control.write); Sys.close(reportPipe.read); Sys.close(reportPipe.write)
             throw SandboxError(.launchFailed, "Could not start the sandbox stage (/proc/self/exe): \(error).", errno: error.rawValue)
         }
+        closeSources()
         Sys.close(control.read)
         Sys.close(reportPipe.write)
+        seccomp.closeSandboxEnd()
         defer { Sys.close(reportPipe.read) }
 
         var outcome = StageOutcome()
@@ -161,6 +211,11 @@ enum StageConnection {
                     if outcome.failure == nil { outcome.failure = try? JSONDecoder().decode(StageFailure.self, from: Data(payload)) }
                 case .ready:
                     outcome.ready = try? JSONDecoder().decode(StageReady.self, from: Data(payload))
+                    // The workload sent its listener just before this frame, so it is waiting.
+                    if let socket = seccomp.socket, outcome.seccompSession == nil {
+                        outcome.seccompSession = try? SeccompLogSession.start(
+                            notifier: SeccompHandoff.receiveListener(from: socket.supervisor), enforcedRules: seccomp.enforcedRules!)
+                    }
                 case .exit:
                     outcome.exitStatus = (try? JSONDecoder().decode(StageExit.self, from: Data(payload)))?.rawStatus
                 case nil:
@@ -185,15 +240,15 @@ enum StageConnection {
 
     /// `fork` of this single-threaded process into the stage: the child puts the pipes on fds 3
     /// and 4, as the re-executed stage would find them, and runs the stage without returning.
-    private static func forkStage(controlRead: Int32, reportWrite: Int32) throws(Errno) -> pid_t {
+    private static func forkStage(controlRead: Int32, reportWrite: Int32, seccompSocket: Int32?) throws(Errno) -> pid_t {
         let pid = fork()
         if pid < 0 { throw Errno(errno) }
         if pid == 0 {
             // Only this thread exists, so any code is safe here; still, keep to plain syscalls
             // until the stage takes over.
-            // Move the report end out of the way first if it sits where the control end must go.
-            let report = reportWrite == stageControlFD ? dup(reportWrite) : reportWrite
-            guard report >= 0, dup2(controlRead, stageControlFD) >= 0, dup2(report, stageReportFD) >= 0 else { _exit(2) }
+            // The sources are above fd 10 (see launch), so these cannot clobber one another.
+            guard dup2(controlRead, stageControlFD) >= 0, dup2(reportWrite, stageReportFD) >= 0 else { _exit(2) }
+            if let seccompSocket, dup2(seccompSocket, stageSeccompFD) < 0 { _exit(2) }
             exit(StageProcess().run())
         }
         return pid
@@ -201,13 +256,14 @@ enum StageConnection {
 
     /// `posix_spawn` of `/proc/self/exe` with the marker; the pipes become fds 3 and 4, the
     /// environment is empty (the stage trusts only its plan).
-    private static func spawnStage(controlRead: Int32, reportWrite: Int32) throws(Errno) -> pid_t {
+    private static func spawnStage(controlRead: Int32, reportWrite: Int32, seccompSocket: Int32?) throws(Errno) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         // dup2 clears close-on-exec on the new fd; the originals are close-on-exec and go away.
         posix_spawn_file_actions_adddup2(&actions, controlRead, stageControlFD)
         posix_spawn_file_actions_adddup2(&actions, reportWrite, stageReportFD)
+        if let seccompSocket { posix_spawn_file_actions_adddup2(&actions, seccompSocket, stageSeccompFD) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -358,5 +414,103 @@ enum DedicatedThread {
         } else {
             pthread_detach(thread)
         }
+    }
+}
+
+/// The seccomp part of a run, prepared by the launcher before the stage starts: the profile
+/// compiled for this machine (so the stage never parses JSON), and in log mode the socket pair
+/// over which the workload hands its listener out of the sandbox.
+struct SeccompSetup {
+    var program: [UInt8]?
+    var flags: UInt32 = 0
+    var status: String
+    var warnings: [String] = []
+    var profile: SeccompProfile?
+    var enforcedRules: SeccompRuleSet?
+    /// Log mode with user notification: the launcher's end and the end the stage inherits on fd 5.
+    var socket: (supervisor: Int32, sandbox: Int32)?
+
+    func closeSandboxEnd() {
+        if let socket { Sys.close(socket.sandbox) }
+    }
+
+    func closeSupervisor() {
+        if let socket { Sys.close(socket.supervisor) }
+    }
+
+    /// Loads and compiles the profile for `settings`; a missing or invalid profile, or a kernel
+    /// that cannot install it in the chosen mode, refuses the run (the original's message first).
+    static func prepare(_ settings: SandboxSpec.SeccompSettings) throws(SandboxError) -> SeccompSetup {
+        guard settings.mode != .off else {
+            return SeccompSetup(status: "off (--seccomp-mode off: no system call is filtered)")
+        }
+        let path: String
+        let profile: SeccompProfile
+        do {
+            if let file = settings.profilePath {
+                var isDirectory = false
+                guard PathExists.check(file, isDirectory: &isDirectory) else {
+                    throw SandboxError(.invalidSpec, "Seccomp profile does not exist: \(file)")
+                }
+                guard !isDirectory else { throw SandboxError(.invalidSpec, "Seccomp profile is not a file: \(file)") }
+                path = file
+                profile = try SeccompProfile.load(contentsOf: file)
+            } else if let name = settings.builtinProfile, let text = BuiltinSeccompProfiles.text(named: name) {
+                path = "builtin:\(name)"
+                profile = try SeccompProfile(json: Array(text.utf8), source: path)
+            } else {
+                throw SandboxError(.invalidSpec, "No seccomp profile was given; pass --seccomp PATH or use --seccomp-profile strict.")
+            }
+        } catch let error as SandboxError {
+            throw error
+        } catch let error as SeccompError {
+            throw SandboxError(.invalidSpec, "Seccomp profile \(settings.profilePath ?? "builtin") cannot be used: \(error.description)", errno: error.errno)
+        } catch {
+            throw SandboxError(.invalidSpec, "Seccomp profile cannot be used: \(error).")
+        }
+        do {
+            let mode: SeccompMode = settings.mode == .log ? .log : .enforce
+            guard let plan = try Seccomp.plan(profile: profile, mode: mode, options: SeccompCompiler.Options()) else {
+                return SeccompSetup(status: "off")
+            }
+            var setup = SeccompSetup(status: "", profile: profile, enforcedRules: plan.enforcedRules)
+            setup.flags = plan.flags.rawValue
+            setup.warnings = plan.warnings.map { "seccomp: \($0)" } + plan.notes
+            var program = plan.program
+            if plan.needsListener {
+                let pair = try SeccompHandoff.makeSocketPair()
+                setup.socket = pair
+                // The filter must let the workload's one sendmsg of the listener through, even
+                // when the profile does not allow sendmsg (see Seccomp.install(_:handingListenerTo:)).
+                var rules = plan.installedRules
+                if let sendmsg = rules.architecture.syscalls.number(of: "sendmsg"), !rules.allowsUnconditionally(sendmsg) {
+                    rules.handoffSocket = stageSeccompFD
+                    program = try SeccompCompiler.program(for: rules)
+                }
+            }
+            setup.program = program.bytes
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            switch plan.behaviour {
+            case .enforce:
+                setup.status = "enforce (\(name), \(program.instructions.count) BPF instructions)"
+            case .logToListener:
+                setup.status = "log (\(name): calls it would deny run and are reported at the end)"
+            case .logToKernel:
+                setup.status = "log (\(name): calls it would deny run and go to the kernel audit log)"
+            }
+            return setup
+        } catch {
+            throw SandboxError(.invalidSpec, "Seccomp profile \(path) cannot be used: \(error.description)", errno: error.errno)
+        }
+    }
+}
+
+/// `stat` for the launcher's own checks.
+enum PathExists {
+    static func check(_ path: String, isDirectory: inout Bool) -> Bool {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return false }
+        isDirectory = (status.st_mode & S_IFMT) == S_IFDIR
+        return true
     }
 }

@@ -54,6 +54,8 @@ public struct SandboxRunReport: Codable, Sendable, Equatable {
     public var warnings: [String] = []
     /// The setup error, when the sandbox could not be built.
     public var error: String?
+    /// In seccomp log mode: the calls the profile would have denied, one line each with counts.
+    public var seccompWouldDeny: [String] = []
 
     /// Creates a report for a run that is about to start.
     public init(command: [String], workspace: String) {

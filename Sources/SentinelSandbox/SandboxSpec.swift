@@ -133,11 +133,18 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         public var mode: Mode
         /// The resolved profile file (Docker's JSON format), when the mode is not `off`.
         public var profilePath: String?
+        /// In log mode: where to write a profile that also allows the calls that were let
+        /// through (`--seccomp-suggest`).
+        public var suggestPath: String?
+        /// When `profilePath` is nil: the built-in profile to use (`strict`, the default, or `datasci`).
+        public var builtinProfile: String?
 
         /// Creates the settings.
-        public init(mode: Mode = .enforce, profilePath: String? = nil) {
+        public init(mode: Mode = .enforce, profilePath: String? = nil, suggestPath: String? = nil, builtinProfile: String? = "strict") {
             self.mode = mode
             self.profilePath = profilePath
+            self.suggestPath = suggestPath
+            self.builtinProfile = builtinProfile
         }
 
         /// What happens on a syscall the profile does not allow.

@@ -1,22 +1,28 @@
-// The seccomp step of the workload, the last restriction before execve.
+// The seccomp step of the workload: the last restriction before execve.
 //
-// PENDING: the seccomp compiler (Docker-format profile JSON -> BPF, install, log mode through
-// user notification) is built in `Seccomp/` by another engineer and will be wired here. Until
-// then this function installs NOTHING and says so: the run report and stderr carry
-// "seccomp: not installed (pending)", and `sentinel doctor --attack` marks the attempts only
-// seccomp can stop as pending-seccomp.
+// The launcher compiled the profile (StagePlan.seccompProgram); here it is only installed. In
+// log mode the filter notifies a listener, which the install hands to the launcher over
+// `stageSeccompFD` in the same step, so no code runs between the install and the handoff and the
+// listener never stays inside the sandbox (see `Seccomp`).
+
+import Glibc
 
 extension Workload {
-    /// Installs the seccomp filter for `settings`; returns a one-line status for the report.
-    func installSeccomp(_ settings: SandboxSpec.SeccompSettings, warnings: inout [String]) throws(StepError) -> String {
-        switch settings.mode {
-        case .off:
-            return "off (--seccomp-mode off)"
-        case .enforce, .log:
-            warnings.append(
-                "seccomp is not installed yet (the filter compiler is pending); syscalls such as keyctl, bpf, "
-                    + "io_uring, ptrace and AF_VSOCK sockets are not filtered in this build.")
-            return "not installed (pending: \(settings.mode.rawValue) requested)"
+    /// Installs the planned filter; returns the status line for the report.
+    func installSeccomp(warnings: inout [String]) throws(StepError) -> String {
+        guard let bytes = plan.seccompProgram else { return plan.seccompStatus }
+        do {
+            let program = try SeccompProgram(bytes: bytes)
+            let flags = SeccompInstallFlags(rawValue: plan.seccompFlags)
+            if plan.seccompHandsOffListener {
+                try Seccomp.installAndSendListener(program, flags: flags, over: stageSeccompFD)
+                _ = Glibc.close(stageSeccompFD)
+            } else {
+                try Seccomp.install(program, flags: flags)
+            }
+        } catch {
+            throw StepError(.seccomp, errno: error.errno ?? EINVAL, error.description)
         }
+        return plan.seccompStatus
     }
 }

@@ -21,18 +21,20 @@ struct Workload {
 
     private func restrictAndExec() throws(StepError) {
         sentinel_reset_signals()
-        // Every fd except stdio and the report pipe (fd 4, close-on-exec) goes.
+        // Every fd except stdio, the report pipe (fd 4, close-on-exec) and, in log mode, the
+        // listener handoff socket (fd 5, closed once the listener is sent) goes.
+        let keep = plan.seccompHandsOffListener ? stageSeccompFD : stageReportFD
         try step(.closeDescriptors) { () throws(Errno) in
             _ = Glibc.close(3)
-            try Sys.check { sentinel_close_from(UInt32(stageReportFD) + 1) }
+            try Sys.check { sentinel_close_from(UInt32(keep) + 1) }
         }
         try applyResourceLimits()
         var warnings: [String] = []
         let landlock = try LandlockRuleset.apply(plan: plan, warnings: &warnings)
-        let seccomp = try installSeccomp(plan.spec.seccomp, warnings: &warnings)
-
+        // The PATH lookup (access) happens before the filter: the profile need not allow it.
         let program = plan.spec.command[0]
         let path = try step(.exec, program) { () throws(Errno) in try resolve(program) }
+        let seccomp = try installSeccomp(warnings: &warnings)
         let ready = StageReady(
             landlock: landlock.description, landlockABI: landlock.abi, seccomp: seccomp,
             capabilitiesDropped: true, noNewPrivileges: true, warnings: warnings)

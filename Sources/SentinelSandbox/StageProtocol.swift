@@ -18,6 +18,9 @@ let probeMarker = "__sentinel-escape-probe"
 let stageControlFD: Int32 = 3
 /// The report pipe's fd in the stage.
 let stageReportFD: Int32 = 4
+/// In the stage and workload of a log-mode run: the Unix socket over which the workload hands
+/// its seccomp listener to the launcher (outside the sandbox) just before execve.
+let stageSeccompFD: Int32 = 5
 
 /// What the launcher decided and the stage carries out: the spec plus facts only the launcher
 /// knows (who called, what the kernel offers, the environment it computed).
@@ -36,6 +39,15 @@ struct StagePlan: Codable, Sendable {
     /// rlimits to apply in the workload because cgroups could not carry these limits.
     var rlimitProcesses: Int?
     var rlimitAddressSpace: Int64?
+    /// The compiled seccomp filter (`struct sock_filter` bytes), compiled by the launcher so the
+    /// stage never parses a profile; nil when seccomp is off.
+    var seccompProgram: [UInt8]?
+    /// The `seccomp(2)` flags to install it with.
+    var seccompFlags: UInt32 = 0
+    /// Whether the filter creates a listener that goes to the launcher over `stageSeccompFD`.
+    var seccompHandsOffListener = false
+    /// The status line for the report (`enforce (strict profile, 413 instructions)`).
+    var seccompStatus = "off"
 }
 
 /// The setup steps, in the order the stage runs them. Also used as the `stage` of an error.

@@ -186,19 +186,17 @@ struct IsolateEscapeTests {
         #expect(result.stderr.contains("MemoryError") || result.stderr.contains("memory limit reached"))
     }
 
-    @Test("attempts only seccomp can stop (pending seccomp)", arguments: [
+    @Test("attempts that only seccomp stops fail", arguments: Caller.allCases, [
         ("keyctl", py("import ctypes; l=ctypes.CDLL(None); exit(0 if l.syscall(250,0,-3,1,0,0) < 0 else 1)")),
         ("io_uring", py("import ctypes; l=ctypes.CDLL(None); p=(ctypes.c_char*120)(); exit(0 if l.syscall(425,1,p) < 0 else 1)")),
         ("vsock socket", py("import socket\ntry: socket.socket(40, socket.SOCK_STREAM)\nexcept OSError: exit(0)\nexit(1)")),
-        ("netlink socket", py("import socket\ntry: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\nexcept OSError: exit(0)\nexit(1)")),
+        ("netlink socket", py("import socket\ntry: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)\nexcept OSError: exit(0)\nexit(1)")),
         ("ptrace a sibling", py("import ctypes,os,time\np=os.fork()\nif p==0: time.sleep(5); os._exit(0)\nl=ctypes.CDLL(None); r=l.ptrace(16,p,0,0); os.kill(p,9); exit(0 if r<0 else 1)")),
     ])
-    func pendingSeccomp(name: String, script: String) throws {
-        let scratch = try Scratch(for: .root)
-        let result = try Isolate.run(.root, scratch, ["/bin/sh", "-c", script])
-        withKnownIssue("\(name) is blocked only by seccomp, which is not wired in yet") {
-            #expect(result.status == 0, "\(name) was not blocked")
-        }
+    func seccompOnly(caller: Caller, attempt: (name: String, script: String)) throws {
+        let scratch = try Scratch(for: caller)
+        let result = try Isolate.run(caller, scratch, ["/bin/sh", "-c", attempt.script])
+        #expect(result.status == 0, "\(attempt.name) was not blocked: \(result.stderr)")
     }
 }
 
