@@ -156,10 +156,23 @@ struct PopupXvfbTests {
             environment: display.environment)
         let window = try #require(search.output.split(separator: "\n").first.map(String.init), "no dialog window appeared")
         try await runTool("import", ["-window", "root", try artifactPath(screenshot)], environment: display.environment)
-        try await runTool("xdotool", ["windowfocus", "--sync", window], environment: display.environment)
-        try await runTool(
-            "xdotool", answer.xdotool.map { $0 == "%W" ? window : $0 }, environment: display.environment)
-        return await asking.value
+        let keys = answer.xdotool.map { $0 == "%W" ? window : $0 }
+        // A mapped window may not take input yet (GTK finishes realising it after mapping; under
+        // a loaded CI machine the first key was seen to vanish), so let it settle, and repeat an
+        // answer that is a single key press if the dialog is still open later. Multi-key answers
+        // are never repeated: a half-applied Tab would change which button a repeat presses.
+        let finished = Finished()
+        let waiting = Task { let decision = await asking.value; finished.set(); return decision }
+        let repeatable = keys.count == 2 && keys[0] == "key"
+        for attempt in 0..<(repeatable ? 4 : 1) {
+            if attempt > 0 && finished.value { break }
+            try await runTool("xdotool", ["windowfocus", "--sync", window], environment: display.environment)
+            try await Task.sleep(for: .seconds(1))
+            let paced = keys.first == "key" ? ["key", "--delay", "150"] + keys.dropFirst() : keys
+            try await runTool("xdotool", paced, environment: display.environment)
+            for _ in 0..<50 where !finished.value { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        return await waiting.value
     }
 
     @Test(.requires(.executable("zenity", package: "zenity")), arguments: zenityAnswers)
@@ -217,4 +230,12 @@ struct PopupXvfbTests {
             "zenity", ["--info", "--timeout=1", "--text=<b unbalanced & broken"], environment: display.environment)
         #expect(result.errors.contains("from markup"))
     }
+}
+
+/// Set once the broker has its answer.
+private final class Finished: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    func set() { lock.lock(); done = true; lock.unlock() }
 }

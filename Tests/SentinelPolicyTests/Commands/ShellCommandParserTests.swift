@@ -299,11 +299,11 @@ struct ShellCommandParserShellAgreementTests {
 
     @Test("dash and bash see the same words", arguments: literalExamples)
     func sameWords(_ example: AcceptedCommand) throws {
-        let scratch = try ScratchDirectory()
-        defer { scratch.remove() }
-        let dumper = try scratch.script("dump-args", body: "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\n")
+        // A shell function, not a script file: executing a freshly written file races with
+        // forks in parallel tests that still hold it open for writing (ETXTBSY, status 126).
+        let dumper = "dump_args() { for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }\n"
         let parsed = try ShellCommandParser.parse(example.text).get()
-        let script = parsed.shellText(executable: dumper)
+        let script = dumper + parsed.shellText(executable: "dump_args")
         for shell in ["/usr/bin/dash", "/usr/bin/bash"] {
             let output = try runCapturing(shell, ["-c", script])
             var arguments = output.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
