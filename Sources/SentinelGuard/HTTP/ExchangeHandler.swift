@@ -117,7 +117,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let (code, reason) = Self.classify(error)
-        fail(context, code, "the exchange with \(prepared.authority) at \(endpoint) failed: \(reason)")
+        fail(context, code, "the exchange with \(prepared.authority) at \(endpoint) failed: \(reason)",
+             errno: (error as? IOError)?.errnoCode)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -183,10 +184,12 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         "\(prepared.authority) \(what), over the client's limit of \(maximumBodyBytes) bytes"
     }
 
-    private func fail(_ context: ChannelHandlerContext, _ code: HTTPClientError.Code, _ message: String) {
+    private func fail(
+        _ context: ChannelHandlerContext, _ code: HTTPClientError.Code, _ message: String, errno: Int32? = nil
+    ) {
         if case .done = phase { return }
         phase = .done
-        promise.fail(HTTPClientError(code: code, message: message))
+        promise.fail(HTTPClientError(code: code, message: message, errno: errno))
         context.close(promise: nil)
     }
 

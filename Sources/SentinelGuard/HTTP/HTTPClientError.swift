@@ -30,11 +30,16 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
     public let code: Code
     /// One sentence saying what went wrong and, where it helps, what to do.
     public let message: String
+    /// The errno behind the failure, when there is one: for `.connectFailed`, that of the last
+    /// address tried (`ECONNREFUSED`, `ENETUNREACH`…); for a socket error during the exchange,
+    /// that error's.
+    public let errno: Int32?
 
     /// Creates an error.
-    public init(code: Code, message: String) {
+    public init(code: Code, message: String, errno: Int32? = nil) {
         self.code = code
         self.message = message
+        self.errno = errno
     }
 
     /// The sentence.

@@ -104,6 +104,7 @@ public final class PinnedHTTPClient: Sendable {
         let deadline = NIODeadline.now() + TimeAmount(prepared.timeout)
 
         var failures: [String] = []
+        var lastErrno: Int32?
         var everyFailureTimedOut = true
         for endpoint in prepared.endpoints {
             if Task.isCancelled { throw Self.cancelledError }
@@ -118,6 +119,7 @@ public final class PinnedHTTPClient: Sendable {
                 throw error
             case .failure(let failure as ConnectFailure):
                 failures.append("\(endpoint) (\(failure.reason))")
+                lastErrno = failure.errno
                 everyFailureTimedOut = everyFailureTimedOut && failure.timedOut
             case .failure(let error):
                 throw HTTPClientError(code: .connectionClosed, message:
@@ -130,7 +132,8 @@ public final class PinnedHTTPClient: Sendable {
                 + failures.joined(separator: ", "))
         }
         throw HTTPClientError(code: .connectFailed, message:
-            "could not connect to \(prepared.authority) at any checked address: " + failures.joined(separator: ", "))
+            "could not connect to \(prepared.authority) at any checked address: " + failures.joined(separator: ", "),
+            errno: lastErrno)
     }
 
     /// Stops the client: closes every open connection (their requests fail with `.shutDown`),
@@ -302,18 +305,23 @@ struct ConnectFailure: Error {
     let reason: String
     /// Whether the attempt ran out of time (rather than being refused).
     let timedOut: Bool
+    /// The errno of the failed `connect`, when the failure was a socket error.
+    let errno: Int32?
 
     init(_ error: any Error) {
         switch error {
         case ChannelError.connectTimeout(let amount):
             reason = "no answer within \(Duration(amount))"
             timedOut = true
+            errno = nil
         case let error as IOError:
             reason = "\(String(cString: strerror(error.errnoCode))) (errno \(error.errnoCode))"
             timedOut = error.errnoCode == ETIMEDOUT
+            errno = error.errnoCode
         default:
             reason = "\(error)"
             timedOut = false
+            errno = nil
         }
     }
 }
