@@ -100,7 +100,7 @@ public final class PinnedHTTPClient: Sendable {
         let prepared = try PreparedRequest(request, scheme: scheme, hostName: hostName, port: port,
                                            addresses: addresses)
         guard isRunning else { throw Self.shutDownError }
-        let sslContext = prepared.usesTLS ? try makeTLSContext() : nil
+        let sslContext = prepared.usesTLS ? try await makeTLSContext() : nil
         let deadline = NIODeadline.now() + TimeAmount(prepared.timeout)
 
         var failures: [String] = []
@@ -259,32 +259,44 @@ public final class PinnedHTTPClient: Sendable {
         }
     }
 
-    /// The TLS context, built on first use and kept: loading the system trust store reads
-    /// hundreds of files. A failure is not kept, so a trust file fixed later is picked up.
-    private func makeTLSContext() throws(HTTPClientError) -> NIOSSLContext {
+    /// The TLS context, built on first use and kept: it parses every certificate of the trust
+    /// store (Debian's bundle holds about 150). A failure is not kept, so a trust file fixed
+    /// later is picked up.
+    ///
+    /// Building it reads files, so it runs on NIO's blocking-I/O thread pool, not on the
+    /// caller's thread of the cooperative pool. Two first requests at once may both build one;
+    /// the later simply replaces the earlier.
+    private func makeTLSContext() async throws(HTTPClientError) -> NIOSSLContext {
         if let context = tlsContext.withLock({ $0 }) { return context }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.certificateVerification = .fullVerification
-        // Offer HTTP/1.1 only, so a server that speaks HTTP/2 does not pick it.
-        configuration.applicationProtocols = ["http/1.1"]
+        let trustRoots = self.trustRoots
+        let context: NIOSSLContext
         do {
-            switch trustRoots {
-            case .system:
-                configuration.trustRoots = .default
-            case .pemFile(let path):
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
-            case .pem(let text):
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(text.utf8)))
-            }
-            let context = try NIOSSLContext(configuration: configuration)
-            tlsContext.withLock { $0 = context }
-            return context
+            context = try await NIOThreadPool.singleton.runIfActive { try Self.buildTLSContext(trustRoots) }
         } catch {
             throw HTTPClientError(code: .tlsFailed, message:
                 "could not load the trusted certificate authorities (\(trustRoots)): \(error); "
                 + "check that the file holds PEM certificates")
         }
+        tlsContext.withLock { $0 = context }
+        return context
+    }
+
+    /// A client TLS context trusting `trustRoots`, with verification on. Blocking (file reads).
+    private static func buildTLSContext(_ trustRoots: TrustRoots) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        // Offer HTTP/1.1 only, so a server that speaks HTTP/2 does not pick it.
+        configuration.applicationProtocols = ["http/1.1"]
+        switch trustRoots {
+        case .system:
+            configuration.trustRoots = .default
+        case .pemFile(let path):
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+        case .pem(let text):
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(text.utf8)))
+        }
+        return try NIOSSLContext(configuration: configuration)
     }
 
     private func timeoutError(_ prepared: PreparedRequest) -> HTTPClientError {
