@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -54,7 +55,15 @@ let package = Package(
         .target(name: "SentinelApproval", dependencies: ["SentinelPolicy"]),
         .target(
             name: "SentinelGuard",
-            dependencies: ["SentinelPolicy", "SentinelAudit", "SentinelApproval", "CSentinelLinux"]
+            dependencies: [
+                "SentinelPolicy", "SentinelAudit", "SentinelApproval", "CSentinelLinux",
+                // The pinned HTTP client of compatibility mode (HTTP/PinnedHTTPClient.swift).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .target(
             name: "SentinelSandbox",
@@ -98,7 +107,16 @@ let package = Package(
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy", "SentinelTestSupport"]),
         .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelTestSupport"]),
         .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard", "SentinelTestSupport"]),
+        .testTarget(
+            name: "SentinelGuardTests",
+            dependencies: [
+                "SentinelGuard", "SentinelTestSupport",
+                // The loopback HTTP and TLS servers the HTTP client tests talk to.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(
             name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport", "seccomp-exec-helper"]),
         // Installs a seccomp filter in a single-threaded process and execs a command, for the
