@@ -6,6 +6,8 @@
 public import ArgumentParser
 import FoundationEssentials
 import Glibc
+import SentinelAudit
+import SentinelPolicy
 import SentinelSandbox
 
 /// `sentinel isolate`: runs a command in a sandbox.
@@ -67,14 +69,14 @@ public struct IsolateCommand: ParsableCommand {
     @Option(help: "Backend: native or docker (default: $SENTINEL_BACKEND or native).")
     var backend: String?
 
-    @Option(help: "Maximum number of processes and threads.")
-    var pidsLimit = 256
+    @Option(help: "Maximum number of processes and threads (default: the policy's sandbox.pids_limit, 256).")
+    var pidsLimit: Int?
 
-    @Option(help: "Memory limit, e.g. 512m, 1g or a number of bytes.")
-    var memory = "512m"
+    @Option(help: "Memory limit, e.g. 512m, 1g or a number of bytes (default: the policy's sandbox.memory, 512m).")
+    var memory: String?
 
-    @Option(help: "CPU limit in CPUs, e.g. 1.0 or 0.5.")
-    var cpus = 1.0
+    @Option(help: "CPU limit in CPUs, e.g. 1.0 or 0.5 (default: the policy's sandbox.cpus, 1.0).")
+    var cpus: Double?
 
     @Option(name: .customLong("env"), help: "Pass NAME from the caller's environment, or set NAME=VALUE (repeatable).")
     var environment: [String] = []
@@ -88,7 +90,7 @@ public struct IsolateCommand: ParsableCommand {
     @Option(name: .customLong("block"), help: "Hide a path inside the sandbox behind an empty mount (repeatable).")
     var blocked: [String] = []
 
-    @Option(help: "Audit log file for the run's start and end records.")
+    @Option(help: "Audit log for the run's start and end records, outside the workspace (default: sentinel-audit.log beside the workspace).")
     var auditLog: String?
 
     @Flag(help: "Print one JSON object with the run's status on stderr at the end.")
@@ -118,6 +120,14 @@ public struct IsolateCommand: ParsableCommand {
         }
         // (CleanExit for --help propagates to the entry point, which prints the help.)
         for warning in request.warnings { IsolateOutput.warning(warning) }
+        for note in request.policyNotes { IsolateOutput.note(note) }
+        let audit: AuditLog
+        do {
+            audit = try IsolateAudit.start(request, environment: environment)
+        } catch let error as IsolateError {
+            IsolateOutput.error(error.description)
+            throw ExitCode(2)
+        }
         var report: SandboxRunReport
         do {
             report = try NativeSandbox().runBlocking(request.spec, callerEnvironment: environment)
@@ -126,6 +136,7 @@ public struct IsolateCommand: ParsableCommand {
             var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
             failed.error = error.description
             failed.exitStatus = error.exitStatus
+            if let problem = IsolateAudit.end(audit, report: failed, request: request) { IsolateOutput.error(problem) }
             writeStatus(failed, request: request)
             throw ExitCode(error.exitStatus)
         }
@@ -139,9 +150,12 @@ public struct IsolateCommand: ParsableCommand {
                 for line in report.seccompWouldDeny { IsolateOutput.stderr("  \(line)\n") }
             }
         }
-        report.warnings = request.warnings + report.warnings
+        report.warnings = request.warnings + request.policyNotes + report.warnings
+        if let problem = IsolateAudit.end(audit, report: report, request: request) {
+            IsolateOutput.error(problem)
+            report.error = problem
+        }
         writeStatus(report, request: request)
-        AuditSeam.record(report, path: request.auditLog)
         throw ExitCode(report.exitStatus)
     }
 
@@ -251,18 +265,29 @@ public struct IsolateCommand: ParsableCommand {
             throw IsolateError("--seccomp-suggest needs --seccomp-mode log: it lists the calls the profile would deny, which only log mode lets through.")
         }
 
+        // The policy the sandbox will show at /workspace/sentinel.yaml also shapes it: its paths
+        // become binds and masks, its sandbox section gives the limits the flags do not.
+        let loaded = try IsolatePolicy.load(policy, environment: env)
+        let settings = loaded.document.sandbox
         var limits = SandboxSpec.Limits()
+        let pidsLimit = self.pidsLimit ?? settings.pidsLimit
         guard pidsLimit > 0 else { throw IsolateError("--pids-limit must be a positive number.") }
         limits.pids = pidsLimit
-        guard let bytes = ByteSize.parse(memory), bytes > 0 else {
-            throw IsolateError("--memory must be a size such as 512m, 1g or 1048576 (got \(memory)).")
+        if let memory {
+            guard let bytes = ByteSize.parse(memory), bytes > 0 else {
+                throw IsolateError("--memory must be a size such as 512m, 1g or 1048576 (got \(memory)).")
+            }
+            limits.memoryBytes = bytes
+        } else {
+            limits.memoryBytes = Int64(clamping: settings.memoryBytes)
         }
-        limits.memoryBytes = bytes
+        let cpus = self.cpus ?? settings.cpus
         guard cpus > 0, cpus.isFinite else { throw IsolateError("--cpus must be a positive number such as 1.0 or 0.5.") }
         limits.cpus = cpus
+        limits.tmpBytes = Int64(clamping: settings.tmpfsSizeBytes)
 
         var explicit: [String: String] = [:]
-        var allowList: [String] = []
+        var allowList: [String] = settings.envAllow.filter(EnvironmentName.isValid)
         for item in environment {
             if let equals = item.firstIndex(of: "=") {
                 let name = String(item[..<equals])
@@ -293,9 +318,16 @@ public struct IsolateCommand: ParsableCommand {
                 bindList.append(SandboxSpec.Bind(source: source, destination: destination, readOnly: readOnly))
             }
         }
-        if let auditLog {
-            warnings.append("--audit-log \(auditLog): the audit writer is not wired into isolate yet; no record is written.")
+        var blocked = self.blocked
+        let mounts: PolicyMounts
+        do {
+            mounts = try PolicyMounts.plan(document: loaded.document, hostWorkspace: workspace, existingBinds: bindList)
+        } catch {
+            throw IsolateError("The policy \(policy) cannot be applied to the sandbox: \(error.description)")
         }
+        bindList += mounts.binds.filter { bind in !bindList.contains(where: { $0.destination == bind.destination }) }
+        for path in mounts.blockedPaths where !blocked.contains(path) { blocked.append(path) }
+        let auditPath = try IsolateAudit.path(explicit: auditLog, workspace: workspace)
 
         let spec = SandboxSpec(
             command: command, workspace: workspace, policyFile: policy,
@@ -311,7 +343,7 @@ public struct IsolateCommand: ParsableCommand {
             throw IsolateError(error.description)
         }
         return IsolateRequest(
-            spec: spec, warnings: warnings, auditLog: auditLog.map(PathResolution.absolute),
+            spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
             jsonStatusFile: jsonStatusFile.map(PathResolution.absolute))
     }
 }
@@ -320,7 +352,10 @@ public struct IsolateCommand: ParsableCommand {
 struct IsolateRequest {
     var spec: SandboxSpec
     var warnings: [String]
-    var auditLog: String?
+    /// Policy entries the sandbox did not apply, and why (reported in the status and audit).
+    var policyNotes: [String] = []
+    var policySHA256: String = ""
+    var auditLog: String
     var jsonStatusFile: String?
 }
 
@@ -333,11 +368,109 @@ struct IsolateError: Error, CustomStringConvertible {
 }
 
 /// Where the audit writer will be called (wired when SentinelAudit's writer lands on main).
-enum AuditSeam {
-    static func record(_ report: SandboxRunReport, path: String?) {
-        // PENDING audit: append a start and an end record (report.startedAt / endedAt,
-        // protections, exitStatus, denials) to the hash-chained log at `path`.
-        _ = (report, path)
+enum IsolatePolicy {
+    /// Loads and validates the policy file the sandbox will show. `SENTINEL_POLICY_CONTENT` is
+    /// ignored (the sandbox mounts the file, so the file is what must be checked), and
+    /// `SENTINEL_PRODUCTION` keeps its isolate meaning (network rules, §6.4) rather than the
+    /// compatibility-mode signing prerequisites; a digest given in the environment is verified.
+    static func load(_ path: String, environment: [String: String]) throws -> LoadedPolicy {
+        var policyEnvironment = environment
+        policyEnvironment[SentinelEnvironment.policyContent] = nil
+        policyEnvironment[SentinelEnvironment.production] = nil
+        do {
+            return try PolicyLoader(environment: policyEnvironment).load(path: path)
+        } catch {
+            throw IsolateError("The policy \(path) cannot be used: \(error.description)")
+        }
+    }
+}
+
+/// The run's audit trail: a start record before anything runs (if it cannot be written, the run
+/// is refused) and an end record with the status, both outside the workspace so the sandboxed
+/// command cannot edit its own trail.
+enum IsolateAudit {
+    /// The log's path: `--audit-log`, else `sentinel-audit.log` beside the workspace. A path
+    /// inside the workspace (after resolving symlinks) is refused.
+    static func path(explicit: String?, workspace: String) throws -> String {
+        let path: String
+        if let explicit {
+            path = PathResolution.absolute(explicit)
+        } else {
+            let parent = workspace.split(separator: "/").dropLast().joined(separator: "/")
+            path = "/" + parent + (parent.isEmpty ? "" : "/") + "sentinel-audit.log"
+        }
+        let realWorkspace = PathResolution.normalize(workspace)
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let realPath = PathResolution.normalize(directory.isEmpty ? "/" : directory) + "/" + (path.split(separator: "/").last.map(String.init) ?? "")
+        if realPath == realWorkspace || realPath.hasPrefix(realWorkspace == "/" ? "/" : realWorkspace + "/") {
+            throw IsolateError(
+                "The audit log \(path) is inside the workspace \(workspace), where the sandboxed command could edit it. "
+                    + "Pass --audit-log with a path outside the workspace.")
+        }
+        return path
+    }
+
+    /// Opens the log and writes the start record.
+    static func start(_ request: IsolateRequest, environment: [String: String]) throws -> AuditLog {
+        do {
+            let log = try AuditLog(path: request.auditLog, options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment)))
+            let spec = request.spec
+            var details = [
+                "backend": "native", "workspace": spec.workspace, "policy": spec.policyFile ?? "",
+                "network": spec.network.rawValue, "seccomp": spec.seccomp.mode.rawValue,
+                "limits": "pids=\(spec.limits.pids) memory=\(spec.limits.memoryBytes) cpus=\(spec.limits.cpus)",
+            ]
+            if !spec.binds.isEmpty {
+                details["binds"] = spec.binds.map { "\($0.source)->\($0.destination)\($0.readOnly ? ":ro" : "")" }.joined(separator: ", ")
+            }
+            if !spec.blockedPaths.isEmpty { details["blocked"] = spec.blockedPaths.joined(separator: ", ") }
+            if !request.policyNotes.isEmpty { details["policy_notes"] = request.policyNotes.joined(separator: " ") }
+            _ = try log.append(AuditEvent(
+                mode: .isolate, action: .runStart, target: CommandLineText.join(spec.command), decision: .info,
+                reason: "Sandbox run started.", approver: nil, policySHA256: request.policySHA256, severity: .info,
+                details: details))
+            return log
+        } catch {
+            throw IsolateError(
+                "Could not write the start record to the audit log \(request.auditLog): \(error). "
+                    + "Nothing was run; fix the path or its permissions, or pass --audit-log.")
+        }
+    }
+
+    /// Writes the end record; returns a sentence when it could not.
+    static func end(_ log: AuditLog, report: SandboxRunReport, request: IsolateRequest) -> String? {
+        var details = [
+            "exit_status": String(report.exitStatus),
+            "duration_seconds": String((report.durationSeconds * 1000).rounded() / 1000),
+            "landlock": report.protections.landlock, "seccomp": report.protections.seccomp,
+            "namespaces": report.protections.namespaces.joined(separator: ","),
+            "limits": report.protections.limits,
+        ]
+        if let signal = report.signal { details["signal"] = String(signal) }
+        if !report.denials.isEmpty { details["denials"] = report.denials.joined(separator: " | ") }
+        if !report.seccompWouldDeny.isEmpty { details["seccomp_would_deny"] = report.seccompWouldDeny.joined(separator: ", ") }
+        if let error = report.error { details["error"] = error }
+        defer { log.close() }
+        do {
+            _ = try log.append(AuditEvent(
+                mode: .isolate, action: .runEnd, target: CommandLineText.join(request.spec.command), decision: .info,
+                reason: report.error == nil ? "Sandbox run ended with status \(report.exitStatus)." : "Sandbox run failed: \(report.error ?? "")",
+                approver: nil, policySHA256: request.policySHA256, severity: report.error == nil ? .info : .high,
+                details: details))
+            return nil
+        } catch {
+            return "Could not write the end record to the audit log \(request.auditLog): \(error)."
+        }
+    }
+}
+
+/// A command line as one readable string (for audit targets).
+enum CommandLineText {
+    static func join(_ arguments: [String]) -> String {
+        arguments.map { argument in
+            argument.isEmpty || argument.contains(where: { " \t\n'\"\\$`;&|<>()*?[]{}#~".contains($0) })
+                ? "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'" : argument
+        }.joined(separator: " ")
     }
 }
 
@@ -349,6 +482,7 @@ enum IsolateOutput {
     }
     static func error(_ text: String) { stderr("sentinel-isolate: \(text)\n") }
     static func warning(_ text: String) { stderr("sentinel-isolate: warning: \(text)\n") }
+    static func note(_ text: String) { stderr("sentinel-isolate: note: \(text)\n") }
 }
 
 /// The original's truthy set: true/1/yes/on, trimmed, case-insensitive.

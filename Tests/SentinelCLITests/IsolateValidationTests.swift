@@ -24,7 +24,7 @@ struct IsolateValidationTests {
         let base = try #require(mkdtemp(&template).map { String(cString: $0) })
         defer { try? FileManager.default.removeItem(atPath: base) }
         try FileManager.default.createDirectory(atPath: base + "/ws", withIntermediateDirectories: false)
-        try "version: 1\n".write(toFile: base + "/sentinel.yaml", atomically: false, encoding: .utf8)
+        try "allowed_paths: [./]\n".write(toFile: base + "/sentinel.yaml", atomically: false, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments

@@ -25,6 +25,8 @@ struct RunResult {
 
 /// A throwaway directory with a workspace and a policy file, owned by the caller's user.
 final class Scratch {
+    /// The policy every test sandbox gets (one line, so tests can compare what the sandbox shows).
+    static let policyText = "allowed_paths: [./]\n"
     let base: String
     let workspace: String
     let policy: String
@@ -35,9 +37,11 @@ final class Scratch {
         workspace = base + "/ws"
         policy = base + "/sentinel.yaml"
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: false)
-        try "version: 1\n".write(toFile: policy, atomically: false, encoding: .utf8)
+        try Scratch.policyText.write(toFile: policy, atomically: false, encoding: .utf8)
         chmod(base, 0o755)
         if caller == .unprivileged {
+            // The run's audit log goes beside the workspace, so the caller must own that too.
+            chown(base, 65534, 65534)
             chown(workspace, 65534, 65534)
             chown(policy, 65534, 65534)
         }

@@ -27,7 +27,7 @@ struct IsolateWorksTests {
             """
         let result = try Isolate.run(caller, scratch, ["python3", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == "/workspace \(caller.workloadUID) True version: 1\n")
+        #expect(result.stdout == "/workspace \(caller.workloadUID) True allowed_paths: [./]\n")
         let written = try String(contentsOfFile: scratch.workspace + "/result.txt", encoding: .utf8)
         #expect(written == "written by \(caller.workloadUID)")
         // On the host the file belongs to the workspace's owner (idmapped for root callers).
@@ -41,7 +41,7 @@ struct IsolateWorksTests {
         let result = try Isolate.run(caller, scratch, ["/bin/sh", "-c", "echo changed > /workspace/sentinel.yaml"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("Read-only file system"))
-        #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == "version: 1\n")
+        #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == Scratch.policyText)
     }
 
     @Test("stdin passes through", arguments: Caller.allCases)
