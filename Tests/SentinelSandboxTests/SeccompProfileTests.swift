@@ -159,3 +159,18 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["p.json"])
     }
 }
+
+@Suite("Built-in seccomp profiles")
+struct BuiltinSeccompProfileTests {
+    /// The copies compiled into the binary (used when ./seccomp is not at hand) must be the
+    /// shipped files byte for byte.
+    @Test(arguments: [("strict", SeccompFixtures.strictPath), ("datasci", SeccompFixtures.datasciPath)])
+    func builtinEqualsTheShippedFile(name: String, path: String) throws {
+        let file = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(BuiltinSeccompProfiles.text(named: name) == file, "update BuiltinSeccompProfiles.swift from \(path)")
+    }
+
+    @Test func unknownNamesHaveNoProfile() {
+        #expect(BuiltinSeccompProfiles.text(named: "custom") == nil)
+    }
+}
