@@ -91,7 +91,14 @@ let package = Package(
         .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelTestSupport"]),
         .testTarget(name: "SentinelGuardTests", dependencies: ["SentinelGuard", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy", "SentinelTestSupport"]),
+        .testTarget(
+            name: "SentinelProxyTests",
+            dependencies: [
+                "SentinelProxy", "SentinelTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelAudit", "SentinelTestSupport"]),
     ]
 )
