@@ -53,7 +53,7 @@ final class TestOrigin: Sendable {
     /// The request heads an HTTP origin received, as text.
     var requests: [String] { counters.requests.withLock { $0 } }
 
-    init(host: String, mode: Mode) async throws {
+    init(host: String, port: Int = 0, mode: Mode) async throws {
         let counters = Counters()
         self.counters = counters
         self.host = host
@@ -71,8 +71,8 @@ final class TestOrigin: Sendable {
                     }
                 }
             }
-            .bind(host: host, port: 0).get()
-        port = channel.localAddress?.port ?? 0
+            .bind(host: host, port: port).get()
+        self.port = channel.localAddress?.port ?? 0
     }
 
     func stop() async {
