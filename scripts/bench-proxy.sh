@@ -9,14 +9,14 @@
 #
 # Everything runs on loopback (servers on 127.0.0.2). Usage: scripts/bench-proxy.sh
 # Environment: BENCH_BYTES (default 1073741824), BENCH_RUNS (3), BENCH_CONNECTIONS (2000),
-# BENCH_IDLE (1000), SKIP_BUILD=1 to use the existing release binary.
+# BENCH_IDLE (1000), SKIP_BUILD=1 to use the existing release binary, SENTINEL_BINARY=PATH for another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     swift build -c release --product sentinel >&2
 fi
-SENTINEL="$(swift build -c release --show-bin-path)/sentinel"
+SENTINEL="${SENTINEL_BINARY:-$(swift build -c release --show-bin-path)/sentinel}"
 SQUID="$(command -v squid || echo /usr/sbin/squid)"
 [[ -x "$SENTINEL" ]] || { echo "bench-proxy: no release binary at $SENTINEL" >&2; exit 2; }
 [[ -x "$SQUID" ]] || { echo "bench-proxy: squid is not installed (apt-get install squid)" >&2; exit 2; }
@@ -50,9 +50,16 @@ def serve(listener, handler):
         threading.Thread(target=handler, args=(conn,), daemon=True).start()
 
 def sink(conn):
+    # Length-prefixed, not end-of-stream: squid closes a CONNECT tunnel on half-close.
+    header = b""
+    while len(header) < 8:
+        data = conn.recv(8 - len(header))
+        if not data: conn.close(); return
+        header += data
+    want = int.from_bytes(header, "big")
     buf = bytearray(1 << 20); n = 0
-    while True:
-        r = conn.recv_into(buf)
+    while n < want:
+        r = conn.recv_into(buf, min(len(buf), want - n))
         if r == 0: break
         n += r
     conn.sendall(n.to_bytes(8, "big")); conn.close()
@@ -145,9 +152,9 @@ def throughput(open_connection):
     block = b"\0" * CHUNK
     sent = 0
     start = time.perf_counter()
+    s.sendall(TOTAL.to_bytes(8, "big"))
     while sent < TOTAL:
         s.sendall(block); sent += len(block)
-    s.shutdown(socket.SHUT_WR)
     got = b""
     while len(got) < 8:
         data = s.recv(8 - len(got))
