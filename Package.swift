@@ -122,7 +122,14 @@ let package = Package(
         // Installs a seccomp filter in a single-threaded process and execs a command, for the
         // real-kernel seccomp tests (the test runner is multithreaded and must not be filtered).
         .executableTarget(name: "seccomp-exec-helper", dependencies: ["SentinelSandbox"], path: "Tests/SeccompExecHelper"),
-        .testTarget(name: "SentinelProxyTests", dependencies: ["SentinelProxy", "SentinelTestSupport"]),
+        .testTarget(
+            name: "SentinelProxyTests",
+            dependencies: [
+                "SentinelProxy", "SentinelTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelAudit", "SentinelTestSupport"]),
     ]
 )

@@ -1,0 +1,170 @@
+// A CONNECT request after its head was read: decide, dial, answer, then hand the connection to
+// a pair of relays. The HTTP codec is gone by the time this handler runs (bytes the client sent
+// after the CONNECT head, such as an early TLS ClientHello, arrive here as raw bytes and are kept
+// until the tunnel is up), so answers are written as bytes.
+
+import NIOCore
+import SentinelPolicy
+
+/// Carries one CONNECT from its decision to an established tunnel.
+final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        /// Waiting for the decision.
+        case deciding
+        /// Allowed; dialling.
+        case connecting
+        /// Refused, or the client went away: nothing more to do.
+        case done
+    }
+
+    private let request: EgressRequest
+    private let connection: ProxyConnection
+    private let services: ProxyServices
+    private var state = State.deciding
+    private var context: ChannelHandlerContext?
+    /// Bytes the client sent after the CONNECT head, before the tunnel was up.
+    private var early: [ByteBuffer] = []
+    /// Whether the client shut its sending side before the tunnel was up.
+    private var clientInputClosed = false
+
+    init(request: EgressRequest, connection: ProxyConnection, services: ProxyServices) {
+        self.request = request
+        self.connection = connection
+        self.services = services
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let promise = context.eventLoop.makePromise(of: Result<EgressGrant, EgressRefusal>.self)
+        let decider = services.decider
+        let request = self.request
+        Task { promise.succeed(await decider.decide(request)) }
+        promise.futureResult.assumeIsolated().whenSuccess { outcome in
+            self.decided(outcome)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        early.append(unwrapInboundIn(data))
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Nothing more is read until the tunnel is up: what the client sends meanwhile waits in
+        // the kernel's buffers (backpressure instead of an unbounded queue here).
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
+            clientInputClosed = true
+        } else if event is IdleStateHandler.IdleStateEvent {
+            connection.noteClose("no traffic for the idle timeout before the tunnel was set up")
+            state = .done
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.noteClose("the client closed the connection before the tunnel was set up")
+        state = .done
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        connection.noteClose("client connection error: \(error)")
+        state = .done
+        context.close(promise: nil)
+    }
+
+    // MARK: - Steps
+
+    private func decided(_ outcome: Result<EgressGrant, EgressRefusal>) {
+        guard case .deciding = state, let context, context.channel.isActive else { return }
+        switch outcome {
+        case .failure(let refusal):
+            refuse(refusal)
+        case .success(let grant):
+            connection.grant = grant
+            state = .connecting
+            UpstreamConnector.connect(to: grant.addresses, port: grant.target.port, on: context.eventLoop,
+                                      timeout: services.connectTimeout)
+                .assumeIsolated()
+                .whenComplete { result in
+                    switch result {
+                    case .success(let (channel, address)):
+                        self.connected(channel, address: address, grant: grant)
+                    case .failure(let error):
+                        let failure = error as? UpstreamConnector.Failure
+                        let reason = failure?.reason ?? "\(error)"
+                        self.connection.noteClose("connect failed: \(reason)")
+                        self.refuse(EgressRefusal(status: failure?.timedOut == true ? 504 : 502,
+                                                  rule: "builtin:upstream-connect", reason: reason))
+                    }
+                }
+        }
+    }
+
+    private func connected(_ upstream: any Channel, address: IPAddress, grant: EgressGrant) {
+        guard case .connecting = state, let context, context.channel.isActive else {
+            upstream.close(promise: nil)
+            return
+        }
+        connection.address = address
+        connection.upstream = upstream
+        if let denial = services.decider.checkPeer(UpstreamConnector.peerAddress(of: upstream), dialled: address, grant: grant) {
+            upstream.close(promise: nil)
+            services.decider.recordLateDenial(request, grant: grant, verdict: denial, address: address)
+            connection.grant = nil
+            refuse(EgressRefusal(status: 403, rule: denial.rule, reason: denial.reason, remedy: denial.remedy))
+            return
+        }
+
+        let relays = RelayHandler.pair(connection: connection)
+        do {
+            try upstream.pipeline.syncOperations.addHandler(relays.upstream)
+            context.writeAndFlush(wrapOutboundOut(ProxyHTTP.connectEstablished(allocator: context.channel.allocator)),
+                                  promise: nil)
+            try context.pipeline.syncOperations.addHandler(relays.client, position: .after(self))
+        } catch {
+            upstream.close(promise: nil)
+            connection.noteClose("the tunnel could not be set up: \(error)")
+            context.close(promise: nil)
+            return
+        }
+        for buffer in early {
+            connection.bytesUp += buffer.readableBytes
+            upstream.write(buffer, promise: nil)
+        }
+        early.removeAll()
+        upstream.flush()
+        if clientInputClosed { upstream.close(mode: .output, promise: nil) }
+        if let id = connection.id {
+            services.registry.setCarried(id, CarriedTarget(kind: .connect, target: grant.target, address: address,
+                                                           decision: grant.decision))
+        }
+        state = .done
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        relays.upstream.startReading()
+        if !clientInputClosed { relays.client.startReading() }
+    }
+
+    private func refuse(_ refusal: EgressRefusal) {
+        state = .done
+        guard let context else { return }
+        connection.noteClose("refused: \(refusal.reason)")
+        let bytes = ProxyHTTP.rawRefusal(refusal, allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,470 @@
+// The first handler every client connection meets: it reads one request head and either hands a
+// CONNECT to `ConnectTunnelHandler` or forwards an absolute-form HTTP request itself.
+//
+// One request per client connection: the response carries `Connection: close` and the
+// connection ends with it. Clients open a new connection for the next request (a redirect's
+// next hop comes back through the proxy and is decided again, egress-anchors §6 #81), and no
+// second request can ride on a connection whose first one was decided for another host.
+
+import NIOCore
+import NIOHTTP1
+import SentinelPolicy
+
+/// Reads the request head, applies the protocol rules, and serves absolute-form HTTP requests.
+final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// No request yet.
+        case idle
+        /// A CONNECT head was read; its end is next.
+        case connectHead(EgressRequest)
+        /// An HTTP request waits for its decision; its body parts so far are kept.
+        case deciding(HTTPRequestHead, buffered: [HTTPServerRequestPart])
+        /// Allowed; dialling.
+        case connecting(HTTPRequestHead, buffered: [HTTPServerRequestPart])
+        /// The request goes upstream and the response comes back.
+        case forwarding(UpstreamHTTPHandler)
+        /// A refusal or the response was sent; the connection is closing.
+        case finished
+    }
+
+    private let connection: ProxyConnection
+    private let services: ProxyServices
+    private let decoder: ByteToMessageHandler<HTTPRequestDecoder>
+    private let encoder: HTTPResponseEncoder
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var requestVersion = HTTPVersion.http1_1
+    private var requestEnded = false
+    private var responseStarted = false
+
+    init(connection: ProxyConnection, services: ProxyServices, decoder: ByteToMessageHandler<HTTPRequestDecoder>,
+         encoder: HTTPResponseEncoder) {
+        self.connection = connection
+        self.services = services
+        self.decoder = decoder
+        self.encoder = encoder
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            receivedHead(head, context: context)
+        case (.connectHead(let request), .end):
+            startTunnel(request, context: context)
+        case (.connectHead, .body):
+            refuseAndRecord(.deny(rule: "builtin:connect-syntax", reason: "A CONNECT request has no body."), status: 400)
+        case (.deciding(let head, var buffered), _):
+            if case .end = part { requestEnded = true }
+            buffered.append(part)
+            state = .deciding(head, buffered: buffered)
+        case (.connecting(let head, var buffered), _):
+            if case .end = part { requestEnded = true }
+            buffered.append(part)
+            state = .connecting(head, buffered: buffered)
+        case (.forwarding(let upstream), .body(let buffer)):
+            connection.bytesUp += buffer.readableBytes
+            upstream.send(.body(.byteBuffer(buffer)))
+        case (.forwarding(let upstream), .end(let trailers)):
+            requestEnded = true
+            upstream.send(.end(trailers))
+            upstream.flush()
+        case (.finished, _):
+            break
+        default:
+            refuseAndRecord(.deny(rule: "builtin:http-syntax", reason: "The request arrived out of order."), status: 400)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .forwarding(let upstream) = state { upstream.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
+            // The client may shut its sending side once its request is out; the response still
+            // goes back. Before any request, there is nothing to wait for.
+            if case .idle = state {
+                connection.noteClose("the client closed the connection before sending a request")
+                context.close(promise: nil)
+            }
+        } else if event is IdleStateHandler.IdleStateEvent {
+            connection.noteClose("no traffic in either direction for the idle timeout")
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.noteClose("the client closed the connection")
+        if case .forwarding(let upstream) = state { upstream.close() }
+        state = .finished
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The decoder's errors: a request that is not HTTP/1.1 (or too large) gets a 400.
+        if case .idle = state, error is HTTPParserError {
+            refuseAndRecord(.deny(rule: "builtin:http-syntax", reason: "The request is not valid HTTP/1.1 (\(error))."),
+                            status: 400)
+            return
+        }
+        connection.noteClose("client connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .forwarding(let upstream) = state { upstream.clientBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Outbound
+
+    func read(context: ChannelHandlerContext) {
+        switch state {
+        case .idle, .connectHead:
+            context.read()
+        case .forwarding(let upstream) where upstream.isWritable:
+            context.read()
+        default:
+            // Deciding or dialling (nothing is forwarded yet), or the upstream is full.
+            pendingRead = true
+        }
+    }
+
+    private func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// The upstream side can take more of the request body.
+    func upstreamBecameWritable() {
+        if case .forwarding = state { resumeReading() }
+    }
+
+    // MARK: - The request head
+
+    private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        requestVersion = head.version
+        let client = connection.client
+        if head.method == .CONNECT {
+            let request = EgressRequest(kind: .connect, target: head.uri, method: "CONNECT", client: client)
+            connection.request = request
+            if let violation = protocolViolation(head) {
+                refuseAndRecord(violation)
+                return
+            }
+            state = .connectHead(request)
+            return
+        }
+        let request = EgressRequest(kind: .http, target: head.uri, method: head.method.rawValue, client: client)
+        connection.request = request
+        if !head.uri.contains("://") {
+            // Origin-form (`GET / HTTP/1.1` with `Host:`) or asterisk-form: meant for a server,
+            // not a proxy. Never served locally and never guessed from `Host` (#84).
+            refuseAndRecord(.deny(
+                rule: "builtin:proxy-origin-form",
+                reason: "The request-target \"\(EgressDecider.sanitizedTarget(head.uri))\" is not an absolute URL; "
+                    + "a proxy only takes absolute-form (GET http://host/path) and CONNECT requests.",
+                remedy: "Configure the client to use this address as its HTTP proxy (HTTP_PROXY), not as a server."))
+            return
+        }
+        if let violation = protocolViolation(head) {
+            refuseAndRecord(violation)
+            return
+        }
+        state = .deciding(head, buffered: [])
+        let promise = context.eventLoop.makePromise(of: Result<EgressGrant, EgressRefusal>.self)
+        let decider = services.decider
+        Task { promise.succeed(await decider.decide(request)) }
+        promise.futureResult.assumeIsolated().whenSuccess { outcome in
+            self.decided(outcome, request: request)
+        }
+    }
+
+    /// Protocol rules that no policy relaxes: chained-proxy headers (#87) and ambiguous framing.
+    private func protocolViolation(_ head: HTTPRequestHead) -> Verdict? {
+        if let name = ProxyHTTP.chainingHeader(in: head.headers) {
+            return .deny(
+                rule: "builtin:proxy-chaining",
+                reason: "The request carries the header \(name), which asks for another proxy or next hop; this "
+                    + "proxy connects only to the destination it checked.",
+                remedy: "Remove the \(name) header from the client's requests.")
+        }
+        if let problem = ProxyHTTP.framingProblem(in: head.headers) {
+            return .deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem).")
+        }
+        return nil
+    }
+
+    // MARK: - CONNECT
+
+    private func startTunnel(_ request: EgressRequest, context: ChannelHandlerContext) {
+        let tunnel = ConnectTunnelHandler(request: request, connection: connection, services: services)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            // The tunnel handler takes the place of the codec and of this handler; bytes the
+            // decoder holds after the CONNECT head reach it when the decoder is removed.
+            try pipeline.addHandler(tunnel, position: .before(self))
+            pipeline.removeHandler(encoder, promise: nil)
+            pipeline.removeHandler(decoder, promise: nil)
+            state = .finished
+            pipeline.removeHandler(context: context, promise: nil)
+        } catch {
+            connection.noteClose("the tunnel could not be set up: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: - Forwarding HTTP
+
+    private func decided(_ outcome: Result<EgressGrant, EgressRefusal>, request: EgressRequest) {
+        guard case .deciding(let head, let buffered) = state, let context, context.channel.isActive else { return }
+        switch outcome {
+        case .failure(let refusal):
+            refuse(refusal)
+        case .success(let grant):
+            connection.grant = grant
+            state = .connecting(head, buffered: buffered)
+            UpstreamConnector.connect(to: grant.addresses, port: grant.target.port, on: context.eventLoop,
+                                      timeout: services.connectTimeout)
+                .assumeIsolated()
+                .whenComplete { result in
+                    switch result {
+                    case .success(let (channel, address)):
+                        self.connected(channel, address: address, grant: grant)
+                    case .failure(let error):
+                        let failure = error as? UpstreamConnector.Failure
+                        let reason = failure?.reason ?? "\(error)"
+                        self.connection.noteClose("connect failed: \(reason)")
+                        self.refuse(EgressRefusal(status: failure?.timedOut == true ? 504 : 502,
+                                                  rule: "builtin:upstream-connect", reason: reason))
+                    }
+                }
+        }
+    }
+
+    private func connected(_ channel: any Channel, address: IPAddress, grant: EgressGrant) {
+        guard case .connecting(let head, let buffered) = state, let context, context.channel.isActive else {
+            channel.close(promise: nil)
+            return
+        }
+        connection.address = address
+        connection.upstream = channel
+        guard let request = connection.request else { return }
+        if let denial = services.decider.checkPeer(UpstreamConnector.peerAddress(of: channel), dialled: address, grant: grant) {
+            channel.close(promise: nil)
+            services.decider.recordLateDenial(request, grant: grant, verdict: denial, address: address)
+            connection.grant = nil
+            refuse(EgressRefusal(status: 403, rule: denial.rule, reason: denial.reason, remedy: denial.remedy))
+            return
+        }
+        let upstream = UpstreamHTTPHandler(front: self, connection: connection)
+        do {
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHandler(upstream)
+        } catch {
+            channel.close(promise: nil)
+            connection.noteClose("the upstream connection could not be set up: \(error)")
+            context.close(promise: nil)
+            return
+        }
+        if let id = connection.id {
+            services.registry.setCarried(id, CarriedTarget(kind: .http, target: grant.target, address: address,
+                                                           decision: grant.decision))
+        }
+        state = .forwarding(upstream)
+        upstream.send(.head(ProxyHTTP.upstreamHead(head, grant: grant)))
+        for part in buffered {
+            switch part {
+            case .head:
+                break
+            case .body(let buffer):
+                connection.bytesUp += buffer.readableBytes
+                upstream.send(.body(.byteBuffer(buffer)))
+            case .end(let trailers):
+                upstream.send(.end(trailers))
+            }
+        }
+        upstream.flush()
+        upstream.startReading()
+        if !requestEnded { resumeReading() }
+    }
+
+    // MARK: - The response
+
+    /// A part of the upstream response.
+    func upstreamResponse(_ part: HTTPClientResponsePart) {
+        guard case .forwarding = state, let context else { return }
+        switch part {
+        case .head(let head):
+            responseStarted = true
+            context.write(wrapOutboundOut(.head(ProxyHTTP.clientHead(head, requestVersion: requestVersion))), promise: nil)
+        case .body(let buffer):
+            connection.bytesDown += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            connection.noteClose("the response was complete")
+            state = .finished
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// The end of a batch of upstream reads.
+    func flushClient() {
+        context?.flush()
+    }
+
+    /// Whether the client can take more of the response.
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    /// The upstream connection closed.
+    func upstreamClosed() {
+        guard case .forwarding = state, let context else { return }
+        if responseStarted {
+            connection.noteClose("the destination closed the connection before the response was complete")
+            state = .finished
+            context.close(promise: nil)
+        } else {
+            refuse(EgressRefusal(status: 502, rule: "builtin:upstream-response",
+                                 reason: "The destination closed the connection without a response."))
+        }
+    }
+
+    // MARK: - Refusing
+
+    /// Records a refusal of a protocol rule (no policy relaxes these, and no human is asked), then
+    /// sends it.
+    private func refuseAndRecord(_ verdict: Verdict, status: Int = 403) {
+        let request = connection.request ?? EgressRequest(kind: .http, target: "", method: "?", client: connection.client)
+        refuse(services.decider.refuseNow(request, verdict: verdict, status: status))
+    }
+
+    /// Sends `refusal` and closes the connection.
+    private func refuse(_ refusal: EgressRefusal) {
+        state = .finished
+        guard let context else { return }
+        connection.noteClose("refused: \(refusal.reason)")
+        let (head, body) = ProxyHTTP.refusal(refusal, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// The upstream side of a forwarded HTTP request: sends the request, passes the response back to
+/// the front handler, and reads only while the client can take more.
+final class UpstreamHTTPHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var front: ProxyFrontHandler?
+    private let connection: ProxyConnection
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+
+    init(front: ProxyFrontHandler, connection: ProxyConnection) {
+        self.front = front
+        self.connection = connection
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.front = nil
+    }
+
+    /// Whether the upstream connection can take more of the request.
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    /// Writes a part of the request.
+    func send(_ part: HTTPClientRequestPart) {
+        context?.write(wrapOutboundOut(part), promise: nil)
+    }
+
+    /// Flushes the request written so far.
+    func flush() {
+        context?.flush()
+    }
+
+    /// Closes the upstream connection.
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    /// Starts reading the response (reads wait until the request is on its way).
+    func startReading() {
+        guard let context else { return }
+        if front?.clientIsWritable ?? false {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    /// The client can take more of the response.
+    func clientBecameWritable() {
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        front?.upstreamResponse(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        front?.flushClient()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { front?.upstreamBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        front?.upstreamClosed()
+        front = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        connection.noteClose("destination connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if front?.clientIsWritable ?? false {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}

@@ -1,0 +1,142 @@
+// HTTP rules of the proxy that are about the protocol, not the policy: which headers are
+// hop-by-hop (RFC 9110 §7.6.1), which ask for a chained proxy (egress-anchors §6 #87), how the
+// request sent upstream is rewritten (RFC 9112 §3.2.2), and how a refusal reads.
+
+import NIOCore
+import NIOHTTP1
+import SentinelPolicy
+
+enum ProxyHTTP {
+    /// Headers that describe one connection and never travel further (RFC 9110 §7.6.1), plus the
+    /// legacy `Proxy-Connection` and the proxy credentials, which are for this proxy only.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer",
+        "upgrade",
+    ]
+
+    /// Header names that ask a proxy to forward through another proxy or to another next hop
+    /// (smokescreen's `X-Upstream-Https-Proxy`, the httpoxy `Proxy` header): refused, because
+    /// this proxy connects only to the destination it checked.
+    static let chainingNames: Set<String> = [
+        "proxy", "x-upstream-https-proxy", "x-upstream-http-proxy", "x-upstream-proxy", "x-forwarded-proxy", "x-proxy-url",
+    ]
+
+    /// The first header of `headers` that asks for a chained proxy, if any: a name in
+    /// `chainingNames`, any `X-Upstream-…` header, or any `Proxy-…` header other than the
+    /// hop-by-hop ones this proxy removes.
+    static func chainingHeader(in headers: HTTPHeaders) -> String? {
+        for (name, _) in headers {
+            let lowered = name.lowercased()
+            if chainingNames.contains(lowered) || lowered.hasPrefix("x-upstream-") { return name }
+            if lowered.hasPrefix("proxy-"), !hopByHop.contains(lowered) { return name }
+        }
+        return nil
+    }
+
+    /// The request-framing problem of `headers`, if any: a request with both `Content-Length`
+    /// and `Transfer-Encoding`, or with `Content-Length` values that disagree, is how requests
+    /// are smuggled past a proxy (RFC 9112 §6.3); refused rather than guessed.
+    static func framingProblem(in headers: HTTPHeaders) -> String? {
+        let lengths = headers["content-length"].flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces() }
+        if !lengths.isEmpty, !headers["transfer-encoding"].isEmpty {
+            return "it has both Content-Length and Transfer-Encoding"
+        }
+        if Set(lengths).count > 1 { return "it has Content-Length values that disagree" }
+        return nil
+    }
+
+    /// Removes the hop-by-hop headers and those the `Connection` header names.
+    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        let named = headers["connection"].flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces().lowercased() }
+        for name in hopByHop.union(named) where !name.isEmpty && name != "content-length" && name != "transfer-encoding" {
+            headers.remove(name: name)
+        }
+    }
+
+    /// The request head sent upstream: origin-form target, `Host` from the absolute URI (any
+    /// `Host` the client sent is replaced), hop-by-hop headers removed, and `Connection: close`
+    /// (one request per upstream connection, so the response ends where the connection does).
+    static func upstreamHead(_ head: HTTPRequestHead, grant: EgressGrant) -> HTTPRequestHead {
+        var headers = head.headers
+        removeHopByHop(&headers)
+        headers.remove(name: "host")
+        headers.replaceOrAdd(name: "connection", value: "close")
+        var rewritten = HTTPRequestHead(version: .http1_1, method: head.method, uri: grant.originForm, headers: headers)
+        rewritten.headers.add(name: "host", value: grant.hostHeader)
+        return rewritten
+    }
+
+    /// The response head sent to the client: hop-by-hop headers removed, `Connection: close`.
+    static func clientHead(_ head: HTTPResponseHead, requestVersion: HTTPVersion) -> HTTPResponseHead {
+        var headers = head.headers
+        removeHopByHop(&headers)
+        headers.replaceOrAdd(name: "connection", value: "close")
+        let version = requestVersion.minor == 0 ? HTTPVersion.http1_0 : HTTPVersion.http1_1
+        return HTTPResponseHead(version: version, status: head.status, headers: headers)
+    }
+
+    // MARK: - Refusals
+
+    /// The response for a refused request: status, `X-Sentinel-Rule`, `X-Sentinel-Reason` and,
+    /// when there is one, `X-Sentinel-Remedy`; a text body that says the same.
+    static func refusal(_ refusal: EgressRefusal, allocator: ByteBufferAllocator) -> (HTTPResponseHead, ByteBuffer) {
+        var text = "Sentinel Guard refused this request.\n"
+        text += "Rule: \(refusal.rule)\n"
+        text += "Reason: \(refusal.reason)\n"
+        if let remedy = refusal.remedy {
+            text += "To allow it, change the policy: \(remedy)\n"
+        }
+        let body = allocator.buffer(string: text)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        headers.add(name: "connection", value: "close")
+        headers.add(name: "x-sentinel-rule", value: headerSafe(refusal.rule))
+        headers.add(name: "x-sentinel-reason", value: headerSafe(refusal.reason))
+        if let remedy = refusal.remedy {
+            headers.add(name: "x-sentinel-remedy", value: headerSafe(remedy))
+        }
+        let status = HTTPResponseStatus(statusCode: refusal.status)
+        return (HTTPResponseHead(version: .http1_1, status: status, headers: headers), body)
+    }
+
+    /// A refusal as raw bytes, for a connection whose HTTP encoder is already gone (CONNECT).
+    static func rawRefusal(_ refusal: EgressRefusal, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let (head, body) = self.refusal(refusal, allocator: allocator)
+        var buffer = allocator.buffer(capacity: 512 + body.readableBytes)
+        buffer.writeString("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)\r\n")
+        for (name, value) in head.headers {
+            buffer.writeString("\(name): \(value)\r\n")
+        }
+        buffer.writeString("\r\n")
+        buffer.writeImmutableBuffer(body)
+        return buffer
+    }
+
+    /// The answer to an accepted CONNECT, written as bytes: the encoder would add framing
+    /// headers, and a 2xx answer to CONNECT must have none (RFC 9110 §9.3.6).
+    static func connectEstablished(allocator: ByteBufferAllocator) -> ByteBuffer {
+        allocator.buffer(string: "HTTP/1.1 200 Connection established\r\n\r\n")
+    }
+
+    /// Header values carry printable ASCII only: anything else (non-ASCII letters in a reason,
+    /// control characters from a client's request-target) is written as `\u{…}`.
+    static func headerSafe(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            if scalar.value >= 0x20 && scalar.value < 0x7f {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            }
+        }
+        return out
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}
