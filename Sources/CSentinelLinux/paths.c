@@ -16,3 +16,8 @@ int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resol
     struct open_how how = {.flags = flags, .mode = 0, .resolve = resolve};
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
+
+int sentinel_openat2_mode(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct open_how how = {.flags = flags, .mode = mode, .resolve = resolve};
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}

@@ -66,9 +66,9 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
             clientInputClosed = true
         } else if event is IdleStateHandler.IdleStateEvent {
-            connection.noteClose("no traffic for the idle timeout before the tunnel was set up")
-            state = .done
-            context.close(promise: nil)
+            // Deciding (bounded by the approval timeout) and dialling (bounded by the connect
+            // timeout) are not idleness: a slow decision must not close the client's connection.
+            if case .done = state { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

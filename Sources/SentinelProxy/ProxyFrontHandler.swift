@@ -105,6 +105,11 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         } else if event is IdleStateHandler.IdleStateEvent {
+            // A request being decided or dialled has its own timeouts (approval, connect).
+            switch state {
+            case .deciding, .connecting: return
+            default: break
+            }
             connection.noteClose("no traffic in either direction for the idle timeout")
             context.close(promise: nil)
         } else {

@@ -167,9 +167,16 @@ struct PopupXvfbTests {
         for attempt in 0..<(repeatable ? 4 : 1) {
             if attempt > 0 && finished.value { break }
             try await runTool("xdotool", ["windowfocus", "--sync", window], environment: display.environment)
-            try await Task.sleep(for: .seconds(1))
-            let paced = keys.first == "key" ? ["key", "--delay", "150"] + keys.dropFirst() : keys
-            try await runTool("xdotool", paced, environment: display.environment)
+            try await Task.sleep(for: .seconds(2))
+            if keys.first == "key" {
+                // One key per xdotool call, with a pause, so a starved dialog sees them in order.
+                for key in keys.dropFirst() {
+                    try await runTool("xdotool", ["key", key], environment: display.environment)
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+            } else {
+                try await runTool("xdotool", keys, environment: display.environment)
+            }
             for _ in 0..<50 where !finished.value { try await Task.sleep(for: .milliseconds(100)) }
         }
         return await waiting.value

@@ -12,4 +12,8 @@ extern const uint64_t sentinel_resolve_no_symlinks;
 /// Linux 5.6, ELOOP when `resolve` forbids a symlink the path crosses).
 int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
 
+/// `sentinel_openat2` with a creation mode (for O_CREAT): compatibility mode opens the exact
+/// canonical path it checked, refusing any symlink swapped in after the check.
+int sentinel_openat2_mode(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
 #endif
