@@ -42,6 +42,8 @@ public struct SentinelError: Error, Hashable, Sendable, CustomStringConvertible 
 
     /// `message`, with the remedy when there is one.
     public var description: String {
-        remedy.map { "\(message) \($0)" } ?? message
+        guard let remedy else { return message }
+        let ended = message.last.map { ".!?".contains($0) } ?? true
+        return ended ? "\(message) \(remedy)" : "\(message). \(remedy)"
     }
 }
