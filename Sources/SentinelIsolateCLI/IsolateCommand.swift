@@ -39,8 +39,14 @@ public struct IsolateCommand: ParsableCommand {
     @Option(help: "Policy file mounted read-only at /workspace/sentinel.yaml.")
     var policy = "./sentinel.yaml"
 
-    @Option(help: "Network: none (loopback only), host (no isolation; refused in production), bridge (not supported natively).")
+    @Option(help: "Network: none (loopback only), proxied (only through the policy proxy), host (no isolation; refused in production), bridge (Docker only).")
     var network = "none"
+
+    @Option(name: .customLong("proxy-socket"), help: "With --network proxied: use this running `sentinel proxy --unix` socket instead of starting one for the run.")
+    var proxySocket: String?
+
+    @Option(name: .customLong("proxy-hosts-file"), help: "With --network proxied: a hosts file for the proxy started for the run (tests, air-gapped setups).")
+    var proxyHostsFile: String?
 
     @Option(help: "Proxy URL passed as HTTP(S)_PROXY (default: $SENTINEL_PROXY).")
     var proxy: String?
@@ -111,7 +117,7 @@ public struct IsolateCommand: ParsableCommand {
     /// Runs the command in the sandbox; exits with its status.
     public mutating func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let request: IsolateRequest
+        var request: IsolateRequest
         do {
             request = try resolve(environment: environment)
         } catch let error as IsolateError {
@@ -127,6 +133,29 @@ public struct IsolateCommand: ParsableCommand {
         } catch let error as IsolateError {
             IsolateOutput.error(error.description)
             throw ExitCode(2)
+        }
+        // --network proxied: the policy proxy the sandbox's relay connects to, started for this
+        // run (a separate process, so this launcher stays single-threaded) unless one was given.
+        var proxy: IsolateProxy?
+        defer { proxy?.stop() }
+        if request.spec.network == .proxied {
+            if let socket = request.proxySocket {
+                request.spec.proxySocket = socket
+            } else {
+                do {
+                    let started = try IsolateProxy.start(request: request)
+                    proxy = started
+                    request.spec.proxySocket = started.socketPath
+                } catch let error as IsolateError {
+                    IsolateOutput.error(error.description)
+                    var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
+                    failed.error = error.description
+                    failed.exitStatus = 2
+                    if let problem = IsolateAudit.end(audit, report: failed, request: request) { IsolateOutput.error(problem) }
+                    writeStatus(failed, request: request)
+                    throw ExitCode(2)
+                }
+            }
         }
         var report: SandboxRunReport
         do {
@@ -213,16 +242,17 @@ public struct IsolateCommand: ParsableCommand {
         }
         guard !isDirectory, PathResolution.isRegularFile(policy) else { throw IsolateError("Policy file is not a file: \(policy)") }
 
-        guard ["none", "bridge", "host"].contains(network) else {
-            throw IsolateError("network_mode must be one of: none, bridge, host")
+        guard ["none", "bridge", "host", "proxied"].contains(network) else {
+            throw IsolateError("network_mode must be one of: none, proxied, bridge, host")
         }
-        if Truthy.check(env["SENTINEL_PRODUCTION"]), network != "none", !Truthy.check(env["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) {
+        // Proxied egress is the enforced topology production asks for, so it needs no exception.
+        if Truthy.check(env["SENTINEL_PRODUCTION"]), network != "none", network != "proxied", !Truthy.check(env["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) {
             throw IsolateError(
                 "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception.")
         }
         let proxy = (self.proxy ?? env["SENTINEL_PROXY"] ?? "").trimmingWhitespace()
         let enforceProxy = self.enforceProxy || Truthy.check(env["SENTINEL_ENFORCE_PROXY"])
-        if network != "none", enforceProxy, proxy.isEmpty {
+        if network != "none", network != "proxied", enforceProxy, proxy.isEmpty {
             throw IsolateError("Networked isolation with --enforce-proxy requires --proxy (or SENTINEL_PROXY).")
         }
         let modeText = (self.seccompMode ?? env["SENTINEL_SECCOMP_MODE"] ?? "enforce").trimmingWhitespace().lowercased()
@@ -237,6 +267,17 @@ public struct IsolateCommand: ParsableCommand {
             throw IsolateError(
                 "--network bridge is not available with the native backend: use --network none (no network), "
                     + "--network host (no isolation), or --network proxied (egress through the policy proxy; coming soon).")
+        }
+        if network != "proxied", proxySocket != nil || proxyHostsFile != nil {
+            throw IsolateError("--proxy-socket and --proxy-hosts-file apply only to --network proxied.")
+        }
+        if network == "proxied", !proxy.isEmpty {
+            throw IsolateError(
+                "--network proxied relays to a policy proxy's Unix socket, not to a proxy URL: drop --proxy "
+                    + "(sentinel-isolate then starts `sentinel proxy` for the run) or pass --proxy-socket PATH.")
+        }
+        if let proxyHostsFile, !PathResolution.isRegularFile(PathResolution.absolute(proxyHostsFile)) {
+            throw IsolateError("Proxy hosts file does not exist: \(PathResolution.absolute(proxyHostsFile))")
         }
         if network == "host" {
             warnings.append("--network host: the sandbox shares the host's network, including services on 127.0.0.1.")
@@ -299,7 +340,12 @@ public struct IsolateCommand: ParsableCommand {
             }
         }
         // §6.4 step 11: proxy variables when a proxy is set (harmless with --network none).
-        if !proxy.isEmpty {
+        if network == "proxied" {
+            let url = "http://127.0.0.1:\(IsolateProxy.port)"
+            for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"] { explicit[name] = url }
+            explicit["NO_PROXY"] = "localhost,127.0.0.1,::1"
+            explicit["no_proxy"] = explicit["NO_PROXY"]
+        } else if !proxy.isEmpty {
             for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] { explicit[name] = proxy }
             let noProxy = self.noProxy ?? env["SENTINEL_NO_PROXY"] ?? env["NO_PROXY"] ?? env["no_proxy"] ?? ""
             if !noProxy.isEmpty {
@@ -331,18 +377,23 @@ public struct IsolateCommand: ParsableCommand {
 
         let spec = SandboxSpec(
             command: command, workspace: workspace, policyFile: policy,
-            network: network == "host" ? .host : .none, binds: bindList, blockedPaths: blocked,
+            network: network == "host" ? .host : (network == "proxied" ? .proxied : .none), binds: bindList, blockedPaths: blocked,
             environmentAllowList: allowList, environment: explicit, limits: limits,
             requireLandlock: requireLandlock,
             seccomp: SandboxSpec.SeccompSettings(
                 mode: seccompMode, profilePath: profilePath, suggestPath: seccompSuggest.map(PathResolution.absolute),
                 builtinProfile: builtinProfile))
         do {
-            try SandboxValidation.validate(spec)
+            // A proxied run gets its socket only when the proxy starts (after this validation).
+            var checked = spec
+            if checked.network == .proxied, checked.proxySocket == nil { checked.proxySocket = "/run/sentinel/proxy.sock" }
+            try SandboxValidation.validate(checked)
         } catch {
             throw IsolateError(error.description)
         }
         return IsolateRequest(
+            proxySocket: proxySocket.map(PathResolution.absolute),
+            proxyHostsFile: proxyHostsFile.map(PathResolution.absolute),
             spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
             jsonStatusFile: jsonStatusFile.map(PathResolution.absolute))
     }
@@ -350,6 +401,9 @@ public struct IsolateCommand: ParsableCommand {
 
 /// A resolved `isolate` invocation.
 struct IsolateRequest {
+    /// `--proxy-socket`: a running proxy to relay to (else one is started for a proxied run).
+    var proxySocket: String?
+    var proxyHostsFile: String?
     var spec: SandboxSpec
     var warnings: [String]
     /// Policy entries the sandbox did not apply, and why (reported in the status and audit).
@@ -461,6 +515,92 @@ enum IsolateAudit {
         } catch {
             return "Could not write the end record to the audit log \(request.auditLog): \(error)."
         }
+    }
+}
+
+/// The `sentinel proxy` a proxied run relays to: started with `--unix` in a private directory,
+/// with the run's policy and audit log (one trail for the run and its requests), stopped after.
+struct IsolateProxy {
+    /// The loopback port inside the sandbox that PID 1 relays (SandboxStage+Relay.swift).
+    static let port = 3128
+
+    let pid: pid_t
+    let directory: String
+    let socketPath: String
+
+    static func start(request: IsolateRequest) throws -> IsolateProxy {
+        guard let binary = sentinelBinary() else {
+            throw IsolateError(
+                "--network proxied needs the `sentinel` binary (for `sentinel proxy`) next to sentinel-isolate or on PATH; "
+                    + "build it with `swift build --product sentinel`, or pass --proxy-socket PATH of a running proxy.")
+        }
+        var template = Array("/tmp/sentinel-proxy-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw IsolateError("Could not create a directory for the proxy's socket: \(String(cString: strerror(errno))).")
+        }
+        let directory = String(cString: made)
+        let socketPath = directory + "/proxy.sock"
+        var arguments = [binary, "proxy", "--unix", socketPath, "--audit-log", request.auditLog]
+        if let policy = request.spec.policyFile { arguments += ["--policy", policy] }
+        if let hosts = request.proxyHostsFile { arguments += ["--hosts-file", hosts] }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary, nil, nil, &argv, environ)
+        guard spawned == 0 else {
+            rmdir(directory)
+            throw IsolateError("Could not start \(binary) proxy: \(String(cString: strerror(spawned))).")
+        }
+        let proxy = IsolateProxy(pid: pid, directory: directory, socketPath: socketPath)
+        // Wait for the socket (the proxy loads and checks the policy first), at most 15 s.
+        for _ in 0..<1500 {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                rmdir(directory)
+                throw IsolateError("`sentinel proxy` stopped before it listened (status \(status >> 8)); its message is above.")
+            }
+            var info = stat()
+            if stat(socketPath, &info) == 0 {
+                // PID 1 of a root caller's sandbox runs as the workload identity outside too; the
+                // socket (0600) and its directory must be its own for the relay to connect.
+                if geteuid() == 0 {
+                    let id = request.spec.rootCallerWorkloadID
+                    _ = chown(directory, id, id)
+                    _ = chown(socketPath, id, id)
+                }
+                return proxy
+            }
+            usleep(10_000)
+        }
+        proxy.stop()
+        throw IsolateError("`sentinel proxy` did not create its socket within 15 s.")
+    }
+
+    /// SIGTERM, wait (the proxy writes its stop record and removes the socket), then tidy up.
+    func stop() {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        unlink(socketPath)
+        rmdir(directory)
+    }
+
+    /// `sentinel` beside this executable, else on PATH.
+    static func sentinelBinary() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if count > 0 {
+            let own = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let candidate = String(own[..<(own.lastIndex(of: "/") ?? own.startIndex)]) + "/sentinel"
+            if access(candidate, X_OK) == 0 && !own.hasSuffix("/sentinel") || own.hasSuffix("/sentinel") {
+                if access(candidate, X_OK) == 0 { return candidate }
+            }
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where access("\(directory)/sentinel", X_OK) == 0 {
+            return "\(directory)/sentinel"
+        }
+        return nil
     }
 }
 

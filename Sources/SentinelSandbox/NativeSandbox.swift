@@ -59,8 +59,13 @@ public struct NativeSandbox: Sendable {
             report.warnings.append("Limits use rlimits, not cgroups: \(limitsReason). The CPU limit is not enforced.")
         }
 
-        report.protections.namespaces = ["user", "mount", "pid", "ipc", "uts", "cgroup"] + (spec.network == .none ? ["net"] : [])
-        report.protections.network = spec.network == .none ? "none (new network namespace, loopback only)" : "host (NOT isolated: the host's network and loopback services are reachable)"
+        report.protections.namespaces = ["user", "mount", "pid", "ipc", "uts", "cgroup"] + (spec.network.isolated ? ["net"] : [])
+        switch spec.network {
+        case .none: report.protections.network = "none (new network namespace, loopback only)"
+        case .host: report.protections.network = "host (NOT isolated: the host's network and loopback services are reachable)"
+        case .proxied:
+            report.protections.network = "proxied (new network namespace; 127.0.0.1:\(proxiedListenPort) relayed to the policy proxy, nothing else reachable)"
+        }
         report.protections.workloadIdentity = "\(plan.workloadUID):\(plan.workloadGID)"
         report.protections.idmappedWorkspace = rootCaller
 
@@ -347,6 +352,15 @@ public enum SandboxValidation {
                 !reserved.contains(where: { bind.destination == $0 || ($0 != "/" && bind.destination.hasPrefix($0 + "/")) })
             else {
                 throw SandboxError(.invalidSpec, "Bind destination \(bind.destination) is reserved by the sandbox; choose another path.")
+            }
+        }
+        if spec.network == .proxied {
+            guard let socket = spec.proxySocket, socket.hasPrefix("/"), !socket.hasSuffix("/") else {
+                throw SandboxError(.invalidSpec, "--network proxied needs the absolute path of the proxy's Unix socket.")
+            }
+            // "/proc/self/fd/NNNN/" + name must fit sun_path (108 bytes with the NUL).
+            guard (socket.split(separator: "/").last?.utf8.count ?? 0) <= 80 else {
+                throw SandboxError(.invalidSpec, "The proxy socket's file name is too long for a Unix socket address: \(socket)")
             }
         }
         for path in spec.blockedPaths where !path.hasPrefix("/") || path.split(separator: "/").contains("..") {

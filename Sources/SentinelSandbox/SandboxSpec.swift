@@ -36,6 +36,10 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     /// The identity the workload runs as when the caller is root (ignored for ordinary callers,
     /// who always run as themselves).
     public var rootCallerWorkloadID: UInt32
+    /// `--network proxied`: the host path of the policy proxy's Unix socket (`sentinel proxy
+    /// --unix`), which PID 1 relays 127.0.0.1:3128 to. Its owner must be the identity PID 1 runs
+    /// as outside (the caller, or `rootCallerWorkloadID` for a root caller).
+    public var proxySocket: String?
 
     /// Creates a spec with the defaults of `sentinel-isolate`.
     public init(
@@ -51,7 +55,8 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         requireLandlock: Bool = false,
         seccomp: SeccompSettings = SeccompSettings(),
         hostname: String = "sentinel",
-        rootCallerWorkloadID: UInt32 = 65534
+        rootCallerWorkloadID: UInt32 = 65534,
+        proxySocket: String? = nil
     ) {
         self.command = command
         self.workspace = workspace
@@ -66,6 +71,7 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         self.seccomp = seccomp
         self.hostname = hostname
         self.rootCallerWorkloadID = rootCallerWorkloadID
+        self.proxySocket = proxySocket
     }
 
     /// The network a sandbox gets.
@@ -74,6 +80,12 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         case none
         /// The host's network namespace (no isolation; loopback services are reachable).
         case host
+        /// A new network namespace with only loopback; PID 1 relays 127.0.0.1:3128 to the
+        /// policy proxy's Unix socket (`SandboxSpec.proxySocket`), the only way out.
+        case proxied
+
+        /// Whether the sandbox gets its own network namespace.
+        public var isolated: Bool { self != .host }
     }
 
     /// A host path made visible inside the sandbox.

@@ -12,6 +12,8 @@ import Glibc
 struct InitProcess {
     let plan: StagePlan
     let sources: BindSources
+    /// The proxy socket's directory (`--network proxied`), or -1.
+    var proxyDirectory: Int32 = -1
 
     func run() -> Int32 {
         // If the stage dies, PID 1 dies, and with it every process of the namespace.
@@ -19,11 +21,17 @@ struct InitProcess {
         _ = sentinel_set_name("sentinel-init")
         do {
             try setUp()
+            // The relay listens before the workload starts, so its first connection finds it.
+            var relay: ProxyRelay?
+            if plan.spec.network == .proxied, let socketPath = plan.spec.proxySocket {
+                let name = String(socketPath[socketPath.index(after: socketPath.lastIndex(of: "/") ?? socketPath.startIndex)...])
+                relay = try step(.proxyRelay) { () throws(Errno) in try ProxyRelay(directoryFD: proxyDirectory, name: name) }
+            }
             let workload = try step(.forkWorkload) { () throws(Errno) in try Sys.fork() }
             if workload == 0 {
                 Workload(plan: plan).execute()
             }
-            return serve(workload: workload)
+            return serve(workload: workload, relay: relay)
         } catch {
             let failure = StageFailure(step: error.step, errno: error.errno, detail: error.detail)
             try? Sys.writeAll(stageReportFD, Frames.encode(.failure, failure))
@@ -37,7 +45,7 @@ struct InitProcess {
         try step(.setHostname) { () throws(Errno) in
             try Sys.check { sethostname(plan.spec.hostname, plan.spec.hostname.utf8.count) }
         }
-        if plan.spec.network == .none {
+        if plan.spec.network.isolated {
             try step(.loopbackUp) { () throws(Errno) in try Sys.check { sentinel_loopback_up() } }
         }
         // PID 1 needs no privilege from here on: reaping and forwarding signals need none.
@@ -46,10 +54,10 @@ struct InitProcess {
     }
 
     /// Reaps every child, forwards signals to the workload, and returns the workload's status.
-    private func serve(workload: pid_t) -> Int32 {
+    private func serve(workload: pid_t, relay: ProxyRelay?) -> Int32 {
         var signals = StageProcess.forwardedSignals + [SIGCHLD]
         let signalFD = sentinel_signalfd(&signals, Int32(signals.count))
-        var pollSet = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        var pollSet: [pollfd] = []
         var workloadStatus: Int32?
         while workloadStatus == nil {
             // Reap first: SIGCHLD may have arrived before the signalfd existed.
@@ -62,8 +70,10 @@ struct InitProcess {
                 if let (pid, status) = try? Sys.wait(-1), pid == workload { workloadStatus = status }
                 continue
             }
+            pollSet = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)] + (relay?.pollSet() ?? [])
             let ready = poll(&pollSet, nfds_t(pollSet.count), -1)
             if ready < 0 { continue }
+            relay?.handle(pollSet[1...])
             if pollSet[0].revents & Int16(POLLIN) != 0 {
                 var sender: Int32 = 0
                 let signal = sentinel_signalfd_read(signalFD, &sender)

@@ -125,6 +125,15 @@ struct StageProcess {
 
         let rootCaller = geteuid() == 0
         var sources = BindSources()
+        // The proxy socket's directory, while host paths are still ours to open (PID 1 connects
+        // through it from inside; see SandboxStage+Relay.swift).
+        var proxyDirectory: Int32 = -1
+        if plan.spec.network == .proxied, let socketPath = plan.spec.proxySocket {
+            let directory = String(socketPath[..<(socketPath.lastIndex(of: "/") ?? socketPath.startIndex)])
+            proxyDirectory = try step(.openProxySocket, directory) { () throws(Errno) in
+                try Sys.open(directory.isEmpty ? "/" : directory, Int32(SENTINEL_O_PATH) | O_DIRECTORY | O_CLOEXEC)
+            }
+        }
         if rootCaller {
             // As root in the host namespaces: shed root's supplementary groups (they would keep
             // working outside through the sandbox), and take the bind sources now, while
@@ -136,7 +145,7 @@ struct StageProcess {
         // 3. The namespaces.
         var flags = SENTINEL_CLONE_NEWUSER | SENTINEL_CLONE_NEWNS | SENTINEL_CLONE_NEWPID | SENTINEL_CLONE_NEWIPC
         flags |= SENTINEL_CLONE_NEWUTS | SENTINEL_CLONE_NEWCGROUP
-        if plan.spec.network == .none { flags |= SENTINEL_CLONE_NEWNET }
+        if plan.spec.network.isolated { flags |= SENTINEL_CLONE_NEWNET }
         try step(.unshareNamespaces) { () throws(Errno) in try Sys.check { sentinel_unshare(Int32(flags)) } }
 
         // 4. The launcher, outside, writes our uid/gid maps.
@@ -166,9 +175,10 @@ struct StageProcess {
         // 5. PID 1 of the new pid namespace.
         let initPID = try step(.forkInit) { () throws(Errno) in try Sys.fork() }
         if initPID == 0 {
-            exit(InitProcess(plan: plan, sources: sources).run())
+            exit(InitProcess(plan: plan, sources: sources, proxyDirectory: proxyDirectory).run())
         }
         sources.closeAll()
+        if proxyDirectory >= 0 { Sys.close(proxyDirectory) }
         return StageProcess.superviseChild(initPID)
     }
 

@@ -56,7 +56,7 @@ enum StageStep: String, Codable, Sendable {
     case unshareNamespaces, waitForIDMaps, switchIdentity, forkInit
     case privatizeMounts, mountRoot, bindSystem, maskSecrets, mountProc, mountDev, mountTmp
     case mountWorkspace, mountPolicy, extraBinds, blockPaths, limitNestedUserNamespaces
-    case pivotRoot, remountRootReadOnly, setHostname, loopbackUp
+    case pivotRoot, remountRootReadOnly, setHostname, loopbackUp, openProxySocket, proxyRelay
     case dropCapabilities, noNewPrivileges, forkWorkload, closeDescriptors, resourceLimits
     case landlock, seccomp, exec
 
@@ -89,6 +89,8 @@ enum StageStep: String, Codable, Sendable {
         case .remountRootReadOnly: return "make the new root read-only"
         case .setHostname: return "set the host name"
         case .loopbackUp: return "bring up loopback in the new network namespace"
+        case .openProxySocket: return "open the directory of the proxy's Unix socket"
+        case .proxyRelay: return "listen on 127.0.0.1:3128 inside the sandbox for the proxy relay"
         case .dropCapabilities: return "drop every capability"
         case .noNewPrivileges: return "set no_new_privs"
         case .forkWorkload: return "start the workload process"
