@@ -64,6 +64,12 @@ public struct IsolateCommand: ParsableCommand {
     @Flag(help: "Build the image if it is missing (docker backend).")
     var buildIfMissing = false
 
+    @Option(help: "Base image for --build-if-missing (default: $SENTINEL_BASE_IMAGE or debian:bookworm-slim).")
+    var baseImage: String?
+
+    @Flag(help: "Print the docker command instead of running it (docker backend).")
+    var dryRun = false
+
     @Option(help: "Backend: native or docker (default: $SENTINEL_BACKEND or native).")
     var backend: String?
 
@@ -120,7 +126,12 @@ public struct IsolateCommand: ParsableCommand {
         for warning in request.warnings { IsolateOutput.warning(warning) }
         var report: SandboxRunReport
         do {
-            report = try NativeSandbox().runBlocking(request.spec, callerEnvironment: environment)
+            if let docker = request.docker {
+                guard let dockerReport = try runDocker(request, docker, environment: environment) else { return }
+                report = dockerReport
+            } else {
+                report = try NativeSandbox().runBlocking(request.spec, callerEnvironment: environment)
+            }
         } catch {
             IsolateOutput.error(error.description)
             var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
@@ -131,7 +142,7 @@ public struct IsolateCommand: ParsableCommand {
         }
         for warning in report.warnings { IsolateOutput.warning(warning) }
         for denial in report.denials { IsolateOutput.warning(denial) }
-        if request.spec.seccomp.mode == .log {
+        if request.spec.seccomp.mode == .log && request.docker == nil {
             if report.seccompWouldDeny.isEmpty {
                 IsolateOutput.stderr("sentinel-isolate: seccomp log mode: no call was outside the profile.\n")
             } else {
@@ -182,9 +193,6 @@ public struct IsolateCommand: ParsableCommand {
         guard backend == "native" || backend == "docker" else {
             throw IsolateError("backend must be one of: native, docker")
         }
-        guard backend == "native" else {
-            throw IsolateError("The Docker backend is not built yet; use --backend native (the default).")
-        }
         let workspace = PathResolution.absolute(self.workspace)
         let policy = PathResolution.absolute(self.policy)
         let seccompFile = PathResolution.absolute(self.seccomp)
@@ -219,12 +227,12 @@ public struct IsolateCommand: ParsableCommand {
         guard ["strict", "datasci", "custom"].contains(profile) else {
             throw IsolateError("seccomp_profile must be one of: strict, datasci, custom")
         }
-        if network == "bridge" {
+        if network == "bridge" && backend == "native" {
             throw IsolateError(
                 "--network bridge is not available with the native backend: use --network none (no network), "
                     + "--network host (no isolation), or --network proxied (egress through the policy proxy; coming soon).")
         }
-        if network == "host" {
+        if network == "host" && backend == "native" {
             warnings.append("--network host: the sandbox shares the host's network, including services on 127.0.0.1.")
         }
 
@@ -312,7 +320,8 @@ public struct IsolateCommand: ParsableCommand {
         }
         return IsolateRequest(
             spec: spec, warnings: warnings, auditLog: auditLog.map(PathResolution.absolute),
-            jsonStatusFile: jsonStatusFile.map(PathResolution.absolute))
+            jsonStatusFile: jsonStatusFile.map(PathResolution.absolute),
+            docker: backend == "docker" ? try dockerOptions(network: network, environment: env) : nil)
     }
 }
 
@@ -322,6 +331,8 @@ struct IsolateRequest {
     var warnings: [String]
     var auditLog: String?
     var jsonStatusFile: String?
+    /// Set for `--backend docker`.
+    var docker: DockerRunOptions?
 }
 
 /// A command-line mistake: one sentence, exit status 2.
