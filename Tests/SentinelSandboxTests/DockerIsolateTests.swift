@@ -99,7 +99,11 @@ struct DockerIsolateTests {
     @Test("Docker's own failures are one sentence that says what to do")
     func dockerFailures() throws {
         let scratch = try Scratch(for: .unprivileged)
-        let missing = try DockerIsolate.run(scratch, flags: ["--image", "sentinel-no-such-image:0"], ["true"])
+        // (Without --build-if-missing: the common flags would build it.)
+        let missing = try Isolate.launch(
+            Isolate.binary,
+            ["--backend", "docker", "--image", "sentinel-no-such-image:0", "--workspace", scratch.workspace, "--policy", scratch.policy, "--", "true"],
+            directory: scratch.base)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("Docker image 'sentinel-no-such-image:0' not found. Build it first or use --build-if-missing."), "\(missing.stderr)")
 

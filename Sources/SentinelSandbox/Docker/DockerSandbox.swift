@@ -70,9 +70,10 @@ public struct DockerSandbox: Sendable {
         let status = WaitStatus(raw: raw)
         switch status {
         case .exited(let code):
-            // 125: the client or the engine failed before the command ran (docker run(1)). A
-            // workload may exit 125 too; then the diagnosis finds nothing and it passes through.
-            if code == 125, let problem = engine.diagnoseRunFailure(image: options.image) { throw problem }
+            // 125: the client or the engine failed before the command ran (docker run(1));
+            // recent clients exit 126 when the socket refuses them. A workload may exit with
+            // these too; then the diagnosis finds nothing wrong and the status passes through.
+            if code == 125 || code == 126, let problem = engine.diagnoseRunFailure(image: options.image) { throw problem }
             report.exitCode = code
         case .signaled(let signal):
             report.signal = signal
