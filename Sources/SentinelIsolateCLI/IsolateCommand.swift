@@ -72,6 +72,12 @@ public struct IsolateCommand: ParsableCommand {
     @Flag(help: "Build the image if it is missing (docker backend).")
     var buildIfMissing = false
 
+    @Option(help: "Base image for --build-if-missing (default: $SENTINEL_BASE_IMAGE or debian:bookworm-slim).")
+    var baseImage: String?
+
+    @Flag(help: "Print the docker command instead of running it (docker backend).")
+    var dryRun = false
+
     @Option(help: "Backend: native or docker (default: $SENTINEL_BACKEND or native).")
     var backend: String?
 
@@ -127,6 +133,16 @@ public struct IsolateCommand: ParsableCommand {
         // (CleanExit for --help propagates to the entry point, which prints the help.)
         for warning in request.warnings { IsolateOutput.warning(warning) }
         for note in request.policyNotes { IsolateOutput.note(note) }
+        // A dry run prints the docker command and runs nothing, so it leaves no audit record.
+        if let docker = request.docker, dryRun {
+            do {
+                _ = try runDocker(request, docker, environment: environment)
+            } catch {
+                IsolateOutput.error(error.description)
+                throw ExitCode(error.exitStatus)
+            }
+            return
+        }
         let audit: AuditLog
         do {
             audit = try IsolateAudit.start(request, environment: environment)
@@ -159,7 +175,12 @@ public struct IsolateCommand: ParsableCommand {
         }
         var report: SandboxRunReport
         do {
-            report = try NativeSandbox().runBlocking(request.spec, callerEnvironment: environment)
+            if let docker = request.docker {
+                guard let dockerReport = try runDocker(request, docker, environment: environment) else { return }
+                report = dockerReport
+            } else {
+                report = try NativeSandbox().runBlocking(request.spec, callerEnvironment: environment)
+            }
         } catch {
             IsolateOutput.error(error.description)
             var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
@@ -171,7 +192,7 @@ public struct IsolateCommand: ParsableCommand {
         }
         for warning in report.warnings { IsolateOutput.warning(warning) }
         for denial in report.denials { IsolateOutput.warning(denial) }
-        if request.spec.seccomp.mode == .log {
+        if request.spec.seccomp.mode == .log && request.docker == nil {
             if report.seccompWouldDeny.isEmpty {
                 IsolateOutput.stderr("sentinel-isolate: seccomp log mode: no call was outside the profile.\n")
             } else {
@@ -225,9 +246,6 @@ public struct IsolateCommand: ParsableCommand {
         guard backend == "native" || backend == "docker" else {
             throw IsolateError("backend must be one of: native, docker")
         }
-        guard backend == "native" else {
-            throw IsolateError("The Docker backend is not built yet; use --backend native (the default).")
-        }
         let workspace = PathResolution.absolute(self.workspace)
         let policy = PathResolution.absolute(self.policy)
         let seccompFile = PathResolution.absolute(self.seccomp)
@@ -263,10 +281,15 @@ public struct IsolateCommand: ParsableCommand {
         guard ["strict", "datasci", "custom"].contains(profile) else {
             throw IsolateError("seccomp_profile must be one of: strict, datasci, custom")
         }
-        if network == "bridge" {
+        if network == "bridge" && backend == "native" {
             throw IsolateError(
                 "--network bridge is not available with the native backend: use --network none (no network), "
-                    + "--network host (no isolation), or --network proxied (egress through the policy proxy; coming soon).")
+                    + "--network host (no isolation), or --network proxied (egress only through the policy proxy).")
+        }
+        if network == "proxied" && backend == "docker" {
+            throw IsolateError(
+                "--network proxied is not built for the Docker backend yet: use the compose `proxied` profile "
+                    + "(docs/DOCKER.md), or the native backend.")
         }
         if network != "proxied", proxySocket != nil || proxyHostsFile != nil {
             throw IsolateError("--proxy-socket and --proxy-hosts-file apply only to --network proxied.")
@@ -279,7 +302,7 @@ public struct IsolateCommand: ParsableCommand {
         if let proxyHostsFile, !PathResolution.isRegularFile(PathResolution.absolute(proxyHostsFile)) {
             throw IsolateError("Proxy hosts file does not exist: \(PathResolution.absolute(proxyHostsFile))")
         }
-        if network == "host" {
+        if network == "host" && backend == "native" {
             warnings.append("--network host: the sandbox shares the host's network, including services on 127.0.0.1.")
         }
 
@@ -395,7 +418,8 @@ public struct IsolateCommand: ParsableCommand {
             proxySocket: proxySocket.map(PathResolution.absolute),
             proxyHostsFile: proxyHostsFile.map(PathResolution.absolute),
             spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
-            jsonStatusFile: jsonStatusFile.map(PathResolution.absolute))
+            jsonStatusFile: jsonStatusFile.map(PathResolution.absolute),
+            docker: backend == "docker" ? try dockerOptions(network: network, environment: env) : nil)
     }
 }
 
@@ -411,6 +435,8 @@ struct IsolateRequest {
     var policySHA256: String = ""
     var auditLog: String
     var jsonStatusFile: String?
+    /// Set for `--backend docker`.
+    var docker: DockerRunOptions?
 }
 
 /// A command-line mistake: one sentence, exit status 2.

@@ -46,7 +46,7 @@ struct IsolateValidationTests {
         (["--workspace", "sentinel.yaml", "--", "true"], [:], "Workspace is not a directory: "),
         (["--workspace", "ws", "--policy", "nope.yaml", "--", "true"], [:], "Policy file does not exist: "),
         (["--workspace", "ws", "--policy", "ws", "--", "true"], [:], "Policy file is not a file: "),
-        (["--workspace", "ws", "--network", "wifi", "--", "true"], [:], "network_mode must be one of: none, bridge, host"),
+        (["--workspace", "ws", "--network", "wifi", "--", "true"], [:], "network_mode must be one of: none, proxied, bridge, host"),
         (["--workspace", "ws", "--network", "host", "--", "true"], ["SENTINEL_PRODUCTION": " Yes "],
          "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception."),
         (["--workspace", "ws", "--network", "host", "--enforce-proxy", "--", "true"], [:],
@@ -56,8 +56,11 @@ struct IsolateValidationTests {
         (["--workspace", "ws", "--seccomp-mode", "audit", "--", "true"], [:], "seccomp_mode must be one of: enforce, log, off"),
         (["--workspace", "ws", "--", "true"], ["SENTINEL_SECCOMP_PROFILE": "loose"], "seccomp_profile must be one of: strict, datasci, custom"),
         (["--workspace", "ws", "--network", "bridge", "--", "true"], [:], "--network bridge is not available with the native backend"),
-        (["--workspace", "ws", "--backend", "docker", "--", "true"], [:], "The Docker backend is not built yet"),
-        (["--workspace", "ws", "--", "true"], ["SENTINEL_BACKEND": "docker"], "The Docker backend is not built yet"),
+        (["--workspace", "ws", "--backend", "docker", "--seccomp-mode", "log", "--seccomp-suggest", "s.json", "--", "true"], [:],
+         "--seccomp-suggest works with the native backend only"),
+        (["--workspace", "ws", "--require-landlock", "--", "true"], ["SENTINEL_BACKEND": "docker"], "the Docker backend does not apply Landlock"),
+        (["--workspace", "ws", "--backend", "docker", "--network", "bridge", "--", "true"], ["SENTINEL_PRODUCTION": "true"],
+         "Production mode requires --network none."),
         (["--workspace", "ws", "--memory", "lots", "--", "true"], [:], "--memory must be a size"),
         (["--workspace", "ws", "--frobnicate", "--", "true"], [:], "Unknown option '--frobnicate'"),
     ])
@@ -74,7 +77,8 @@ struct IsolateValidationTests {
         #expect(status == 0)
         for flag in ["--workspace", "--policy", "--network", "--proxy", "--no-proxy", "--enforce-proxy", "--seccomp-profile",
                      "--seccomp", "--seccomp-mode", "--image", "--build-if-missing", "--backend", "--pids-limit", "--memory",
-                     "--cpus", "--env", "--audit-log", "--json-status", "--require-landlock", "--seccomp-suggest"] {
+                     "--cpus", "--env", "--audit-log", "--json-status", "--require-landlock", "--seccomp-suggest",
+                     "--dry-run", "--base-image"] {
             #expect(stdout.contains(flag), "\(flag) missing from --help")
         }
     }

@@ -42,6 +42,16 @@ public struct MachineRequirement: Sendable {
         runQuietly("/usr/bin/env", ["docker", "info", "--format", "{{.ServerVersion}}"]) == 0
     }
 
+    /// A Docker engine answers and holds `image` (the Docker backend's tests build on the offline
+    /// base image that `.ci/run` makes with scripts/make-base-image.sh).
+    public static func dockerImage(_ image: String) -> MachineRequirement {
+        MachineRequirement(
+            missing: "needs a running Docker engine with the image \(image) (.ci/run starts dockerd and runs scripts/make-base-image.sh)"
+        ) {
+            runQuietly("/usr/bin/env", ["docker", "image", "inspect", image]) == 0
+        }
+    }
+
     /// An executable is on PATH.
     public static func executable(_ name: String, package: String) -> MachineRequirement {
         MachineRequirement(missing: "needs `\(name)` (Debian package \(package); .ci/run installs it)") {

@@ -1,0 +1,155 @@
+// Renders a `SandboxSpec` as `docker run` arguments. Pure: no engine, no files, so the golden
+// tests pin every argument. The order follows the original runner (original-system.md §6.4
+// step 10), and what it lacked (a non-root user, an init, limits on open files and core dumps,
+// the scrubbed environment, the spec's binds and masks) comes after the seccomp option.
+
+/// One `docker run` invocation, ready to spawn or to print.
+public struct DockerInvocation: Sendable, Equatable {
+    /// The arguments after the `docker` executable, starting with `run`.
+    public var arguments: [String]
+    /// Values of the variables passed as `--env NAME` (caller variables on the allow-list): the
+    /// `docker` process gets them in its environment, so secrets never appear in `ps` output.
+    public var passedEnvironment: [String: String]
+
+    /// Creates an invocation.
+    public init(arguments: [String], passedEnvironment: [String: String] = [:]) {
+        self.arguments = arguments
+        self.passedEnvironment = passedEnvironment
+    }
+
+    /// The command as one shell-quoted line, `docker` first (`--dry-run` prints this).
+    public func shellText(dockerBinary: String = "docker") -> String {
+        ([dockerBinary] + arguments).map(ShellQuote.quote).joined(separator: " ")
+    }
+}
+
+/// The seccomp part of `docker run`, already resolved to a file (or none).
+public enum DockerSeccompOption: Sendable, Equatable {
+    /// `--security-opt seccomp=unconfined` (`--seccomp-mode off`).
+    case unconfined
+    /// `--security-opt seccomp=<path>`: a profile file the `docker` client reads.
+    case profile(path: String)
+
+    /// The `--security-opt` value.
+    public var securityOption: String {
+        switch self {
+        case .unconfined: "seccomp=unconfined"
+        case .profile(let path): "seccomp=\(path)"
+        }
+    }
+}
+
+/// Renders specs as `docker run` command lines.
+public enum DockerCommandLine {
+    /// The proxy variables in the original's order (§6.4 step 11).
+    static let proxyVariableOrder = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"]
+
+    /// The `docker run` arguments for `spec`. Throws when Docker cannot express a part of it
+    /// (a path with `:` in a volume) or the spec is invalid; never drops a protection silently.
+    public static func render(
+        _ spec: SandboxSpec, options: DockerRunOptions, seccomp: DockerSeccompOption, user: String,
+        callerEnvironment: [String: String]
+    ) throws(SandboxError) -> DockerInvocation {
+        guard !spec.command.isEmpty, !spec.command[0].isEmpty else {
+            throw SandboxError(.invalidSpec, "A command to execute inside the sandbox is required.")
+        }
+        guard !options.image.isEmpty, !options.image.hasPrefix("-") else {
+            throw SandboxError(.invalidSpec, "The image name '\(options.image)' is not valid; pass --image NAME[:TAG].")
+        }
+        guard Self.isValidUser(user) else {
+            throw SandboxError(.invalidSpec, "The container user must be a non-root uid:gid (got '\(user)').")
+        }
+        try volumePath(spec.workspace, "workspace")
+        if let policy = spec.policyFile { try volumePath(policy, "policy file") }
+        let limits = spec.limits
+        var arguments = [
+            "run", "--rm", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+            "--pids-limit", "\(limits.pids)", "--memory", DockerSize.render(limits.memoryBytes), "--cpus", "\(limits.cpus)",
+            "--tmpfs", "/tmp:rw,noexec,nosuid,size=\(DockerSize.render(limits.tmpBytes))",
+            "--tmpfs", "/run:rw,noexec,nosuid,size=\(DockerSize.render(limits.runBytes))",
+            "--network", options.network.rawValue,
+            "--volume", "\(spec.workspace):/workspace:rw",
+        ]
+        if let policy = spec.policyFile { arguments += ["--volume", "\(policy):/workspace/sentinel.yaml:ro"] }
+        arguments += ["--workdir", "/workspace"]
+
+        // The environment: the same scrubbed set as the native backend (SandboxEnvironment),
+        // proxy variables first in the original's order, then the rest sorted.
+        var fixed: [String: String] = ["PATH": SandboxEnvironment.path, "HOME": "/workspace", "LANG": callerEnvironment["LANG"] ?? "C.UTF-8"]
+        if let term = callerEnvironment["TERM"] { fixed["TERM"] = term }
+        var passed: [String: String] = [:]
+        for name in spec.environmentAllowList where spec.environment[name] == nil {
+            if let value = callerEnvironment[name] { passed[name] = value }
+        }
+        for (name, value) in spec.environment { fixed[name] = value }
+        for name in proxyVariableOrder {
+            if let value = fixed.removeValue(forKey: name) { arguments += ["--env", "\(name)=\(value)"] }
+        }
+        arguments += ["--security-opt", seccomp.securityOption]
+        arguments += ["--user", user, "--init", "--hostname", spec.hostname]
+        arguments += ["--ulimit", "nofile=\(limits.openFiles):\(limits.openFiles)", "--ulimit", "core=0"]
+        for name in fixed.keys.sorted() { arguments += ["--env", "\(name)=\(fixed[name]!)"] }
+        for name in passed.keys.sorted() { arguments += ["--env", name] }
+        for bind in spec.binds {
+            try volumePath(bind.source, "bind source")
+            try volumePath(bind.destination, "bind destination")
+            arguments += ["--volume", "\(bind.source):\(bind.destination):\(bind.readOnly ? "ro" : "rw")"]
+        }
+        for path in spec.blockedPaths {
+            try volumePath(path, "blocked path")
+            // An empty, read-only, mode-000 tmpfs over the directory (a file in the image cannot
+            // take a tmpfs; Docker then refuses to start, which fails closed).
+            arguments += ["--tmpfs", "\(path):ro,noexec,nosuid,nodev,size=4k,mode=000"]
+        }
+        arguments += ["--interactive"]
+        if options.terminal { arguments += ["--tty"] }
+        // Never reach for a registry: a missing image is an error with a sentence (see
+        // DockerSandbox), not a pull from wherever the daemon is configured to look.
+        arguments += ["--pull", "never"]
+        // The image's ENTRYPOINT (scripts/entrypoint.sh) is kept: it prepares /workspace.
+        arguments += ["--", options.image] + spec.command
+        return DockerInvocation(arguments: arguments, passedEnvironment: passed)
+    }
+
+    /// `uid:gid`, both decimal, uid not 0.
+    static func isValidUser(_ user: String) -> Bool {
+        let parts = user.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let uid = UInt32(parts[0]), UInt32(parts[1]) != nil else { return false }
+        return uid != 0
+    }
+
+    /// Docker's `--volume` and `--tmpfs` split on `:`, so such a path cannot be expressed.
+    static func volumePath(_ path: String, _ what: String) throws(SandboxError) {
+        guard path.hasPrefix("/") else {
+            throw SandboxError(.invalidSpec, "The \(what) must be an absolute path for Docker (got \(path)).")
+        }
+        guard !path.contains(":"), !path.contains(","), !path.contains("\n") else {
+            throw SandboxError(
+                .invalidSpec,
+                "The \(what) \(path) contains ':', ',' or a newline, which Docker's --volume cannot express; rename it or use --backend native.")
+        }
+    }
+}
+
+/// Sizes in Docker's notation: the largest unit (g, m, k) that divides exactly, else bytes.
+public enum DockerSize {
+    /// `512m` for 512 MiB, `1g` for 1 GiB, `1500` for 1500 bytes.
+    public static func render(_ bytes: Int64) -> String {
+        for (suffix, factor) in [("g", Int64(1) << 30), ("m", 1 << 20), ("k", 1 << 10)] where bytes >= factor && bytes % factor == 0 {
+            return "\(bytes / factor)\(suffix)"
+        }
+        return "\(bytes)"
+    }
+}
+
+/// POSIX shell quoting for printed command lines.
+public enum ShellQuote {
+    /// `word` unchanged when it has only safe characters, else in single quotes.
+    public static func quote(_ word: String) -> String {
+        let safe = word.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "@%+=:,./_-".unicodeScalars.contains($0))
+        }
+        if safe && !word.isEmpty { return word }
+        return "'" + word.replacing("'", with: "'\\''") + "'"
+    }
+}

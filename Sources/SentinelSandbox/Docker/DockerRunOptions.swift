@@ -1,0 +1,104 @@
+// What the Docker backend needs besides the `SandboxSpec`: the image, Docker's network modes
+// (the spec's `NetworkMode` has no `bridge`, which only Docker provides), the identity the
+// container runs as, and how to reach the engine.
+
+/// The network a container gets (`docker run --network`).
+public enum DockerNetwork: String, Codable, Sendable, CaseIterable {
+    /// No network interface but loopback.
+    case none
+    /// Docker's default bridge: NAT to wherever the host can reach (refused in production).
+    case bridge
+    /// The host's network namespace: no isolation (refused in production).
+    case host
+}
+
+/// Docker-specific settings of one run.
+public struct DockerRunOptions: Codable, Sendable, Equatable {
+    /// The image the command runs in.
+    public var image: String
+    /// The container's network.
+    public var network: DockerNetwork
+    /// `uid:gid` the container runs as; `nil` picks one with `DockerIdentity.choose`.
+    public var user: String?
+    /// The `docker` executable (a name looked up on `PATH`, or a path).
+    public var dockerBinary: String
+    /// Whether to build `image` when it is missing.
+    public var buildIfMissing: Bool
+    /// The base image for that build (`SENTINEL_BASE_IMAGE`, default `debian:bookworm-slim`).
+    public var baseImage: String
+    /// Whether to add `--tty` (the launcher sets it when stdin and stdout are terminals).
+    public var terminal: Bool
+
+    /// The default image name, as in the original runner.
+    public static let defaultImage = "sentinel-guard:local"
+    /// The default base image of `--build-if-missing`.
+    public static let defaultBaseImage = "debian:bookworm-slim"
+
+    /// Creates options with the original runner's defaults.
+    public init(
+        image: String = DockerRunOptions.defaultImage,
+        network: DockerNetwork = .none,
+        user: String? = nil,
+        dockerBinary: String = "docker",
+        buildIfMissing: Bool = false,
+        baseImage: String = DockerRunOptions.defaultBaseImage,
+        terminal: Bool = false
+    ) {
+        self.image = image
+        self.network = network
+        self.user = user
+        self.dockerBinary = dockerBinary
+        self.buildIfMissing = buildIfMissing
+        self.baseImage = baseImage
+        self.terminal = terminal
+    }
+}
+
+/// Which non-root identity the container runs as.
+public enum DockerIdentity {
+    /// The workspace's owner when that is not root (so the workload can write its workspace,
+    /// as with the native backend's idmapped mount); else the caller when not root; else
+    /// `fallback` (the spec's `rootCallerWorkloadID`, 65534). Never 0: Docker 20.10 has no
+    /// idmapped volumes, so root in the container would be root on the workspace.
+    public static func choose(workspaceOwner: (uid: UInt32, gid: UInt32)?, caller: (uid: UInt32, gid: UInt32), fallback: UInt32) -> String {
+        if let owner = workspaceOwner, owner.uid != 0 { return "\(owner.uid):\(owner.gid)" }
+        if caller.uid != 0 { return "\(caller.uid):\(caller.gid)" }
+        return "\(fallback):\(fallback)"
+    }
+}
+
+/// Production mode as the original defines it (§6.4 step 6), for the Docker backend's own check.
+public enum DockerProductionRule {
+    /// Whether the caller's environment puts Sentinel in production mode: a truthy
+    /// `SENTINEL_PRODUCTION` (the original's variable) or `SENTINEL_ENV=production`.
+    public static func isProduction(_ environment: [String: String]) -> Bool {
+        truthy(environment["SENTINEL_PRODUCTION"])
+            || environment["SENTINEL_ENV"].map { $0.trimmed().lowercased() == "production" } ?? false
+    }
+
+    /// Throws the original's sentence when a networked container is asked for in production
+    /// without `SENTINEL_ALLOW_NETWORK_IN_PRODUCTION`.
+    public static func check(network: DockerNetwork, environment: [String: String]) throws(SandboxError) {
+        guard network != .none, isProduction(environment), !truthy(environment["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) else {
+            return
+        }
+        throw SandboxError(
+            .invalidSpec,
+            "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception.")
+    }
+
+    static func truthy(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return ["true", "1", "yes", "on"].contains(value.trimmed().lowercased())
+    }
+}
+
+extension String {
+    /// Without leading and trailing white space (FoundationEssentials has no `trimmingCharacters`).
+    func trimmed() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,110 @@
+// The Docker backend: the same `SandboxSpec` as the native backend, run as one `docker run`.
+// Flow (original-system.md §6.3, with its order fixed): validate the spec and the production
+// rule first, then find `docker`, build the image when asked and missing, prepare the seccomp
+// file, run with the terminal inherited, remove the temporary profile, and pass the exit status
+// through. Docker's own failure (125 before the command ran) becomes one sentence.
+
+import Glibc
+
+/// Runs commands in a Docker container.
+public struct DockerSandbox: Sendable {
+    /// The Docker-specific settings.
+    public var options: DockerRunOptions
+
+    /// Creates the backend.
+    public init(options: DockerRunOptions) {
+        self.options = options
+    }
+
+    /// What `run` would do, without starting anything that lasts: the invocation and the
+    /// prepared seccomp file (the caller removes it, or keeps it for `--dry-run`).
+    public func prepare(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> (invocation: DockerInvocation, seccomp: DockerSeccompFile, user: String) {
+        try SandboxValidation.validate(spec)
+        try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
+        if spec.requireLandlock {
+            throw SandboxError(.unsupported, "--require-landlock: the Docker backend does not apply Landlock. Use --backend native, or drop --require-landlock.")
+        }
+        let user = options.user ?? DockerIdentity.choose(
+            workspaceOwner: Self.owner(of: spec.workspace), caller: (getuid(), getgid()), fallback: spec.rootCallerWorkloadID)
+        let seccomp = try DockerSeccompFile.prepare(spec.seccomp)
+        do {
+            let invocation = try DockerCommandLine.render(
+                spec, options: options, seccomp: seccomp.option, user: user, callerEnvironment: callerEnvironment)
+            return (invocation, seccomp, user)
+        } catch {
+            seccomp.remove()
+            throw error
+        }
+    }
+
+    /// Runs `spec` in a container and returns the report; the workload's own failure is a
+    /// report with its exit status, Docker's failure is a thrown error.
+    public func run(_ spec: SandboxSpec, callerEnvironment: [String: String], progress: (String) -> Void = { _ in }) throws(SandboxError) -> SandboxRunReport {
+        try SandboxValidation.validate(spec)
+        try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
+        let engine = try DockerEngine(binary: options.dockerBinary, callerEnvironment: callerEnvironment)
+        var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
+        report.backend = "docker"
+        if options.buildIfMissing, try !engine.imageExists(options.image) {
+            try DockerImageBuilder(engine: engine).build(
+                image: options.image, baseImage: options.baseImage, defaultPolicy: spec.policyFile, progress: progress)
+        }
+        let (invocation, seccomp, user) = try prepare(spec, callerEnvironment: callerEnvironment)
+        defer { seccomp.remove() }
+        report.warnings += seccomp.warnings
+        report.protections = Self.protections(spec: spec, options: options, seccomp: seccomp, user: user)
+        if options.network == .host {
+            report.warnings.append("--network host: the container shares the host's network, including services on 127.0.0.1.")
+        } else if options.network == .bridge {
+            report.warnings.append("--network bridge: the container can reach anything the host can; the proxy variables are advisory (use the compose `proxied` profile to enforce egress).")
+        }
+
+        if spec.seccomp.mode == .log {
+            report.warnings.append("seccomp log mode: calls the profile would deny ran and were logged by the kernel (see dmesg or journalctl -k: type=1326 records name the syscall number).")
+        }
+        report.startedAt = Clock.unixNow()
+        let started = Clock.monotonic()
+        let raw = try engine.runInheritingTerminal(invocation.arguments, extraEnvironment: invocation.passedEnvironment)
+        report.endedAt = Clock.unixNow()
+        report.durationSeconds = Clock.monotonic() - started
+        let status = WaitStatus(raw: raw)
+        switch status {
+        case .exited(let code):
+            // 125: the client or the engine failed before the command ran (docker run(1));
+            // recent clients exit 126 when the socket refuses them. A workload may exit with
+            // these too; then the diagnosis finds nothing wrong and the status passes through.
+            if code == 125 || code == 126, let problem = engine.diagnoseRunFailure(image: options.image) { throw problem }
+            report.exitCode = code
+        case .signaled(let signal):
+            report.signal = signal
+        }
+        report.exitStatus = status.shellStatus
+        if status.shellStatus == 137 {
+            report.warnings.append("The container ended with SIGKILL (137): the memory limit (\(DockerSize.render(spec.limits.memoryBytes))) or a docker kill.")
+        }
+        return report
+    }
+
+    static func owner(of path: String) -> (uid: UInt32, gid: UInt32)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (info.st_uid, info.st_gid)
+    }
+
+    static func protections(spec: SandboxSpec, options: DockerRunOptions, seccomp: DockerSeccompFile, user: String) -> SandboxProtections {
+        var protections = SandboxProtections()
+        protections.namespaces = ["mount", "pid", "ipc", "uts"] + (options.network == .host ? [] : ["net"]) + ["cgroup (Docker's default)"]
+        switch options.network {
+        case .none: protections.network = "none (loopback only)"
+        case .bridge: protections.network = "bridge (NOT isolated: Docker's NAT to wherever the host can reach)"
+        case .host: protections.network = "host (NOT isolated: the host's network and loopback services are reachable)"
+        }
+        protections.workloadIdentity = user
+        protections.landlock = "not applied (Docker backend)"
+        protections.seccomp = seccomp.status
+        protections.capabilitiesDropped = true
+        protections.noNewPrivileges = true
+        protections.limits = "docker: pids \(spec.limits.pids), memory \(DockerSize.render(spec.limits.memoryBytes)), cpus \(spec.limits.cpus)"
+        return protections
+    }
+}

@@ -1,0 +1,180 @@
+// `sentinel-isolate --backend docker` against the real engine: escape attempts, exit status,
+// Docker's own failures, seccomp log vs enforce, production. The image is built once (cached
+// by the engine) from the offline base; every container run takes about half a second, so the
+// escape table is a representative subset of IsolateEscapeTests, not all of it.
+
+import Foundation
+import Glibc
+import SentinelTestSupport
+import Testing
+
+enum DockerIsolate {
+    static let baseImage = "sentinel-base:bookworm"
+    static let image = "sentinel-guard:local"
+    static let flags = ["--backend", "docker", "--image", image, "--build-if-missing", "--base-image", baseImage]
+
+    /// Runs `sentinel-isolate --backend docker` on `scratch` (whose workspace belongs to 65534,
+    /// so the container runs as 65534 and can write it).
+    static func run(
+        _ scratch: Scratch, flags extra: [String] = [], _ command: [String], environment: [String: String] = [:]
+    ) throws -> RunResult {
+        try Isolate.launch(
+            Isolate.binary, ["--workspace", scratch.workspace, "--policy", scratch.policy] + flags + extra + ["--"] + command,
+            environment: environment, directory: scratch.base)
+    }
+
+    static func docker(_ arguments: [String]) throws -> ChildOutcome {
+        try ChildProcess.run("/usr/bin/env", ["docker"] + arguments, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 120)
+    }
+}
+
+@Suite(
+    "sentinel-isolate --backend docker", .serialized, .requires(.root), .requires(.docker),
+    .requires(.dockerImage(DockerIsolate.baseImage)))
+struct DockerIsolateTests {
+    static let attempts: [Attempt] = [
+        Attempt(name: "write in /etc", script: "echo x > /etc/escape", expected: "Read-only file system"),
+        Attempt(name: "write via ../", script: "echo x > /workspace/../../usr/escape", expected: "Read-only file system"),
+        Attempt(name: "read /etc/shadow", script: "cat /etc/shadow", expected: "Permission denied"),
+        Attempt(name: "mount", script: "mount -t tmpfs none /tmp", expected: "must be superuser"),
+        Attempt(name: "unshare a user namespace", script: "unshare -U true", expected: "Operation not permitted"),
+        Attempt(name: "chroot", script: "chroot / true", expected: "Operation not permitted"),
+        Attempt(name: "raw socket", script: "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)'", expected: "PermissionError"),
+        Attempt(name: "Docker socket", script: "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"/var/run/docker.sock\")'", expected: "FileNotFoundError"),
+        Attempt(name: "keyctl (seccomp)", script: "python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); r=l.syscall(250,0,-3,1,0,0); print(os.strerror(ctypes.get_errno())); exit(r>=0)'; false", expected: "Operation not permitted"),
+        Attempt(name: "write /proc/sys", script: "echo evil > /proc/sys/kernel/hostname", expected: "Read-only file system"),
+        Attempt(name: "/dev/kmsg", script: "cat /dev/kmsg", expected: "No such file or directory"),
+        Attempt(name: "hostname change", script: "hostname evil", expected: "must be root"),
+        Attempt(name: "setuid to root", script: "python3 -c 'import os; os.setuid(0)'", expected: "PermissionError"),
+        Attempt(name: "fill /tmp", script: "dd if=/dev/zero of=/tmp/fill bs=1M count=100", expected: "No space left on device"),
+        Attempt(name: "exec from /tmp (noexec)", script: "cp /bin/true /tmp/t && /tmp/t", expected: "Permission denied"),
+        Attempt(name: "reach the internet", script: "python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", 80), timeout=3)'", expected: "Network is unreachable"),
+    ]
+
+    @Test("the escape attempt fails inside the container", arguments: attempts)
+    func attemptFails(attempt: Attempt) throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let result = try DockerIsolate.run(scratch, ["/bin/sh", "-c", attempt.script + " 2>&1"])
+        #expect(result.status != 0, "\(attempt.name) succeeded: \(result.stdout)\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains(attempt.expected), "\(result.stdout)\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/etc/escape"))
+        #expect(!FileManager.default.fileExists(atPath: "/usr/escape"))
+    }
+
+    @Test("a host loopback listener cannot be reached and a caller secret does not pass")
+    func loopbackAndSecret() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let listener = try #require(TestListener.tcp())
+        defer { close(listener.fd) }
+        let result = try DockerIsolate.run(
+            scratch, flags: ["--env", "VISIBLE"],
+            ["python3", "-c", "import os, socket; print(sorted(os.environ)); socket.create_connection((\"127.0.0.1\", \(listener.port)), timeout=5)"],
+            environment: ["GITHUB_TOKEN": "ghp_secret", "VISIBLE": "shown"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("ConnectionRefusedError"), "\(result.stderr)")
+        #expect(!TestListener.hasPending(listener.fd))
+        #expect(!result.stdout.contains("GITHUB_TOKEN"))
+        #expect(result.stdout.contains("'VISIBLE'"))
+    }
+
+    @Test("the workspace is writable, the policy is read-only, the user is not root")
+    func workspace() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let result = try DockerIsolate.run(scratch, ["/bin/sh", "-c", "id -u; echo made > /workspace/out.txt; echo x >> /workspace/sentinel.yaml"])
+        #expect(result.stdout.hasPrefix("65534\n"))
+        #expect(try String(contentsOfFile: scratch.workspace + "/out.txt", encoding: .utf8) == "made\n")
+        #expect(result.status != 0, "the policy must not be writable: \(result.stderr)")
+        #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == Scratch.policyText)
+    }
+
+    @Test("the exit status passes through", arguments: [
+        (["sh", "-c", "exit 7"], Int32(7)), (["true"], 0), (["sh", "-c", "kill -TERM $$"], 143), (["no-such-command"], 127),
+    ] as [([String], Int32)])
+    func exitStatus(command: [String], expected: Int32) throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let result = try DockerIsolate.run(scratch, command)
+        #expect(result.status == expected, "\(result.stderr)")
+    }
+
+    @Test("Docker's own failures are one sentence that says what to do")
+    func dockerFailures() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        // (Without --build-if-missing: the common flags would build it.)
+        let missing = try Isolate.launch(
+            Isolate.binary,
+            ["--backend", "docker", "--image", "sentinel-no-such-image:0", "--workspace", scratch.workspace, "--policy", scratch.policy, "--", "true"],
+            directory: scratch.base)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("Docker image 'sentinel-no-such-image:0' not found. Build it first or use --build-if-missing."), "\(missing.stderr)")
+
+        let down = try DockerIsolate.run(scratch, ["true"], environment: ["DOCKER_HOST": "unix://\(scratch.base)/no-engine.sock"])
+        #expect(down.status == 2)
+        #expect(down.stderr.contains("The Docker engine is not running"), "\(down.stderr)")
+
+        let noBinary = try Isolate.launch(
+            Isolate.binary, ["--backend", "docker", "--workspace", scratch.workspace, "--policy", scratch.policy, "--", "true"],
+            environment: ["PATH": scratch.base], directory: scratch.base)
+        #expect(noBinary.status == 2)
+        #expect(noBinary.stderr.contains("Docker binary not found in PATH: docker"), "\(noBinary.stderr)")
+
+        // An ordinary user without access to the socket (root:docker 0660).
+        let denied = try Isolate.launch(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", Isolate.binary, "--backend", "docker", "--image", DockerIsolate.image,
+             // Its own audit log: the one beside the workspace was created by the root runs above.
+             "--audit-log", scratch.base + "/unprivileged-audit.log",
+             "--workspace", scratch.workspace, "--policy", scratch.policy, "--", "true"],
+            directory: scratch.base)
+        #expect(denied.status == 2)
+        #expect(denied.stderr.contains("You may not use the Docker engine's socket"), "\(denied.stderr)")
+    }
+
+    @Test("production refuses --network bridge without the exception; with it, the run starts")
+    func production() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let refused = try DockerIsolate.run(scratch, flags: ["--network", "bridge"], ["true"], environment: ["SENTINEL_PRODUCTION": "true"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("Production mode requires --network none."), "\(refused.stderr)")
+        let refusedEnv = try DockerIsolate.run(scratch, flags: ["--network", "bridge"], ["true"], environment: ["SENTINEL_ENV": "production"])
+        #expect(refusedEnv.status == 2)
+        let allowed = try DockerIsolate.run(
+            scratch, flags: ["--network", "bridge"], ["sh", "-c", "ls /sys/class/net"],
+            environment: ["SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "true"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stdout.contains("eth0"))
+    }
+
+    /// sched_setaffinity is outside the strict profile: enforce denies it (EPERM), log mode lets
+    /// it run and the kernel records it (audit type=1326) under the program's unique name.
+    @Test("seccomp log mode leaves a kernel log entry where enforce mode denies", .requires(.executable("dmesg", package: "util-linux")))
+    func seccompLogMode() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let name = "sglog\(UInt32.random(in: 100_000...999_999))"
+        let script = "cp /usr/bin/python3 /workspace/\(name) && /workspace/\(name) -c 'import os; os.sched_setaffinity(0, os.sched_getaffinity(0)); print(\"affinity set\")'"
+        let enforced = try DockerIsolate.run(scratch, ["/bin/sh", "-c", script])
+        #expect(enforced.status != 0)
+        #expect(enforced.stderr.contains("PermissionError"), "\(enforced.stderr)")
+
+        let logged = try DockerIsolate.run(scratch, flags: ["--seccomp-mode", "log"], ["/bin/sh", "-c", script])
+        #expect(logged.status == 0, "\(logged.stderr)")
+        #expect(logged.stdout.contains("affinity set"))
+        let kernel = try ChildProcess.run("/usr/bin/env", ["dmesg"], environment: ["PATH": "/usr/bin:/bin"])
+        let entries = kernel.stdout.split(separator: "\n").filter { $0.contains("type=1326") && $0.contains("comm=\"\(name)\"") }
+        #expect(entries.contains { $0.contains("syscall=203") }, "no kernel log entry for \(name); dmesg said: \(kernel.stderr)")
+        // The temporary log-mode profile is gone.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("sentinel-seccomp-log-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    @Test("--dry-run prints the command and runs nothing")
+    func dryRun() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let result = try DockerIsolate.run(scratch, flags: ["--dry-run", "--seccomp-mode", "off", "--proxy", "http://p:3128"], ["touch", "/workspace/ran"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges:true"))
+        #expect(result.stdout.contains("--security-opt seccomp=unconfined"))
+        #expect(result.stdout.contains("--env https_proxy=http://p:3128"))
+        #expect(result.stderr.contains("seccomp=unconfined"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/ran"))
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Cost of `sentinel-isolate --backend docker -- true` against a plain `docker run --rm` of the
+# same image, and against the same hardened `docker run` typed by hand (the --dry-run output),
+# measured in the same hyperfine run (ratios, not absolutes).
+# Usage: scripts/bench-docker.sh [--runs N]   (needs hyperfine, a Docker engine and the image
+# sentinel-guard:local, which it builds from SENTINEL_BASE_IMAGE when missing; builds release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=30
+if [[ "${1:-}" == "--runs" ]]; then runs="$2"; fi
+image=sentinel-guard:local
+swift build -c release --static-swift-stdlib --product sentinel-isolate >&2
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/sentinel-isolate"
+scratch="$(mktemp -d /tmp/sentinel-bench-docker-XXXXXX)"
+mkdir "$scratch/ws"
+chown 65534:65534 "$scratch/ws" 2>/dev/null || true
+printf 'version: 1\n' > "$scratch/sentinel.yaml"
+cd "$scratch"
+# The release binary has no `sentinel` next to it: build the image with the debug tree's if needed.
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+    "$OLDPWD/.build/debug/sentinel-isolate" --backend docker --build-if-missing \
+        --base-image "${SENTINEL_BASE_IMAGE:-sentinel-base:bookworm}" --workspace ws --policy sentinel.yaml -- true
+fi
+hardened="$("$bin" --backend docker --dry-run --workspace ws --policy sentinel.yaml -- true 2>/dev/null)"
+profile_dir="$(printf '%s' "$hardened" | grep -o 'seccomp=/[^ ]*' | sed 's|seccomp=||; s|/profile.json||')"
+trap 'rm -rf "$scratch" "$profile_dir"' EXIT
+hyperfine --warmup 3 --runs "$runs" -N --export-markdown "$scratch/result.md" \
+    --command-name 'docker run --rm IMAGE true' "docker run --rm $image true" \
+    --command-name 'hardened docker run (the --dry-run command)' "$hardened" \
+    --command-name 'sentinel-isolate --backend docker -- true' \
+        "$bin --backend docker --workspace ws --policy sentinel.yaml -- true"
+cat "$scratch/result.md"
