@@ -21,7 +21,7 @@ public struct SentinelCommand: AsyncParsableCommand {
             program against the policy, asks a human when the policy says no, and records every decision.
             """,
         version: SentinelVersion.current,
-        subcommands: [PolicyCommand.self, IsolateCommand.self, DoctorCommand.self, AuditCommand.self]
+        subcommands: [PolicyCommand.self, IsolateCommand.self, GuardCommand.self, DoctorCommand.self, AuditCommand.self]
     )
 }
 
