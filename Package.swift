@@ -69,6 +69,12 @@ let package = Package(
             name: "SentinelSandbox",
             dependencies: ["SentinelPolicy", "SentinelAudit", "CSentinelLinux"]
         ),
+        // `sentinel guard`: the seccomp user-notification supervisor that puts every exec, file
+        // write and connect of a program on the host through the compatibility-mode pipeline.
+        .target(
+            name: "SentinelSupervisor",
+            dependencies: ["SentinelGuard", "SentinelSandbox", "CSentinelLinux"]
+        ),
         .target(
             name: "SentinelProxy",
             dependencies: [
@@ -92,7 +98,7 @@ let package = Package(
             name: "SentinelCLI",
             dependencies: [
                 "SentinelPolicy", "SentinelAudit", "SentinelApproval", "SentinelGuard",
-                "SentinelSandbox", "SentinelProxy", "SentinelIsolateCLI",
+                "SentinelSandbox", "SentinelProxy", "SentinelIsolateCLI", "SentinelSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -122,6 +128,7 @@ let package = Package(
         // Installs a seccomp filter in a single-threaded process and execs a command, for the
         // real-kernel seccomp tests (the test runner is multithreaded and must not be filtered).
         .executableTarget(name: "seccomp-exec-helper", dependencies: ["SentinelSandbox"], path: "Tests/SeccompExecHelper"),
+        .testTarget(name: "SentinelSupervisorTests", dependencies: ["SentinelSupervisor", "SentinelTestSupport"]),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [

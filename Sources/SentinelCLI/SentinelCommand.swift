@@ -21,7 +21,10 @@ public struct SentinelCommand: AsyncParsableCommand {
             program against the policy, asks a human when the policy says no, and records every decision.
             """,
         version: SentinelVersion.current,
-        subcommands: [PolicyCommand.self, IsolateCommand.self, DoctorCommand.self, AuditCommand.self, ProxyCommand.self, BenchCommand.self]
+        subcommands: [
+            PolicyCommand.self, IsolateCommand.self, GuardCommand.self, ProxyCommand.self, DoctorCommand.self,
+            AuditCommand.self, BenchCommand.self,
+        ]
     )
 }
 

@@ -197,5 +197,6 @@ typedef enum {
 long sentinel_probe(sentinel_probe_syscall which, long argument);
 
 #include "CSentinelPaths.h"
+#include "CSentinelSupervisor.h"
 
 #endif

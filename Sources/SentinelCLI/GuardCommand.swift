@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import SentinelApproval
+import SentinelAudit
+import SentinelGuard
+import SentinelPolicy
+import SentinelSupervisor
+
+/// `sentinel guard [--policy P] -- COMMAND…`: runs COMMAND on the host and puts every exec, file
+/// write (and read of a blocked path) and connect of the processes it starts through the policy,
+/// approval and audit pipeline. See docs/GUARD.md.
+struct GuardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guard",
+        abstract: "Run a command with every exec, file write and connect it makes checked against the policy.",
+        discussion: """
+            The command itself is trusted; every program it starts, every file it opens for writing (and every \
+            read of a blocked_paths entry) and every network connect is decided by the policy, escalated to a \
+            person when the policy says no (approval.mode, SENTINEL_APPROVAL_MODE), and recorded in the audit \
+            log. A refused call fails with EACCES. This is a guardrail, not a sandbox: see docs/GUARD.md for what \
+            stays bypassable, and use `sentinel isolate` for untrusted code.
+            """
+    )
+
+    @Option(name: .long, help: "The policy file (default: ./sentinel.yaml; builtin:default for the built-in policy).")
+    var policy: String?
+
+    @Option(name: .customLong("audit-log"), help: "Where decisions are recorded (default: the policy's audit.path).")
+    var auditLog: String?
+
+    @Flag(name: .customLong("no-landlock"), help: "Do not apply the file rules a second time with Landlock.")
+    var noLandlock = false
+
+    @Flag(name: .long, help: "Do not print the summary line when the command ends.")
+    var quiet = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
+    var command: [String] = []
+
+    func run() async throws {
+        var argv = command
+        if argv.first == "--" { argv.removeFirst() }
+        let say = GuardOptions.standardError
+        let loaded: LoadedPolicy
+        let compiled: Policy
+        do {
+            loaded = try PolicyLoader().load(path: policy)
+            compiled = try Policy(loaded: loaded)
+        } catch {
+            say("sentinel guard: \(error)")
+            throw ExitCode(2)
+        }
+        for warning in loaded.warnings + compiled.warnings { say("sentinel guard: warning: \(warning)") }
+        let log: AuditLog
+        let logPath = auditLog ?? loaded.document.audit.path
+        do {
+            log = try AuditLog(path: logPath)
+        } catch {
+            say("sentinel guard: the audit log \(logPath) cannot be opened (\(error)); nothing was run.")
+            throw ExitCode(2)
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let resolution = ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue, environment: environment)
+        if let warning = resolution.warning { say("sentinel guard: warning: \(warning)") }
+        let broker = ApprovalBroker(
+            handler: resolution.mode.makeHandler(environment: environment),
+            timeout: ApprovalBroker.timeout(seconds: loaded.document.approval.timeoutSeconds))
+        let pipeline = DecisionPipeline(mode: .guard, policySHA256: loaded.sha256, audit: log, approvals: broker)
+        let shown = argv.joined(separator: " ")
+        guard pipeline.note(.runStart, target: shown, reason: "sentinel guard started the command.") else {
+            say("sentinel guard: the audit log \(logPath) cannot be written; nothing was run.")
+            throw ExitCode(2)
+        }
+        let session: GuardSession
+        do {
+            session = try GuardSession.start(
+                argv, options: GuardOptions(policy: compiled, pipeline: pipeline, landlock: !noLandlock, log: say))
+        } catch {
+            say("sentinel guard: \(error)")
+            pipeline.note(.runEnd, target: shown, reason: "The command could not be started: \(error)", severity: .medium)
+            throw ExitCode(error.code == .commandNotFound ? 127 : 126)
+        }
+        // Ctrl-C reaches the command (same process group); the supervisor must outlive it to
+        // answer its last calls. A SIGTERM or SIGHUP sent to us is passed on.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGQUIT, SIG_IGN)
+        let forwarders = [SIGTERM, SIGHUP].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            let child = session.processID
+            source.setEventHandler { kill(child, number) }
+            source.resume()
+            return source
+        }
+        let exit = await session.waitForExit()
+        forwarders.forEach { $0.cancel() }
+        let statistics = session.statistics
+        pipeline.note(
+            .runEnd, target: shown, reason: "The command exited with status \(exit.status).",
+            details: ["decisions": String(statistics.decisions), "denied": String(statistics.denied)])
+        if !quiet {
+            say("sentinel guard: \(statistics.decisions) decisions (\(statistics.allowed) allowed, \(statistics.denied) denied), \(statistics.failures) calls refused unread; \(session.landlockDescription); audit log \(logPath).")
+        }
+        log.close()
+        throw ExitCode(exit.status)
+    }
+}

@@ -1,0 +1,78 @@
+import Glibc
+public import SentinelSandbox
+
+/// The seccomp filter `sentinel guard` installs in the command it runs.
+///
+/// It notifies the supervisor of the calls the policy decides on, refuses outright the calls
+/// that would let the command step outside what the supervisor can see (a new mount or user
+/// namespace, a changed identity, io_uring, ptrace), and allows everything else.
+public enum GuardFilter {
+    /// Calls that run an executable.
+    public static let execCalls = ["execve", "execveat"]
+    /// Calls that open a file (notified for writes; for reads too when the policy has
+    /// `blocked_paths`). `openat2` keeps its flags in memory, so it is always notified.
+    public static let openCalls = ["open", "openat", "openat2", "creat"]
+    /// Calls that create, rename, link or remove directory entries.
+    public static let entryCalls = [
+        "mkdir", "mkdirat", "mknod", "mknodat", "rename", "renameat", "renameat2", "link", "linkat", "symlink",
+        "symlinkat", "unlink", "unlinkat", "rmdir",
+    ]
+    /// Calls that reach a network address.
+    public static let networkCalls = ["connect", "sendto", "sendmsg", "sendmmsg"]
+
+    /// Calls refused with EPERM: each would let the command change what a path or an identity
+    /// means to the kernel without the supervisor seeing it (a mount namespace where the
+    /// supervisor's path checks no longer describe the child's view; a new uid the supervisor,
+    /// which acts on the child's behalf with its own credentials, does not share), or run calls
+    /// without system calls (io_uring), or suspend another process's filter (ptrace with
+    /// PTRACE_O_SUSPEND_SECCOMP, which a root child could use).
+    public static let refusedCalls = [
+        "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
+        "fsmount", "fspick", "mount_setattr", "open_by_handle_at", "io_uring_setup", "io_uring_enter",
+        "io_uring_register", "ptrace", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+        "setfsuid", "setfsgid", "setgroups", "capset",
+    ]
+
+    /// The `CLONE_NEW*` flags: a `clone` with any of them is refused (as `unshare` is).
+    static let namespaceFlags: [UInt64] = [
+        0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000,
+    ]
+
+    /// Builds the filter.
+    ///
+    /// - Parameters:
+    ///   - notifyReads: notify read-only opens too (the policy has `blocked_paths`, whose reads
+    ///     are decided); otherwise only opens with O_WRONLY, O_RDWR, O_CREAT or O_TRUNC notify.
+    ///   - handoffSocket: the fd the listener is sent over, whose `sendmsg` must not be notified.
+    ///   - architecture: the target architecture (this machine's by default).
+    public static func builder(
+        notifyReads: Bool, handoffSocket: Int32, architecture: SeccompArchitecture? = nil
+    ) throws(SeccompError) -> SeccompFilterBuilder {
+        var builder = try SeccompFilterBuilder(architecture: architecture, defaultAction: .allow)
+        for name in execCalls + entryCalls + ["creat", "openat2", "connect", "sendmsg", "sendmmsg"] {
+            builder.add(name, .notify)
+        }
+        // sendto with a NULL address is a send on a connected socket: nothing new to decide.
+        builder.add("sendto", .notify, when: [SeccompArgumentCondition(index: 4, .notEqual(0))])
+        let writeBits: [UInt64] = [UInt64(O_WRONLY), UInt64(O_RDWR), UInt64(O_CREAT), UInt64(O_TRUNC)]
+        for (name, flagsIndex) in [("open", 1), ("openat", 2)] {
+            if notifyReads {
+                builder.add(name, .notify)
+            } else {
+                // Alternatives, tried in order: any write-like bit notifies; the rest is allowed.
+                for bit in writeBits {
+                    builder.add(name, .notify, when: [SeccompArgumentCondition(index: flagsIndex, .maskedEqual(mask: bit, value: bit))])
+                }
+            }
+        }
+        for name in refusedCalls { builder.add(name, .errno(UInt16(EPERM))) }
+        for flag in namespaceFlags {
+            builder.add("clone", .errno(UInt16(EPERM)), when: [SeccompArgumentCondition(index: 0, .maskedEqual(mask: flag, value: flag))])
+        }
+        // clone3 keeps its flags in memory; ENOSYS makes glibc (>= 2.34) fall back to clone,
+        // whose flags the rules above read (as Docker's and Sentinel's profiles do).
+        builder.add("clone3", .errno(UInt16(ENOSYS)))
+        builder.handOffListener(over: handoffSocket)
+        return builder
+    }
+}

@@ -1,0 +1,229 @@
+import CSentinelLinux
+import Foundation
+import Glibc
+import SentinelAudit
+public import SentinelGuard
+public import SentinelPolicy
+import SentinelSandbox
+
+/// How the command of a `sentinel guard` run ended.
+public struct GuardExit: Sendable, Hashable {
+    /// The exit status, or 128 + the signal number when a signal ended it (as a shell reports it).
+    public var status: Int32
+    /// The signal that ended it, if one did.
+    public var signal: Int32?
+}
+
+/// What a `sentinel guard` run needs besides the command.
+public struct GuardOptions: Sendable {
+    /// The compiled policy.
+    public var policy: Policy
+    /// The pipeline every decision goes through (mode `guard`).
+    public var pipeline: DecisionPipeline
+    /// The command's environment (the caller's when nil is given).
+    public var environment: [String: String]
+    /// Apply the file rules a second time with Landlock (when the kernel has it).
+    public var landlock: Bool
+    /// Where warnings and refusals the supervisor could not record as decisions go (stderr).
+    public var log: @Sendable (String) -> Void
+
+    /// Creates the options.
+    public init(
+        policy: Policy, pipeline: DecisionPipeline, environment: [String: String]? = nil,
+        landlock: Bool = true, log: @escaping @Sendable (String) -> Void = GuardOptions.standardError
+    ) {
+        self.policy = policy
+        self.pipeline = pipeline
+        self.environment = environment ?? ProcessInfo.processInfo.environment
+        self.landlock = landlock
+        self.log = log
+    }
+
+    /// Writes a line to standard error.
+    public static let standardError: @Sendable (String) -> Void = { line in
+        let text = line.hasSuffix("\n") ? line : line + "\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+}
+
+/// One run of `sentinel guard`: the command, started under the notifying seccomp filter (and
+/// Landlock), and the supervisor that answers its calls.
+///
+/// ```swift
+/// let session = try GuardSession.start(["python3", "agent.py"], options: options)
+/// let exit = await session.waitForExit()
+/// ```
+///
+/// The launch is a fork whose child runs only raw system calls (in C) before `execve`, so it is
+/// safe from a multithreaded process: no_new_privs → Landlock → the filter, whose listener goes to
+/// us over a socket pair → `execve(COMMAND)`. That first exec is the operator's, so it is recorded
+/// and let through without a decision; every later exec, by any process under the filter, is
+/// decided. The kernel keeps the filter across fork and exec, so every descendant is covered.
+public final class GuardSession: Sendable {
+    /// The command's process id.
+    public let processID: Int32
+    /// What the second layer does on this machine.
+    public let landlockDescription: String
+    private let supervisor: Supervisor
+
+    private init(processID: Int32, landlockDescription: String, supervisor: Supervisor) {
+        self.processID = processID
+        self.landlockDescription = landlockDescription
+        self.supervisor = supervisor
+    }
+
+    /// What the supervisor has done so far.
+    public var statistics: SupervisorStatistics { supervisor.statistics }
+
+    /// Starts `command` under the guard. Returns once the command's own exec has been let
+    /// through; throws when it could not be started (nothing ran, or the exec failed).
+    public static func start(_ command: [String], options: GuardOptions) throws(SupervisorError) -> GuardSession {
+        guard let name = command.first, !name.isEmpty else {
+            throw SupervisorError(.commandNotFound, "No command was given; write it after --, e.g. sentinel guard -- python3 agent.py.")
+        }
+        let executable = try locate(name, searchPath: options.environment["PATH"] ?? PolicyContext.standardSearchPath)
+
+        let (supervisorEnd, childEnd) = try wrap { () throws(SeccompError) in try SeccompHandoff.makeSocketPair() }
+        var supervisorEndOpen = true
+        defer { if supervisorEndOpen { close(supervisorEnd) } }
+        defer { close(childEnd) }
+        let program = try wrap { () throws(SeccompError) in
+            try GuardFilter.builder(notifyReads: !options.policy.pathRules.blocked.isEmpty, handoffSocket: childEnd).program()
+        }
+        let ruleset = options.landlock
+            ? try GuardLandlock.prepare(for: options.policy)
+            : GuardLandlock.Ruleset(fileDescriptor: nil, description: "Landlock was turned off (--no-landlock)")
+        defer { if let fd = ruleset.fileDescriptor { close(fd) } }
+        var errorPipe: [Int32] = [-1, -1]
+        let piped = sentinel_supervisor_cloexec_pipe(&errorPipe)
+        guard piped == 0 else {
+            throw SupervisorError(.launch, "Cannot create a pipe (\(SupervisorError.text(-piped))).", errno: -piped)
+        }
+        defer { close(errorPipe[0]) }
+
+        let filters = program.instructions.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
+        let environment = options.environment.map { "\($0.key)=\($0.value)" }.sorted()
+        let pid = withCStrings(command) { argv in
+            withCStrings(environment) { envp in
+                filters.withUnsafeBufferPointer { filter in
+                    sentinel_guard_spawn(
+                        executable, argv, envp, filter.baseAddress, UInt16(filter.count), 0,
+                        ruleset.fileDescriptor ?? -1, childEnd, errorPipe[1], supervisorEnd)
+                }
+            }
+        }
+        close(errorPipe[1])
+        guard pid > 0 else {
+            throw SupervisorError(.launch, "fork failed (\(SupervisorError.text(-pid))); the command was not run.", errno: -pid)
+        }
+
+        let notifier: SeccompNotifier
+        do {
+            notifier = try SeccompHandoff.receiveListener(from: supervisorEnd)
+        } catch {
+            let report = childFailure(errorPipe[0]) ?? "the command's process ended before it installed the filter (\(error))"
+            reap(pid)
+            throw SupervisorError(.childSetup, "sentinel guard could not start \(name): \(report). The command was not run.")
+        }
+        close(supervisorEnd)
+        supervisorEndOpen = false
+
+        let supervisor = try Supervisor(
+            notifier: notifier, policy: options.policy, pipeline: options.pipeline, initialPid: pid, log: options.log)
+        supervisor.start()
+        // EOF on the close-on-exec pipe: the exec happened (the supervisor let it through).
+        if let report = childFailure(errorPipe[0]) {
+            reap(pid)
+            supervisor.stop()
+            throw SupervisorError(.childSetup, "sentinel guard could not start \(name): \(report).", errno: nil)
+        }
+        return GuardSession(processID: pid, landlockDescription: ruleset.description, supervisor: supervisor)
+    }
+
+    /// Waits (blocking this thread) for the command to exit, then stops the supervisor. Processes
+    /// the command left running lose their supervisor: their checked calls then fail (ENOSYS).
+    public func waitForExitBlocking() -> GuardExit {
+        var status: Int32 = 0
+        while waitpid(processID, &status, 0) < 0 {
+            if Glibc.errno != EINTR {
+                supervisor.stop()
+                return GuardExit(status: 1, signal: nil)
+            }
+        }
+        supervisor.stop()
+        let signal = status & 0x7f
+        if signal == 0 { return GuardExit(status: (status >> 8) & 0xff, signal: nil) }
+        return GuardExit(status: 128 + signal, signal: signal)
+    }
+
+    /// Waits for the command to exit without holding an executor thread.
+    public func waitForExit() async -> GuardExit {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { [self] in continuation.resume(returning: waitForExitBlocking()) }
+            thread.start()
+        }
+    }
+
+    // MARK: - Launch helpers
+
+    /// The file `execvp` would run for `name`.
+    static func locate(_ name: String, searchPath: String) throws(SupervisorError) -> String {
+        if name.contains("/") {
+            guard access(name, X_OK) == 0 else {
+                let code = Glibc.errno
+                throw SupervisorError(.commandNotFound, "Cannot run \(name): \(SupervisorError.text(code)).", errno: code)
+            }
+            return name
+        }
+        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            var info = stat()
+            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        throw SupervisorError(.commandNotFound, "\(name): command not found on PATH.", errno: ENOENT)
+    }
+
+    static func wrap<T>(_ body: () throws(SeccompError) -> T) throws(SupervisorError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw SupervisorError(.seccomp, error.description, errno: error.errno)
+        }
+    }
+
+    /// The (step, errno) the child wrote before exiting, as a sentence; nil at EOF (exec happened).
+    static func childFailure(_ fd: Int32) -> String? {
+        var report: [Int32] = [0, 0]
+        var got = 0
+        while got < 8 {
+            let count = report.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, 8 - got) }
+            if count < 0, Glibc.errno == EINTR { continue }
+            if count <= 0 { break }
+            got += count
+        }
+        guard got == 8 else { return nil }
+        let reason = SupervisorError.text(report[1])
+        switch UInt32(report[0]) {
+        case SENTINEL_GUARD_STEP_NO_NEW_PRIVS.rawValue: return "setting no_new_privs failed (\(reason))"
+        case SENTINEL_GUARD_STEP_LANDLOCK.rawValue: return "applying the Landlock ruleset failed (\(reason))"
+        case SENTINEL_GUARD_STEP_SECCOMP_INSTALL.rawValue: return "the kernel refused the seccomp filter (\(reason))"
+        case SENTINEL_GUARD_STEP_SECCOMP_SEND.rawValue: return "handing the seccomp listener over failed (\(reason))"
+        default: return "exec failed (\(reason))"
+        }
+    }
+
+    static func reap(_ pid: Int32) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, Glibc.errno == EINTR {}
+    }
+}
+
+/// Calls `body` with a NULL-terminated C array of copies of `strings`.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Glibc
+import SentinelApproval
+import SentinelSupervisor
+import SentinelTestSupport
+import Testing
+
+@Suite("sentinel guard decides what a program does", .serialized, .requires(guardAvailable), .requires(pythonAvailable))
+struct GuardTests {
+    /// The policy of most tests: the workspace, echo, one loopback address.
+    static func policy(allowedHost: String = "127.0.0.2", extra: String = "") -> String {
+        """
+        allowed_paths: [./ws]
+        allowed_commands: [echo]
+        allowed_hosts: ["\(allowedHost)"]
+        network_failsafe:
+          allow_private_network: true
+        \(extra)
+        """
+    }
+
+    @Test("a Python program: allowed and denied execs, writes and connects, each audited exactly once")
+    func pythonProgram() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        let allowed = try LoopbackListener(address: "127.0.0.2")
+        let denied = try LoopbackListener(address: "127.0.0.3")
+        try harness.write("agent.py", """
+            import os, socket, subprocess
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            def attempt(name, action):
+                try:
+                    out.write(f"{name}: ok {action()}\\n")
+                except OSError as error:
+                    out.write(f"{name}: errno {error.errno}\\n")
+            attempt("echo", lambda: subprocess.run(["echo", "hello"], capture_output=True).stdout.decode().strip())
+            attempt("cat", lambda: subprocess.run(["cat", "/etc/hostname"], capture_output=True).returncode)
+            attempt("perl", lambda: subprocess.run(["perl", "-e", "print 1"], capture_output=True).returncode)
+            attempt("bash", lambda: subprocess.run(["/bin/bash", "-c", "true"]).returncode)
+            attempt("write-inside", lambda: open("\(harness.workspace)/inside.txt", "w").write("x"))
+            attempt("write-outside", lambda: open("\(harness.outside)/outside.txt", "w").write("x"))
+            attempt("read-outside", lambda: len(open("/etc/hostname").read()) > 0)
+            def connect(address, port):
+                s = socket.socket()
+                try:
+                    s.connect((address, port))
+                    return "connected"
+                finally:
+                    s.close()
+            attempt("connect-allowed", lambda: connect("127.0.0.2", \(allowed.port)))
+            attempt("connect-denied", lambda: connect("127.0.0.3", \(denied.port)))
+            """)
+        let run = try await harness.run([python, harness.root + "/agent.py"], policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["echo"] == "ok hello")
+        #expect(results["cat"] == "errno 13")
+        #expect(results["perl"] == "errno 13")
+        #expect(results["bash"] == "errno 13")
+        #expect(results["write-inside"] == "ok 1")
+        #expect(results["write-outside"] == "errno 13")
+        #expect(results["read-outside"] == "ok True")
+        #expect(results["connect-allowed"] == "ok connected")
+        #expect(results["connect-denied"] == "errno 13")
+        #expect(!FileManager.default.fileExists(atPath: harness.outside + "/outside.txt"))
+
+        let expected: [(String, String, String)] = [
+            ("exec", "\(python) \(harness.root)/agent.py", "allow"),
+            ("exec", "echo hello", "allow"),
+            ("exec", "cat /etc/hostname", "deny"),
+            ("exec", "perl -e 'print 1'", "deny"),
+            ("exec", "/bin/bash -c true", "deny"),
+            ("file_write", harness.workspace + "/inside.txt", "allow"),
+            ("file_write", harness.outside + "/outside.txt", "deny"),
+            ("connect", "127.0.0.2:\(allowed.port)", "allow"),
+            ("connect", "127.0.0.3:\(denied.port)", "deny"),
+        ]
+        for (action, target, decision) in expected {
+            let matching = GuardHarness.records(run.records, action: action, target: target)
+            #expect(matching.count == 1, "\(action) \(target): \(matching.count) records")
+            #expect(matching.first?["decision"] as? String == decision, "\(action) \(target)")
+        }
+        let interpreter = try #require(GuardHarness.records(run.records, action: "exec", target: "perl -e 'print 1'").first)
+        #expect(interpreter["rule"] as? String == "builtin:interpreter-denylist")
+        // Reads outside blocked_paths are not decisions.
+        #expect(run.records.allSatisfy { $0["action"] as? String != "file_read" })
+    }
+
+    @Test("a read of a blocked path is decided and refused; other reads pass")
+    func blockedRead() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("ws/secret.txt", "s3cret")
+        try harness.write("ws/public.txt", "hello")
+        try harness.write("reader.py", """
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            for name in ["public", "secret"]:
+                try:
+                    out.write(f"{name}: ok {open('\(harness.workspace)/' + name + '.txt').read()}\\n")
+                except OSError as error:
+                    out.write(f"{name}: errno {error.errno}\\n")
+            """)
+        let run = try await harness.run(
+            [python, harness.root + "/reader.py"], policy: Self.policy(extra: "blocked_paths: [./ws/secret.txt]"))
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["public"] == "ok hello")
+        #expect(results["secret"] == "errno 13")
+        let reads = GuardHarness.records(run.records, action: "file_read", target: harness.workspace + "/secret.txt")
+        #expect(reads.count == 1)
+        #expect(reads.first?["decision"] as? String == "deny")
+    }
+
+    @Test("a statically linked program is covered: its raw system calls reach the supervisor",
+          .requires(.executable("cc", package: "gcc")))
+    func staticBinary() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("probe.c", """
+            #include <errno.h>
+            #include <fcntl.h>
+            #include <stdio.h>
+            #include <unistd.h>
+            int main(int argc, char **argv) {
+                FILE *out = fopen(argv[1], "w");
+                int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                fprintf(out, "inside: %s\\n", fd >= 0 ? "ok" : "denied");
+                fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                fprintf(out, "outside: %s %d\\n", fd >= 0 ? "ok" : "errno", fd >= 0 ? 0 : errno);
+                fflush(out);
+                char *shell[] = {"sh", "-c", "true", NULL};
+                execv("/bin/sh", shell);
+                fprintf(out, "exec-sh: errno %d\\n", errno);
+                fclose(out);
+                return 0;
+            }
+            """)
+        let compiled = try ChildProcess.run(
+            "/usr/bin/env", ["cc", "-static", "-O1", "-o", harness.root + "/probe", harness.root + "/probe.c"], timeout: 60)
+        try #require(compiled.status == 0, "cc -static failed: \(compiled.stderr)")
+        let run = try await harness.run(
+            [harness.root + "/probe", harness.workspace + "/results.txt", harness.workspace + "/in.bin", harness.outside + "/out.bin"],
+            policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["inside"] == "ok")
+        #expect(results["outside"] == "errno 13")
+        #expect(results["exec-sh"] == "errno 13")
+        #expect(GuardHarness.records(run.records, action: "file_write", target: harness.outside + "/out.bin").count == 1)
+        #expect(GuardHarness.records(run.records, action: "exec", target: "sh -c true").count == 1)
+    }
+
+    @Test("racing threads cannot turn a denied write into an allowed one")
+    func races() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("out/target.txt", "original")
+        try harness.write("ws/real.txt", "")
+        try harness.write("race.py", """
+            import ctypes, os, threading
+            libc = ctypes.CDLL(None, use_errno=True)
+            ws, outside = "\(harness.workspace)", "\(harness.outside)"
+            out = open(ws + "/results.txt", "w", buffering=1)
+            stop = False
+            # 1. Another thread rewrites the path in memory while open() is being checked.
+            allowed = (ws + "/flip.txt").encode()
+            denied = (outside + "/flip.txt").encode().ljust(len(allowed), b"\\0")
+            allowed = allowed.ljust(len(denied), b"\\0")
+            buffer = ctypes.create_string_buffer(allowed, len(allowed) + 1)
+            def flip():
+                while not stop:
+                    ctypes.memmove(buffer, denied, len(denied))
+                    ctypes.memmove(buffer, allowed, len(allowed))
+            thread = threading.Thread(target=flip)
+            thread.start()
+            for _ in range(300):
+                fd = libc.open(buffer, os.O_WRONLY | os.O_CREAT, 0o644)
+                if fd >= 0:
+                    os.close(fd)
+            stop = True
+            thread.join()
+            out.write(f"flip-outside-exists: {os.path.exists(outside + '/flip.txt')}\\n")
+            # 2. Another thread swaps a symlink between an allowed and a denied file.
+            stop = False
+            link = ws + "/link"
+            def swap():
+                while not stop:
+                    for destination in (ws + "/real.txt", outside + "/target.txt"):
+                        try:
+                            os.unlink(link + ".new")
+                        except OSError:
+                            pass
+                        try:
+                            os.symlink(destination, link + ".new")
+                            os.rename(link + ".new", link)
+                        except OSError:
+                            pass
+            thread = threading.Thread(target=swap)
+            thread.start()
+            for _ in range(300):
+                try:
+                    with open(link, "w") as f:
+                        f.write("overwritten")
+                except OSError:
+                    pass
+            stop = True
+            thread.join()
+            out.write(f"target: {open(outside + '/target.txt').read()}\\n")
+            # 3. A write the filter does not see at all (truncate by path) meets Landlock.
+            result = libc.truncate((outside + "/target.txt").encode(), 0)
+            out.write(f"truncate: {result} {ctypes.get_errno()}\\n")
+            """)
+        let run = try await harness.run([python, harness.root + "/race.py"], policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["flip-outside-exists"] == "False")
+        #expect(results["target"] == "original")
+        #expect(results["truncate"] == "-1 \(EACCES)")
+        #expect(try String(contentsOfFile: harness.outside + "/target.txt", encoding: .utf8) == "original")
+    }
+
+    @Test("a scripted approver is asked once; its session approval is remembered and audited")
+    func approvals() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        let asked = Counter()
+        let handler = ClosureApprovalHandler(name: "scripted") { alert in
+            asked.increment(alert.target)
+            return alert.target.hasSuffix("/approved.txt") ? .approveForSession : .deny
+        }
+        try harness.write("approve.py", """
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            for name in ["approved-1", "approved-2", "refused"]:
+                path = "\(harness.outside)/" + ("refused.txt" if name == "refused" else "approved.txt")
+                try:
+                    open(path, "a").write(name)
+                    out.write(f"{name}: ok\\n")
+                except OSError as error:
+                    out.write(f"{name}: errno {error.errno}\\n")
+            """)
+        let run = try await harness.run([python, harness.root + "/approve.py"], policy: Self.policy(), handler: handler)
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["approved-1"] == "ok")
+        #expect(results["approved-2"] == "ok")
+        #expect(results["refused"] == "errno 13")
+        #expect(asked.values == [harness.outside + "/approved.txt", harness.outside + "/refused.txt"])
+        let approved = GuardHarness.records(run.records, action: "file_write", target: harness.outside + "/approved.txt")
+        #expect(approved.map { $0["decision"] as? String } == ["approved", "approved"])
+        #expect(approved.map { $0["approver"] as? String } == ["scripted", "session"])
+        let refused = GuardHarness.records(run.records, action: "file_write", target: harness.outside + "/refused.txt")
+        #expect(refused.map { $0["decision"] as? String } == ["rejected"])
+        #expect(try String(contentsOfFile: harness.outside + "/approved.txt", encoding: .utf8) == "approved-1approved-2")
+    }
+}
+
+/// Collects values from concurrent callers.
+final class Counter: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func increment(_ value: String) { lock.lock(); stored.append(value); lock.unlock() }
+    var values: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+}

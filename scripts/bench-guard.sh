@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Measures what `sentinel guard` costs, as a ratio to the same program run unguarded in the same
+# run (hyperfine, release build). Goals (issue 7): 10,000 file opens <= 1.3x, 100 echo execs <= 1.1x.
+#
+#   scripts/bench-guard.sh            # builds release, prints hyperfine tables and the ratios
+#   RUNS=20 scripts/bench-guard.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-10}"
+PYTHON="${PYTHON:-/usr/bin/python3}"   # not a pyenv shim: the guard trusts only the first exec
+swift build -c release --product sentinel >/dev/null
+SENTINEL="$PWD/.build/release/sentinel"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/ws"
+for i in $(seq 0 99); do : > "$WORK/ws/r$i"; done
+cat > "$WORK/sentinel.yaml" <<YAML
+allowed_paths: [./ws]
+allowed_commands: [echo]
+approval: {mode: reject}
+audit: {path: ./audit.log}
+YAML
+cat > "$WORK/open_read.py" <<'PY'
+import os
+for i in range(10000):
+    os.close(os.open(f"ws/r{i % 100}", os.O_RDONLY))
+PY
+cat > "$WORK/open_write.py" <<'PY'
+import os
+for i in range(10000):
+    os.close(os.open(f"ws/w{i % 100}", os.O_WRONLY | os.O_CREAT, 0o644))
+PY
+cat > "$WORK/exec_echo.py" <<'PY'
+import subprocess
+for i in range(100):
+    subprocess.run(["/usr/bin/echo", str(i)], stdout=subprocess.DEVNULL)
+PY
+cd "$WORK"
+GUARD="$SENTINEL guard --quiet --policy sentinel.yaml --"
+for bench in open_read open_write exec_echo; do
+    hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$bench.json" \
+        -n unguarded "$PYTHON $bench.py" -n guarded "$GUARD $PYTHON $bench.py" \
+        --prepare 'rm -f audit.log audit.log.anchor' >/dev/null
+    "$PYTHON" - "$bench" <<'PY'
+import json, sys
+name = sys.argv[1]
+results = {r["command"]: r for r in json.load(open(name + ".json"))["results"]}
+base, guarded = results["unguarded"]["mean"], results["guarded"]["mean"]
+print(f"{name:11s} unguarded {base*1000:8.1f} ms  guarded {guarded*1000:8.1f} ms  ratio {guarded/base:5.2f}x")
+PY
+done
