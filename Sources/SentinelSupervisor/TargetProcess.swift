@@ -136,7 +136,8 @@ struct TargetProcess {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, 256, file) != nil {
-            let text = String(cString: line)
+            let bytes = line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            let text = String(decoding: bytes, as: UTF8.self)
             if text.hasPrefix("Tgid:") {
                 let digits = text.dropFirst(5).filter { $0.isNumber }
                 if let value = Int32(String(digits)) { return value }
