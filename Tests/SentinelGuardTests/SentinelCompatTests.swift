@@ -166,8 +166,13 @@ struct SentinelCompatTests {
         try Sentinel.activate(fixture.options())
         defer { Sentinel.deactivate() }
         let fd = try await Sentinel.connect(host: "svc.test", port: server.port)
+        // A request and its answer prove the socket reached the server listening on 127.0.0.3.
+        let request = Array("GET / HTTP/1.1\r\nHost: svc.test\r\n\r\n".utf8)
+        #expect(write(fd, request, request.count) == request.count)
+        var answer = [UInt8](repeating: 0, count: 64)
+        let count = read(fd, &answer, answer.count)
         close(fd)
-        #expect(server.connectionCount == 1)
+        #expect(count > 0 && String(decoding: answer[..<max(count, 0)], as: UTF8.self).hasPrefix("HTTP/1.1 204"))
         let record = try #require(try fixture.records(action: "connect").last)
         #expect((record["details"] as? [String: String])?["addresses"] == "127.0.0.3")
         let denied = await #expect(throws: SentinelError.self) { try await Sentinel.connect(host: "other.test", port: 80) }

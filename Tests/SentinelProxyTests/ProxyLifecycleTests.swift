@@ -104,7 +104,7 @@ struct ProxyLifecycleTests {
             let origin = origins[0]
             let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
             try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")],
-                                configure: { $0.idleTimeout = .seconds(1) }) { proxy in
+                                configure: { $0.idleTimeout = .seconds(3) }) { proxy in
                 // The timer ignores the time spent deciding and dialling, so a short limit is
                 // safe even on a loaded machine.
                 let (connection, head) = try await proxy.connect("allowed.test:\(origin.port)")

@@ -171,6 +171,7 @@ func withProxy<T>(
     approval: ScriptedApprover = ScriptedApprover(.deny), configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (ProxyFixture) async throws -> T
 ) async throws -> T {
+    raiseDescriptorLimitOnce
     let fixture = try await ProxyFixture.start(policy: policy, hosts: hosts, allowList: allowList, approval: approval,
                                                configure: configure)
     do {
@@ -198,3 +199,15 @@ func withOrigins<T>(
         throw error
     }
 }
+
+/// The proxy suites run in parallel with hundreds of tunnels each; a soft RLIMIT_NOFILE of 1024
+/// (common on CI machines) would make accept fail with EMFILE and close clients without a word.
+let raiseDescriptorLimitOnce: Void = {
+    var limit = rlimit()
+    if getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &limit)
+    }
+}()
+
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
