@@ -172,13 +172,15 @@ enum StageConnection {
             throw SandboxError(.launchFailed, "Could not prepare the descriptors for the sandbox stage: \(failure).", errno: failure.rawValue)
         }
         let pid: pid_t
+        var forked = false
         do {
             // A single-threaded launcher (`sentinel-isolate`, which never starts the concurrency
             // runtime) may fork the stage directly: fork is safe without other threads, and it
             // saves starting this large binary a second time (about 10 ms). A multithreaded
             // launcher (`sentinel isolate`, the proxy) must re-execute instead.
-            if StageProcess.threadCount() == 1 {
-                pid = try forkStage(controlRead: controlSource, reportWrite: reportSource, seccompSocket: seccompSource)
+            forked = StageProcess.threadCount() == 1
+            if forked {
+                pid = try forkStage(plan: plan, controlRead: controlSource, reportWrite: reportSource, seccompSocket: seccompSource)
             } else {
                 pid = try spawnStage(controlRead: controlSource, reportWrite: reportSource, seccompSocket: seccompSource)
             }
@@ -201,8 +203,10 @@ enum StageConnection {
         do {
             // Into the cgroup before the stage reads its plan, so every process it makes is in it.
             try cgroup?.add(pid)
-            let body = (try? JSONEncoder().encode(plan)).map { [UInt8]($0) } ?? []
-            try Sys.writeAll(control.write, Frames.lengthPrefix(body.count) + body)
+            if !forked {
+                let body = (try? JSONEncoder().encode(plan)).map { [UInt8]($0) } ?? []
+                try Sys.writeAll(control.write, Frames.lengthPrefix(body.count) + body)
+            }
             while let (type, payload) = try Frames.read(reportPipe.read) {
                 switch type {
                 case .unshared:
@@ -245,7 +249,7 @@ enum StageConnection {
 
     /// `fork` of this single-threaded process into the stage: the child puts the pipes on fds 3
     /// and 4, as the re-executed stage would find them, and runs the stage without returning.
-    private static func forkStage(controlRead: Int32, reportWrite: Int32, seccompSocket: Int32?) throws(Errno) -> pid_t {
+    private static func forkStage(plan: StagePlan, controlRead: Int32, reportWrite: Int32, seccompSocket: Int32?) throws(Errno) -> pid_t {
         let pid = fork()
         if pid < 0 { throw Errno(errno) }
         if pid == 0 {
@@ -254,7 +258,7 @@ enum StageConnection {
             // The sources are above fd 10 (see launch), so these cannot clobber one another.
             guard dup2(controlRead, stageControlFD) >= 0, dup2(reportWrite, stageReportFD) >= 0 else { _exit(2) }
             if let seccompSocket, dup2(seccompSocket, stageSeccompFD) < 0 { _exit(2) }
-            exit(StageProcess().run())
+            exit(StageProcess(inheritedPlan: plan).run())
         }
         return pid
     }
