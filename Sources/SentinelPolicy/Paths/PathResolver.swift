@@ -317,11 +317,27 @@ public enum PathResolver {
     }
 
     /// Whether a path lies at or below a root, by whole components (`/a/bc` is not under `/a/b`).
+    ///
+    /// Compared as bytes, as the kernel compares names: `String.hasPrefix` compares by Unicode
+    /// canonical equivalence, so a root spelt with a decomposed `é` would have "contained" a
+    /// differently named directory spelt with the precomposed one.
     @inline(__always)
     public static func isPath(_ path: String, within root: String) -> Bool {
-        if root == "/" { return true }
-        guard path.hasPrefix(root) else { return false }
-        let rest = path.utf8.dropFirst(root.utf8.count)
+        let rootBytes = root.utf8
+        let pathBytes = path.utf8
+        if rootBytes.count == 1 && rootBytes.first == UInt8(ascii: "/") { return true }
+        guard pathBytes.count >= rootBytes.count else { return false }
+        // Fast, allocation-free for native strings; the generic fallback covers bridged ones.
+        let matched =
+            pathBytes.withContiguousStorageIfAvailable { pathBuffer in
+                rootBytes.withContiguousStorageIfAvailable { rootBuffer in
+                    guard let rootBase = rootBuffer.baseAddress else { return true }
+                    return memcmp(pathBuffer.baseAddress!, rootBase, rootBuffer.count) == 0
+                }
+            } ?? nil
+        let isPrefix = matched ?? pathBytes.starts(with: rootBytes)
+        guard isPrefix else { return false }
+        let rest = pathBytes.dropFirst(rootBytes.count)
         return rest.isEmpty || rest.first == UInt8(ascii: "/")
     }
 

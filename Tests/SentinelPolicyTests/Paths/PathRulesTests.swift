@@ -194,6 +194,23 @@ extension String {
     }
 }
 
+/// Containment compares bytes, as the kernel compares names: a root spelt with a decomposed `é`
+/// (e + U+0301) does not contain a directory spelt with the precomposed one, even when the two
+/// strings are canonically equivalent for `String`'s own comparison.
+@Suite struct ContainmentTests {
+    @Test(arguments: [
+        ("/ws/cafe\u{301}", "/ws/café/x", false),
+        ("/ws/café", "/ws/cafe\u{301}/x", false),
+        ("/ws/cafe\u{301}", "/ws/cafe\u{301}/x", true),
+        ("/ws/cafe\u{301}", "/ws/caféx/secret", false),
+        ("/ws/cafe\u{301}", "/ws/cafe\u{301}x/secret", false),
+        ("/a/b", "/a/b", true), ("/a/b", "/a/bc", false), ("/a/b", "/a", false), ("/", "/anything", true),
+    ])
+    func containmentIsByBytesAndWholeComponents(_ root: String, _ path: String, _ expected: Bool) {
+        #expect(PathResolver.isPath(path, within: root) == expected, "\(path) within \(root)")
+    }
+}
+
 @Suite struct LexicalFormTests {
     @Test(arguments: [
         ("/", true), ("/a", true), ("/a/b/c.txt", true), ("/a/..b", true), ("/a/.b", true), ("/a/b.", true),
