@@ -183,6 +183,10 @@ extension String {
             "a/b/file", "a/b/new", "a/up/a/b/file", "a/abs/file", "a/abs/../b/file", "a/dangling", "a/hard",
             "a/missing/deeper/x", "a/b/./file", "a//b///file", "a/b/file/x", "/proc/self/root" + root + "/a/b/file",
             "/etc/passwd", "/", "/dev/null", "a/b/..", ".",
+            // A missing component before any symlink is answered by one failed openat2; after a
+            // symlink (or with `..`) it must still be resolved through the link.
+            "a/abs/new", "a/dangling/x", "a/up/new", "a/missing/../b/file", "a/b/file/x/y", "a/b/new/../file",
+            "/nonexistent-\(UUID().uuidString)/x",
         ]
         for path in paths {
             let fast = try PathResolver.resolve(path, workingDirectory: root)
@@ -190,6 +194,10 @@ extension String {
             #expect(fast.canonical == walked.canonical, "\(path)")
             #expect(fast.exists == walked.exists, "\(path)")
             #expect(fast.isHardLinkedFile == walked.isHardLinkedFile, "\(path)")
+            // What a read decision uses: the same file, only without the hard-link count.
+            let read = try PathResolver.resolve(path, workingDirectory: root, processID: nil, countingLinks: false)
+            #expect(read.canonical == walked.canonical, "\(path)")
+            #expect(read.exists == walked.exists, "\(path)")
         }
     }
 }
