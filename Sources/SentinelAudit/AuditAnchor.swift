@@ -43,10 +43,19 @@ public struct AuditAnchor: Hashable, Sendable {
     static let magic = "sentinel-audit-anchor v1"
 
     /// The anchor's line, newline included, with its check value.
-    ///
-    /// Built byte by byte (no string interpolation): it is rewritten on every append.
     func encoded(with hasher: ChainHasher) -> [UInt8] {
         var bytes: [UInt8] = []
+        encode(into: &bytes, with: hasher)
+        return bytes
+    }
+
+    /// Replaces the contents of `bytes` with the anchor's line, newline included, with its check
+    /// value.
+    ///
+    /// Built byte by byte into the caller's buffer (no string interpolation, no new array, the
+    /// check value's hex written in place): it is rewritten on every append.
+    func encode(into bytes: inout [UInt8], with hasher: ChainHasher) {
+        bytes.removeAll(keepingCapacity: true)
         bytes.reserveCapacity(256)
         bytes.append(contentsOf: Self.magic.utf8)
         bytes.append(contentsOf: " chain=".utf8)
@@ -57,11 +66,10 @@ public struct AuditAnchor: Hashable, Sendable {
         appendZeroPadded(UInt64(size), to: &bytes)
         bytes.append(contentsOf: " hash=".utf8)
         bytes.append(contentsOf: hash.utf8)
-        let check = hasher.hex(bytes[...], chain: chain)
+        let bodyEnd = bytes.count
         bytes.append(contentsOf: " check=".utf8)
-        bytes.append(contentsOf: check.utf8)
+        hasher.appendHex(of: &bytes, upTo: bodyEnd, chain: chain)
         bytes.append(UInt8(ascii: "\n"))
-        return bytes
     }
 
     /// What reading an anchor's bytes gave.

@@ -17,7 +17,10 @@ import Musl
 /// writers in other processes):
 ///
 /// 1. Check that the path still names the file we hold open (a log moved or deleted under us is
-///    reopened, never written blind).
+///    reopened, never written blind). The check is one `fstatat` of the log's name in its
+///    directory, opened once with the log: a full-path `lstat` walked every component on every
+///    append. A rename of the directory itself (or of one above it) is therefore not noticed: the
+///    writer keeps appending to its file there, still chained and anchored.
 /// 2. Learn the last record's sequence number and hash. They are cached from our own last append
 ///    and revalidated with one `fstat`: if the file's size still equals the end of our last
 ///    record, nobody else wrote. Otherwise the last line is read back and hashed, and compared
@@ -89,6 +92,8 @@ public final class AuditLog: Sendable {
 
     private let hasher: ChainHasher
     private let state: Mutex<State>
+    /// The log's last path component, NUL-terminated, looked up in ``OpenFiles/directory``.
+    private let name: [CChar]
     /// Read once: Swift processes do not fork without exec, so it cannot change (and getpid(2) is
     /// a real system call on current glibc, a measurable part of an append).
     private let pid: Int32
@@ -103,6 +108,8 @@ public final class AuditLog: Sendable {
     private struct OpenFiles {
         var log: Int32
         var anchor: Int32
+        /// The log's directory (`O_PATH`), where the log's name is checked before each append.
+        var directory: Int32
         var device: UInt64
         var inode: UInt64
         /// The end of the log as of our last append; `nil` when it must be read back.
@@ -110,6 +117,14 @@ public final class AuditLog: Sendable {
         var anchorLength: Int64
         /// Reused between appends so that a steady stream of records does not allocate per line.
         var buffer: [UInt8]
+        /// The anchor's line, rebuilt in place on every append.
+        var anchorBuffer: [UInt8]
+
+        func closeAll() {
+            Sys.close(log)
+            Sys.close(anchor)
+            Sys.close(directory)
+        }
     }
 
     /// The end of the log.
@@ -131,6 +146,7 @@ public final class AuditLog: Sendable {
         self.options = options
         self.hasher = ChainHasher(key: options.key)
         self.pid = getpid()
+        self.name = Array(lastComponent(of: path).utf8CString)
         let files = try Self.openFiles(path: path, anchorPath: anchorPath)
         self.state = Mutex(.open(files))
     }
@@ -138,8 +154,7 @@ public final class AuditLog: Sendable {
     deinit {
         state.withLock { state in
             if case .open(let files) = state {
-                Sys.close(files.log)
-                Sys.close(files.anchor)
+                files.closeAll()
             }
             state = .closed
         }
@@ -149,8 +164,7 @@ public final class AuditLog: Sendable {
     public func close() {
         state.withLock { state in
             if case .open(let files) = state {
-                Sys.close(files.log)
-                Sys.close(files.anchor)
+                files.closeAll()
             }
             state = .closed
         }
@@ -161,8 +175,16 @@ public final class AuditLog: Sendable {
     /// - Throws: ``AuditError`` when the record could not be written; the caller must then deny.
     @discardableResult
     public func append(_ event: AuditEvent) throws(AuditError) -> AuditRecord {
-        let records = try append(contentsOf: [event])
-        return records[0]
+        // Not `append(contentsOf: [event])[0]`: the two arrays were a measurable part of an append.
+        var written: AuditRecord?
+        try withOpenFiles { (files: inout OpenFiles) throws(AuditError) in
+            try appendLocked(CollectionOfOne(event), files: &files) { written = $0 }
+        }
+        guard let written else {
+            throw AuditError(
+                .write, "The audit writer returned no record for \(path); the action must be denied.", path: path)
+        }
+        return written
     }
 
     /// Appends several records with one lock and one `write(2)`, in order, and returns them.
@@ -171,19 +193,33 @@ public final class AuditLog: Sendable {
     @discardableResult
     public func append(contentsOf events: [AuditEvent]) throws(AuditError) -> [AuditRecord] {
         if events.isEmpty { return [] }
-        return try state.withLock { (state: inout State) throws(AuditError) -> [AuditRecord] in
+        var written: [AuditRecord] = []
+        written.reserveCapacity(events.count)
+        try withOpenFiles { (files: inout OpenFiles) throws(AuditError) in
+            try appendLocked(events, files: &files) { written.append($0) }
+        }
+        return written
+    }
+
+    /// Runs `body` on the open files under the mutex.
+    private func withOpenFiles(_ body: (inout OpenFiles) throws(AuditError) -> Void) throws(AuditError) {
+        try state.withLock { (state: inout State) throws(AuditError) in
             guard case .open(var files) = state else {
                 throw AuditError(.closed, "The audit log \(path) was closed; no more records can be written.", path: path)
             }
             // Whatever happens, keep the (possibly reopened) descriptors in the state.
             defer { state = .open(files) }
-            return try appendLocked(events, files: &files)
+            try body(&files)
         }
     }
 
     // MARK: - Under the mutex
 
-    private func appendLocked(_ events: [AuditEvent], files: inout OpenFiles) throws(AuditError) -> [AuditRecord] {
+    /// Appends `events` (after an integrity record if the log changed outside us) and passes each
+    /// caller record to `written`, in order, once all of them are in the file.
+    private func appendLocked<Events: Collection<AuditEvent>>(
+        _ events: Events, files: inout OpenFiles, written: (AuditRecord) -> Void
+    ) throws(AuditError) {
         let size = try lockCurrentFile(&files)
         defer { try? Sys.flock(files.log, LOCK_UN) }
 
@@ -215,7 +251,13 @@ public final class AuditLog: Sendable {
             return record
         }
         if let integrity { _ = encode(integrity) }
-        let written = events.map(encode)
+        // Records are handed out only after the write succeeded; a single event needs no array.
+        var first: AuditRecord?
+        var rest: [AuditRecord] = []
+        for event in events {
+            let record = encode(event)
+            if first == nil { first = record } else { rest.append(record) }
+        }
 
         let result = files.buffer.withUnsafeBytes { Sys.writeAll(files.log, $0) }
         if let errno = result.errno {
@@ -229,12 +271,12 @@ public final class AuditLog: Sendable {
         tail.end = size + Int64(files.buffer.count)
 
         let anchor = AuditAnchor(chain: chain, sequence: tail.sequence, size: tail.end, hash: tail.hash)
-        let anchorBytes = anchor.encoded(with: hasher)
+        anchor.encode(into: &files.anchorBuffer, with: hasher)
         do throws(Sys.Failure) {
-            try Sys.pwriteAll(files.anchor, anchorBytes, at: 0)
-            if Int64(anchorBytes.count) != files.anchorLength {
-                try Sys.ftruncate(files.anchor, Int64(anchorBytes.count))
-                files.anchorLength = Int64(anchorBytes.count)
+            try Sys.pwriteAll(files.anchor, files.anchorBuffer, at: 0)
+            if Int64(files.anchorBuffer.count) != files.anchorLength {
+                try Sys.ftruncate(files.anchor, Int64(files.anchorBuffer.count))
+                files.anchorLength = Int64(files.anchorBuffer.count)
             }
             if options.synchronous {
                 try Sys.fdatasync(files.log)
@@ -249,14 +291,15 @@ public final class AuditLog: Sendable {
                     + "denied.", path: anchorPath, errno: error.errno)
         }
         files.tail = tail
-        return written
+        if let first { written(first) }
+        for record in rest { written(record) }
     }
 
     /// Takes the exclusive flock on the file the path names now, reopening if the file was moved,
     /// deleted or replaced since we opened it; returns the file's size.
     ///
-    /// One `lstat` of the path serves both checks: when its device and inode are ours, its size is
-    /// our file's size (no separate `fstat`).
+    /// One `fstatat` of the log's name in its directory serves both checks: when its device and
+    /// inode are ours, its size is our file's size (no separate `fstat`).
     private func lockCurrentFile(_ files: inout OpenFiles) throws(AuditError) -> Int64 {
         for _ in 0..<8 {
             do throws(Sys.Failure) {
@@ -266,7 +309,7 @@ public final class AuditLog: Sendable {
             }
             let current: stat?
             do throws(Sys.Failure) {
-                current = try Sys.lstat(path)
+                current = try Sys.lstat(in: files.directory, name: name)
             } catch {
                 try? Sys.flock(files.log, LOCK_UN)
                 throw AuditError(.open, "Could not check the audit log \(path).", path: path, errno: error.errno)
@@ -278,8 +321,7 @@ public final class AuditLog: Sendable {
             // lock that one; its end is unknown until read.
             try? Sys.flock(files.log, LOCK_UN)
             let fresh = try Self.openFiles(path: path, anchorPath: anchorPath)
-            Sys.close(files.log)
-            Sys.close(files.anchor)
+            files.closeAll()
             files = fresh
         }
         throw AuditError(
@@ -425,18 +467,33 @@ public final class AuditLog: Sendable {
             Sys.close(log)
             throw error
         }
+        let directory: Int32
+        do throws(Sys.Failure) {
+            directory = try Sys.open(parentDirectory(of: path), openPathOnly | O_DIRECTORY | O_CLOEXEC)
+        } catch {
+            Sys.close(log)
+            Sys.close(anchor)
+            throw AuditError(
+                .open, "Could not open the directory of the audit log \(path).", path: path, errno: error.errno)
+        }
         do throws(Sys.Failure) {
             let info = try Sys.fstat(log)
             let anchorInfo = try Sys.fstat(anchor)
             return OpenFiles(
-                log: log, anchor: anchor, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), tail: nil,
-                anchorLength: Int64(anchorInfo.st_size), buffer: [])
+                log: log, anchor: anchor, directory: directory, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+                tail: nil, anchorLength: Int64(anchorInfo.st_size), buffer: [], anchorBuffer: [])
         } catch {
             Sys.close(log)
             Sys.close(anchor)
+            Sys.close(directory)
             throw AuditError(.open, "Could not inspect the audit log \(path).", path: path, errno: error.errno)
         }
     }
+
+    /// Linux's `O_PATH` (a descriptor for path operations only: no read permission on the
+    /// directory needed). Glibc exposes it only under `_GNU_SOURCE`, which Swift's Glibc module is
+    /// not built with; the value is part of the kernel ABI.
+    private static let openPathOnly: Int32 = 0o10_000_000
 
     /// Opens `path` read-write, creating it 0600, refusing a symlink or a non-regular file
     /// (O_NONBLOCK so that a FIFO planted at the path cannot block the open).

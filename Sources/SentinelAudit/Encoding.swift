@@ -84,6 +84,29 @@ struct ChainHasher: Sendable {
         }
     }
 
+    /// Appends to `buffer` the lowercase hex chain value of `buffer[..<end]` (no intermediate
+    /// string: the anchor is rebuilt on every append).
+    func appendHex(of buffer: inout [UInt8], upTo end: Int, chain: AuditChain) {
+        func append(_ value: some ContiguousBytes) {
+            value.withUnsafeBytes { raw in
+                for byte in raw {
+                    buffer.append(hexDigits[Int(byte >> 4)])
+                    buffer.append(hexDigits[Int(byte & 0x0f)])
+                }
+            }
+        }
+        switch chain {
+        case .sha256:
+            append(buffer.withUnsafeBytes { SHA256.hash(data: UnsafeRawBufferPointer(rebasing: $0[..<end])) })
+        case .hmacSHA256:
+            // Callers check that a key exists before asking for an HMAC chain value.
+            guard let key else { preconditionFailure("HMAC chain value requested without a key") }
+            append(buffer.withUnsafeBytes {
+                HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer(rebasing: $0[..<end]), using: key.symmetricKey)
+            })
+        }
+    }
+
     func hex(_ bytes: [UInt8], chain: AuditChain) -> String {
         bytes.withUnsafeBytes { hex($0, chain: chain) }
     }
@@ -194,14 +217,7 @@ extension AuditRecord {
         appendField("severity", severity.rawValue, to: &out)
         if let details {
             out.append(contentsOf: #","details":{"#.utf8)
-            var first = true
-            for key in details.keys.sorted() {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                appendJSONString(key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                appendJSONString(details[key]!, to: &out)
-            }
+            appendSortedDetails(details, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         appendField("chain", chain.rawValue, to: &out)
@@ -219,6 +235,35 @@ extension AuditRecord {
             throw AuditError(.malformedRecord, "The line is not a valid audit record: \(describe(error)).")
         } catch {
             throw AuditError(.malformedRecord, "The line is not a valid audit record: \(error).")
+        }
+    }
+}
+
+/// Appends `"key":"value"` pairs in key order (code-point order of the keys, as `sorted()`).
+///
+/// Sorted in a stack buffer (insertion sort: details hold a handful of keys), because
+/// `keys.sorted()` allocated an array on every record.
+private func appendSortedDetails(_ details: [String: String], to out: inout [UInt8]) {
+    let count = details.count
+    withUnsafeTemporaryAllocation(of: Dictionary<String, String>.Index.self, capacity: count) { slots in
+        var filled = 0
+        var index = details.startIndex
+        while index != details.endIndex {
+            var position = filled
+            while position > 0 && details[index].key < details[slots[position - 1]].key {
+                slots[position] = slots[position - 1]
+                position -= 1
+            }
+            slots[position] = index
+            filled += 1
+            index = details.index(after: index)
+        }
+        for position in 0..<filled {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            let (key, value) = details[slots[position]]
+            appendJSONString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendJSONString(value, to: &out)
         }
     }
 }

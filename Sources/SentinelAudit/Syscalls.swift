@@ -61,6 +61,18 @@ enum Sys {
         return info
     }
 
+    /// `fstatat(directory, name, AT_SYMLINK_NOFOLLOW)` (`lstat` of one name in an open
+    /// directory), or `nil` when the name does not exist. `name` is NUL-terminated.
+    static func lstat(in directory: Int32, name: [CChar]) throws(Failure) -> stat? {
+        var info = stat()
+        let result = name.withUnsafeBufferPointer { Glibc.fstatat(directory, $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) }
+        if result != 0 {
+            if errno == ENOENT { return nil }
+            throw Failure(errno: errno)
+        }
+        return info
+    }
+
     /// Writes all of `bytes` with as few `write(2)` calls as the kernel allows; returns how many
     /// bytes were written before an error, with the error.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> (written: Int, errno: Int32?) {
@@ -148,6 +160,15 @@ func parentDirectory(of path: String) -> String {
     guard let slash = trimmed.lastIndex(of: "/") else { return "." }
     if slash == trimmed.startIndex { return "/" }
     return String(trimmed[..<slash])
+}
+
+/// The last component of a path (`"audit.log"` for `/var/log/audit.log`), without trailing
+/// slashes.
+func lastComponent(of path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+    return String(trimmed[trimmed.index(after: slash)...])
 }
 
 /// Whether `info` describes a regular file.

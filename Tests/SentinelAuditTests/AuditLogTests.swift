@@ -215,6 +215,35 @@ struct AuditLogTests {
         #expect(try AuditVerifier().verify(path: path).problem?.kind == .integrityRecord)
     }
 
+    @Test(arguments: [0, 1, 2, 7, 40])
+    func detailsAreWrittenInKeyOrder(count: Int) throws {
+        let keys = ["zeta", "alpha", "B", "é", "e\u{301}x", "mid", "a"] + (0..<33).map { "k\($0 * 7 % 33)" }
+        let details = Dictionary(uniqueKeysWithValues: keys.prefix(count).map { ($0, "v-" + $0) })
+        var event = sampleEvent(1)
+        event.details = details
+        let record = AuditRecord(event: event, sequence: 1, time: "t", pid: 1, chain: .sha256, prev: AuditRecord.genesis)
+        let line = String(decoding: record.jsonLine(), as: UTF8.self)
+        let expected = details.keys.sorted().map { "\"\($0)\":\"v-\($0)\"" }.joined(separator: ",")
+        #expect(line.contains(#""details":{"# + expected + "}"))
+        #expect(try AuditRecord(jsonLine: Array(line.utf8)).details == details)
+    }
+
+    @Test func aLogRenamedAwayUnderARunningWriterIsReopenedAndTheGapRecorded() throws {
+        let directory = try ScratchDirectory()
+        let path = directory.file("audit.log")
+        let log = try AuditLog(path: path)
+        for index in 1...3 { try log.append(sampleEvent(index)) }
+        #expect(rename(path, path + ".1") == 0)
+
+        try log.append(sampleEvent(4))
+        // The moved file keeps exactly the records written before the move.
+        #expect(try readLines(path + ".1").count == 3)
+        let records = try readLines(path).map { try AuditRecord(jsonLine: $0) }
+        #expect(records.count == 2)
+        #expect(records[0].action == .auditIntegrity)
+        #expect(records[1].target == sampleEvent(4).target)
+    }
+
     @Test func aPartialLastLineStopsTheWriter() throws {
         let directory = try ScratchDirectory()
         let path = try makeLog(in: directory, count: 2)

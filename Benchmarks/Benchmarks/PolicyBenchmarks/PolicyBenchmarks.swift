@@ -10,7 +10,7 @@ import SentinelPolicy
 private func makePathFixture() throws -> (Policy, String) {
     let base = NSTemporaryDirectory() + "sentinel-bench-\(getpid())"
     try FileManager.default.createDirectory(atPath: base + "/workspace/src/module", withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: base + "/workspace/src/module/file.swift", contents: Data("x".utf8))
+    _ = FileManager.default.createFile(atPath: base + "/workspace/src/module/file.swift", contents: Data("x".utf8))
     let document = try PolicyLoader(environment: [:]).parse("""
         allowed_paths: [./workspace]
         blocked_paths: [/etc, ~/.ssh, ./workspace/secrets]

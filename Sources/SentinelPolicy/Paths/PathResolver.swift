@@ -57,6 +57,17 @@ public enum PathResolver {
     public static func resolve(
         _ path: String, workingDirectory: String, processID: Int32? = nil
     ) throws(PathResolutionError) -> ResolvedPath {
+        try resolve(path, workingDirectory: workingDirectory, processID: processID, countingLinks: true)
+    }
+
+    /// ``resolve(_:workingDirectory:processID:)``, optionally without learning the hard-link count.
+    ///
+    /// With `countingLinks` false, `isHardLinkedFile` may be false for a hard-linked file: the
+    /// count only matters to writes, and a read of a path without symlinks then costs `openat2`
+    /// and `close` (no `fstat`, a third of the system calls of a read decision).
+    static func resolve(
+        _ path: String, workingDirectory: String, processID: Int32?, countingLinks: Bool
+    ) throws(PathResolutionError) -> ResolvedPath {
         guard !path.isEmpty else {
             throw PathResolutionError(path: path, message: "the path is empty")
         }
@@ -68,9 +79,9 @@ public enum PathResolver {
         // the real open will, and /proc/self/fd tells us where it landed. That is both the most
         // faithful and the fastest answer; anything unusual falls back to the walk below.
         if processID == nil || processID == getpid() {
-            let absolute = path.hasPrefix("/") ? path : workingDirectory + "/" + path
-            if absolute.hasPrefix("/") {
-                if let fastest = symlinkFreeResolve(absolute) { return fastest }
+            let absolute = path.utf8.first == slash ? path : joined(workingDirectory, path)
+            if absolute.utf8.first == slash {
+                if let fastest = symlinkFreeResolve(absolute, countingLinks: countingLinks) { return fastest }
                 if let fast = kernelResolve(absolute) { return fast }
             }
         }
@@ -173,16 +184,38 @@ public enum PathResolver {
         return ResolvedPath(canonical: canonical, exists: !missing, isHardLinkedFile: isHardLinked, openObject: nil)
     }
 
-    /// Whether `openat2` exists (Linux 5.6+); cleared on the first ENOSYS.
-    private static let hasOpenat2 = Mutex(true)
+    /// Whether `openat2` exists (Linux 5.6+); cleared on the first ENOSYS. An atomic rather than a
+    /// `Mutex`: it is read on every path decision and written at most once.
+    private static let hasOpenat2 = Atomic<Bool>(true)
+
+    private static let slash = UInt8(ascii: "/")
+
+    /// `directory + "/" + path` with one allocation (`a + "/" + b` makes an intermediate string).
+    private static func joined(_ directory: String, _ path: String) -> String {
+        var result = String()
+        result.reserveCapacity(directory.utf8.count + 1 + path.utf8.count)
+        result.append(directory)
+        result.append("/")
+        result.append(path)
+        return result
+    }
 
     /// The cheapest exact answer, for the common case of a path without symlinks: `openat2` with
     /// RESOLVE_NO_SYMLINKS succeeds only if no component (the last included) is a symlink or a
     /// magic link, and then the lexically normalised path *is* the canonical one, so the
     /// expensive `readlink` of `/proc/self/fd` is not needed. Returns `nil` (ask the next tier) for
     /// a path with `..`, any symlink (ELOOP), or anything unusual.
-    private static func symlinkFreeResolve(_ absolute: String) -> ResolvedPath? {
-        guard hasOpenat2.withLock({ $0 }) else { return nil }
+    ///
+    /// A path that does not exist costs that one failed `openat2` too. The kernel walks components
+    /// left to right and stops at the first failure, and with RESOLVE_NO_SYMLINKS the first
+    /// symlink met fails the walk with ELOOP (a dangling last component included: it is a symlink
+    /// dentry, rejected before its target is looked up). So ENOENT or ENOTDIR means the walk met
+    /// a missing component (or a non-directory used as one) *before any symlink*: every component
+    /// before it exists and is not a link, and the rest is lexical — exactly what ``walk`` returns
+    /// (it too takes ENOENT and ENOTDIR from `lstat` as "missing from here on"). `..` never
+    /// reaches this point, so nothing after the missing component can climb back.
+    private static func symlinkFreeResolve(_ absolute: String, countingLinks: Bool) -> ResolvedPath? {
+        guard hasOpenat2.load(ordering: .relaxed) else { return nil }
         let canonical: String
         if isLexicallyCanonical(absolute) {
             canonical = absolute
@@ -197,8 +230,17 @@ public enum PathResolver {
             }
             canonical = components.isEmpty ? "/" : "/" + components.joined(separator: "/")
         }
-        let fd = sentinel_openat2(AT_FDCWD, canonical, UInt64(openPathOnly | O_CLOEXEC), sentinel_resolve_no_symlinks)
+        // withCString, not the implicit String-to-pointer conversion: for this C function the
+        // compiler builds a `utf8CString` array (an allocation per decision) instead of lending
+        // the native string's own NUL-terminated bytes.
+        let fd = canonical.withCString { name in
+            sentinel_openat2(AT_FDCWD, name, UInt64(openPathOnly | O_CLOEXEC), sentinel_resolve_no_symlinks)
+        }
         if fd >= 0 {
+            guard countingLinks else {
+                close(fd)
+                return ResolvedPath(canonical: canonical, exists: true, isHardLinkedFile: false, openObject: nil)
+            }
             var status = stat()
             let examined = fstat(fd, &status) == 0
             close(fd)
@@ -206,20 +248,16 @@ public enum PathResolver {
             let hardLinked = (status.st_mode & S_IFMT) == S_IFREG && status.st_nlink > 1
             return ResolvedPath(canonical: canonical, exists: true, isHardLinkedFile: hardLinked, openObject: nil)
         }
-        let code = errno
-        if code == ENOSYS {
-            hasOpenat2.withLock { $0 = false }
+        switch errno {
+        case ENOENT, ENOTDIR:
+            return ResolvedPath(canonical: canonical, exists: false, isHardLinkedFile: false, openObject: nil)
+        case ENOSYS:
+            hasOpenat2.store(false, ordering: .relaxed)
+            return nil
+        default:
+            // ELOOP (a symlink or magic link), EACCES, EXDEV…: the slower tiers decide.
             return nil
         }
-        // ENOENT without ELOOP: no symlink was crossed before the missing component. If the
-        // parent directory exists (still without symlinks), only the last component is missing —
-        // it cannot be a dangling symlink, which would have been ELOOP.
-        guard code == ENOENT, canonical != "/", let slash = canonical.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
-        let parent = slash == canonical.utf8.startIndex ? "/" : String(canonical[..<slash])
-        let parentFD = sentinel_openat2(AT_FDCWD, parent, UInt64(openPathOnly | O_DIRECTORY | O_CLOEXEC), sentinel_resolve_no_symlinks)
-        guard parentFD >= 0 else { return nil }
-        close(parentFD)
-        return ResolvedPath(canonical: canonical, exists: false, isHardLinkedFile: false, openObject: nil)
     }
 
     /// Whether an absolute path is already in canonical lexical form: no empty, `.` or `..`
@@ -317,12 +355,28 @@ public enum PathResolver {
     }
 
     /// Whether a path lies at or below a root, by whole components (`/a/bc` is not under `/a/b`).
+    ///
+    /// Compared as bytes, as the kernel compares names: `String.hasPrefix` compares by Unicode
+    /// canonical equivalence, so a root spelt with a decomposed `é` would have "contained" a
+    /// differently named directory spelt with the precomposed one.
     @inline(__always)
     public static func isPath(_ path: String, within root: String) -> Bool {
-        if root == "/" { return true }
-        guard path.hasPrefix(root) else { return false }
-        let rest = path.utf8.dropFirst(root.utf8.count)
-        return rest.isEmpty || rest.first == UInt8(ascii: "/")
+        let rootBytes = root.utf8
+        let pathBytes = path.utf8
+        if rootBytes.count == 1 && rootBytes.first == slash { return true }
+        guard pathBytes.count >= rootBytes.count else { return false }
+        // Fast, allocation-free for native strings; the generic fallback covers bridged ones.
+        let matched =
+            pathBytes.withContiguousStorageIfAvailable { pathBuffer in
+                rootBytes.withContiguousStorageIfAvailable { rootBuffer in
+                    guard let rootBase = rootBuffer.baseAddress else { return true }
+                    return memcmp(pathBuffer.baseAddress!, rootBase, rootBuffer.count) == 0
+                }
+            } ?? nil
+        let isPrefix = matched ?? pathBytes.starts(with: rootBytes)
+        guard isPrefix else { return false }
+        let rest = pathBytes.dropFirst(rootBytes.count)
+        return rest.isEmpty || rest.first == slash
     }
 
     /// `/proc/<pid>/fd`, `/proc/<pid>/task/<tid>/fd` and `/proc/<pid>/map_files` hold links whose

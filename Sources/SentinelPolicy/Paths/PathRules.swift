@@ -87,7 +87,9 @@ public struct PathRules: Sendable, Hashable {
     public func check(_ path: String, access: FileAccess, workingDirectory: String, processID: Int32? = nil) -> Verdict {
         let resolved: ResolvedPath
         do {
-            resolved = try PathResolver.resolve(path, workingDirectory: workingDirectory, processID: processID)
+            // Only a write looks at the hard-link count (below), so a read does not pay for it.
+            resolved = try PathResolver.resolve(
+                path, workingDirectory: workingDirectory, processID: processID, countingLinks: access == .write)
         } catch {
             return .deny(rule: "builtin:path-resolution", reason: "\(error.description) Access is denied.")
         }

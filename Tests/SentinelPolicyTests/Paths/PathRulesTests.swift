@@ -183,6 +183,10 @@ extension String {
             "a/b/file", "a/b/new", "a/up/a/b/file", "a/abs/file", "a/abs/../b/file", "a/dangling", "a/hard",
             "a/missing/deeper/x", "a/b/./file", "a//b///file", "a/b/file/x", "/proc/self/root" + root + "/a/b/file",
             "/etc/passwd", "/", "/dev/null", "a/b/..", ".",
+            // A missing component before any symlink is answered by one failed openat2; after a
+            // symlink (or with `..`) it must still be resolved through the link.
+            "a/abs/new", "a/dangling/x", "a/up/new", "a/missing/../b/file", "a/b/file/x/y", "a/b/new/../file",
+            "/nonexistent-\(UUID().uuidString)/x",
         ]
         for path in paths {
             let fast = try PathResolver.resolve(path, workingDirectory: root)
@@ -190,7 +194,28 @@ extension String {
             #expect(fast.canonical == walked.canonical, "\(path)")
             #expect(fast.exists == walked.exists, "\(path)")
             #expect(fast.isHardLinkedFile == walked.isHardLinkedFile, "\(path)")
+            // What a read decision uses: the same file, only without the hard-link count.
+            let read = try PathResolver.resolve(path, workingDirectory: root, processID: nil, countingLinks: false)
+            #expect(read.canonical == walked.canonical, "\(path)")
+            #expect(read.exists == walked.exists, "\(path)")
         }
+    }
+}
+
+/// Containment compares bytes, as the kernel compares names: a root spelt with a decomposed `é`
+/// (e + U+0301) does not contain a directory spelt with the precomposed one, even when the two
+/// strings are canonically equivalent for `String`'s own comparison.
+@Suite struct ContainmentTests {
+    @Test(arguments: [
+        ("/ws/cafe\u{301}", "/ws/café/x", false),
+        ("/ws/café", "/ws/cafe\u{301}/x", false),
+        ("/ws/cafe\u{301}", "/ws/cafe\u{301}/x", true),
+        ("/ws/cafe\u{301}", "/ws/caféx/secret", false),
+        ("/ws/cafe\u{301}", "/ws/cafe\u{301}x/secret", false),
+        ("/a/b", "/a/b", true), ("/a/b", "/a/bc", false), ("/a/b", "/a", false), ("/", "/anything", true),
+    ])
+    func containmentIsByBytesAndWholeComponents(_ root: String, _ path: String, _ expected: Bool) {
+        #expect(PathResolver.isPath(path, within: root) == expected, "\(path) within \(root)")
     }
 }
 
