@@ -3,18 +3,21 @@
 # same image, and against the same hardened `docker run` typed by hand (the --dry-run output),
 # measured in the same hyperfine run (ratios, not absolutes).
 # Usage: scripts/bench-docker.sh [--runs N]   (needs hyperfine, a Docker engine and the image
-# sentinel-guard:local, which it builds from SENTINEL_BASE_IMAGE when missing; builds release).
+# sentinel-guard:local, which it builds from SENTINEL_BASE_IMAGE when missing; builds release
+# unless SKIP_BUILD=1; SENTINEL_BUILD_PATH selects another build directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=30
 if [[ "${1:-}" == "--runs" ]]; then runs="$2"; fi
 image=sentinel-guard:local
-swift build -c release --static-swift-stdlib --product sentinel-isolate >&2
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/sentinel-isolate"
+build=(swift build -c release --static-swift-stdlib --product sentinel-isolate)
+if [[ -n "${SENTINEL_BUILD_PATH:-}" ]]; then build+=(--scratch-path "$SENTINEL_BUILD_PATH"); fi
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then "${build[@]}" >&2; fi
+bin="$("${build[@]}" --show-bin-path)/sentinel-isolate"
 scratch="$(mktemp -d /tmp/sentinel-bench-docker-XXXXXX)"
 mkdir "$scratch/ws"
 chown 65534:65534 "$scratch/ws" 2>/dev/null || true
-printf 'version: 1\n' > "$scratch/sentinel.yaml"
+printf 'allowed_paths: [./]\n' > "$scratch/sentinel.yaml"
 cd "$scratch"
 # The release binary has no `sentinel` next to it: build the image with the debug tree's if needed.
 if ! docker image inspect "$image" >/dev/null 2>&1; then
