@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-10}"
 PYTHON="${PYTHON:-/usr/bin/python3}"   # not a pyenv shim: the guard trusts only the first exec
-swift build -c release --product sentinel >/dev/null
-SENTINEL="$PWD/.build/release/sentinel"
+# SENTINEL_BINARY=PATH uses an existing build instead of building release here.
+if [[ -z "${SENTINEL_BINARY:-}" ]]; then swift build -c release --product sentinel >/dev/null; fi
+SENTINEL="${SENTINEL_BINARY:-$PWD/.build/release/sentinel}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/ws"
