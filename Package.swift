@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(name: "example-agent", dependencies: ["SentinelGuard"]),
 
         // MARK: - Tests: one target per module, plus end-to-end tests of the built CLI.
-        .target(name: "SentinelTestSupport", path: "Tests/SentinelTestSupport"),
+        .target(name: "SentinelTestSupport", dependencies: ["CSentinelLinux"], path: "Tests/SentinelTestSupport"),
         .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy", "SentinelTestSupport"]),
         .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelTestSupport"]),
         .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelTestSupport"]),

@@ -21,3 +21,7 @@ int sentinel_openat2_mode(int dirfd, const char *path, uint64_t flags, uint64_t 
     struct open_how how = {.flags = flags, .mode = mode, .resolve = resolve};
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
+
+int sentinel_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -28,7 +28,7 @@ func runTool(
 private func runToolBlocking(
     _ executable: String, _ arguments: [String], environment: [String: String], limit: Duration
 ) throws -> (status: Int32, output: String, errors: String) {
-    let process = Process()
+    let process = SpawnedProcess()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [executable] + arguments
     process.environment = environment
@@ -52,7 +52,7 @@ private func runToolBlocking(
 
 /// An Xvfb server on a display it picks itself (`-displayfd`), stopped on deinit.
 final class VirtualDisplay: Sendable {
-    let process = Process()
+    let process = SpawnedProcess()
     let name: String
 
     /// Starts Xvfb (on a thread of its own: waiting for its display number blocks).

@@ -1,5 +1,6 @@
 import Foundation
 import SentinelAudit
+import SentinelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -107,7 +108,7 @@ private func runToCompletion(
         Thread {
             continuation.resume(
                 with: Result {
-                    let process = Process()
+                    let process = SpawnedProcess()
                     process.executableURL = URL(fileURLWithPath: executable)
                     process.arguments = arguments
                     process.environment = environment

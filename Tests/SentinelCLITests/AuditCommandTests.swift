@@ -1,5 +1,6 @@
 import Foundation
 import SentinelAudit
+import SentinelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ private func sentinel(
         Thread {
             continuation.resume(
                 with: Result {
-                    let process = Process()
+                    let process = SpawnedProcess()
                     process.executableURL = URL(fileURLWithPath: executable)
                     process.arguments = arguments
                     process.currentDirectoryURL = URL(fileURLWithPath: directory)
@@ -180,7 +181,7 @@ struct AuditCommandTests {
 
     @Test func tailFollowPrintsRecordsAsTheyAreAppended() async throws {
         let directory = try LogDirectory(records: 2)
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: try sentinelExecutable())
         process.arguments = ["audit", "tail", "-f", "-n", "1", directory.log]
         let output = Pipe()

@@ -25,7 +25,7 @@ struct IsolateValidationTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         try FileManager.default.createDirectory(atPath: base + "/ws", withIntermediateDirectories: false)
         try "allowed_paths: [./]\n".write(toFile: base + "/sentinel.yaml", atomically: false, encoding: .utf8)
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }

@@ -68,7 +68,7 @@ struct ProxyCommandTests {
         try "127.0.0.4 a.test\n".write(toFile: base + "/hosts", atomically: true, encoding: .utf8)
         let socketPath = base + "/proxy.sock"
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["proxy", "--unix", socketPath, "--policy", base + "/sentinel.yaml",
                              "--hosts-file", base + "/hosts", "--audit-log", base + "/audit.log"]
@@ -128,7 +128,7 @@ struct ProxyCommandTests {
           arguments: [["--listen", "localhost:3128"], ["--listen", "127.0.0.1"], ["--dns-server", "dns.example:53"],
                       ["--listen", "127.0.0.1:0", "--unix", "/tmp/x.sock"], ["--policy", "/nonexistent/sentinel.yaml"]])
     func badArguments(_ arguments: [String]) throws {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["proxy"] + arguments
         process.environment = ["PATH": "/usr/bin:/bin"]

@@ -106,7 +106,7 @@ struct IsolateEscapeTests {
     @Test("a host process can be neither seen nor killed", arguments: Caller.allCases)
     func hostProcess(caller: Caller) throws {
         let scratch = try Scratch(for: caller)
-        let sleeper = Process()
+        let sleeper = SpawnedProcess()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
         sleeper.arguments = ["987655"]
         try sleeper.run()

@@ -16,7 +16,7 @@ enum SeccompProbes {
     /// The real interpreter behind any pyenv or distribution shim (fewer moving parts for the
     /// probes; the workload tests use plain `python3` on purpose).
     static let python: String = {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
         let pipe = Pipe()
@@ -308,7 +308,7 @@ enum SeccompProbes {
 /// /usr mounted read-only, so nothing is pulled.
 @Suite(.serialized) struct SeccompDockerParityTests {
     static func docker(_ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["docker"] + arguments
         let output = Pipe()
@@ -340,7 +340,7 @@ enum SeccompProbes {
             try FileManager.default.createDirectory(
                 at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
         }
-        let tar = Process()
+        let tar = SpawnedProcess()
         tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tar.arguments = ["tar", "-C", directory.path, "-cf", "-", "."]
         let output = Pipe()

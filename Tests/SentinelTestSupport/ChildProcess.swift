@@ -25,7 +25,7 @@ public enum ChildProcess {
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         stdin: String? = nil, directory: String? = nil, timeout: Double = 120
     ) throws -> ChildOutcome {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }

@@ -70,7 +70,7 @@ extension Trait where Self == ConditionTrait {
 
 /// Runs a program with its output discarded and returns its exit status (or -1 if it could not start).
 public func runQuietly(_ executable: String, _ arguments: [String]) -> Int32 {
-    let process = Process()
+    let process = SpawnedProcess()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice

@@ -16,4 +16,10 @@ int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resol
 /// canonical path it checked, refusing any symlink swapped in after the check.
 int sentinel_openat2_mode(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 
+#include <spawn.h>
+
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34), hidden from Swift by _GNU_SOURCE:
+/// a child spawned from a multithreaded process inherits no descriptor above `from`.
+int sentinel_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
 #endif

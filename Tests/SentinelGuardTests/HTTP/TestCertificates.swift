@@ -2,6 +2,7 @@
 // in a fresh temporary directory once per test process.
 
 import Foundation
+import SentinelTestSupport
 import NIOSSL
 
 /// The test PKI: a CA and three leaf certificates it signed.
@@ -51,7 +52,7 @@ struct TestCertificates: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
         func openssl(_ arguments: [String]) throws {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["openssl"] + arguments
             process.currentDirectoryURL = URL(fileURLWithPath: directory)

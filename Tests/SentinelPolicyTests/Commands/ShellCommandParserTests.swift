@@ -1,5 +1,6 @@
 import Foundation
 import SentinelPolicy
+import SentinelTestSupport
 import Testing
 
 /// One command string the parser must refuse, and the reason it must give.
@@ -313,7 +314,7 @@ struct ShellCommandParserShellAgreementTests {
     }
 
     private func runCapturing(_ executable: String, _ arguments: [String]) throws -> [UInt8] {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()

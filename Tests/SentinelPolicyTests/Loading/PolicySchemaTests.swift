@@ -26,7 +26,7 @@ import Testing
             for text in json.load(sys.stdin):
                 print("valid" if validator.is_valid(yaml.safe_load(text)) else "invalid")
             """
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, repository.appendingPathComponent("schema/sentinel.schema.json").path]
         let input = Pipe(), output = Pipe()
