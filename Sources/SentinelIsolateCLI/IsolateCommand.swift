@@ -618,9 +618,7 @@ struct IsolateProxy {
         if count > 0 {
             let own = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let candidate = String(own[..<(own.lastIndex(of: "/") ?? own.startIndex)]) + "/sentinel"
-            if access(candidate, X_OK) == 0 && !own.hasSuffix("/sentinel") || own.hasSuffix("/sentinel") {
-                if access(candidate, X_OK) == 0 { return candidate }
-            }
+            if access(candidate, X_OK) == 0 { return candidate }
         }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") where access("\(directory)/sentinel", X_OK) == 0 {
