@@ -128,7 +128,7 @@ let package = Package(
         // Installs a seccomp filter in a single-threaded process and execs a command, for the
         // real-kernel seccomp tests (the test runner is multithreaded and must not be filtered).
         .executableTarget(name: "seccomp-exec-helper", dependencies: ["SentinelSandbox"], path: "Tests/SeccompExecHelper"),
-        .testTarget(name: "SentinelSupervisorTests", dependencies: ["SentinelSupervisor", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelSupervisorTests", dependencies: ["CSentinelLinux", "SentinelSupervisor", "SentinelTestSupport"]),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [

@@ -133,6 +133,7 @@ int sentinel_close_from(unsigned int first) {
 
 int sentinel_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int sentinel_set_non_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+int sentinel_is_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
 int sentinel_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 int sentinel_set_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
 

@@ -40,8 +40,17 @@ struct GuardCommand: AsyncParsableCommand {
 
     func run() async throws {
         var argv = command
+        // Passthrough parsing captures `--help` as the command; before `--` it is ours.
+        if let first = argv.first, first == "--help" || first == "-h" {
+            print(SentinelCommand.helpMessage(for: Self.self))
+            return
+        }
         if argv.first == "--" { argv.removeFirst() }
         let say = GuardOptions.standardError
+        guard !argv.isEmpty else {
+            say("sentinel guard: no command was given. Usage: sentinel guard [--policy P] -- COMMAND [ARG...]")
+            throw ExitCode(2)
+        }
         let loaded: LoadedPolicy
         let compiled: Policy
         do {

@@ -25,12 +25,15 @@ public enum GuardFilter {
     /// supervisor's path checks no longer describe the child's view; a new uid the supervisor,
     /// which acts on the child's behalf with its own credentials, does not share), or run calls
     /// without system calls (io_uring), or suspend another process's filter (ptrace with
-    /// PTRACE_O_SUSPEND_SECCOMP, which a root child could use).
+    /// PTRACE_O_SUSPEND_SECCOMP, which a root child could use), or reach into another process
+    /// of the same uid (reading or writing its memory, taking its descriptors, comparing them):
+    /// the supervisor is non-dumpable, but the operator's other processes are not.
     public static let refusedCalls = [
         "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
         "fsmount", "fspick", "mount_setattr", "open_by_handle_at", "io_uring_setup", "io_uring_enter",
-        "io_uring_register", "ptrace", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-        "setfsuid", "setfsgid", "setgroups", "capset",
+        "io_uring_register", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise",
+        "kcmp", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",
+        "setgroups", "capset",
     ]
 
     /// The `CLONE_NEW*` flags: a `clone` with any of them is refused (as `unshare` is).

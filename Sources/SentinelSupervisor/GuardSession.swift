@@ -116,6 +116,19 @@ public final class GuardSession: Sendable {
         guard pid > 0 else {
             throw SupervisorError(.launch, "fork failed (\(SupervisorError.text(-pid))); the command was not run.", errno: -pid)
         }
+        // The command runs as our uid, and the kernel lets a process read and write the memory of
+        // any dumpable process of the same uid (process_vm_writev, /proc/PID/mem) unless Yama
+        // forbids it, which many kernels (this one) do not build. A non-dumpable supervisor
+        // can only be reached by CAP_SYS_PTRACE. Set after the fork: dumpability belongs to the
+        // address space, so the child keeps its own (it needs to be readable by us before exec).
+        guard sentinel_set_non_dumpable() == 0 else {
+            let code = errno
+            kill(pid, SIGKILL)
+            reap(pid)
+            throw SupervisorError(
+                .launch, "Cannot protect the supervisor's memory from the command (prctl PR_SET_DUMPABLE: \(SupervisorError.text(code))); the command was not run.",
+                errno: code)
+        }
 
         let notifier: SeccompNotifier
         do {

@@ -1,3 +1,4 @@
+import CSentinelLinux
 import Foundation
 import Glibc
 import SentinelApproval
@@ -84,6 +85,46 @@ struct GuardTests {
         #expect(interpreter["rule"] as? String == "builtin:interpreter-denylist")
         // Reads outside blocked_paths are not decisions.
         #expect(run.records.allSatisfy { $0["action"] as? String != "file_read" })
+    }
+
+    @Test("the program cannot reach into the supervisor's memory or another process's")
+    func supervisorMemory() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        // The supervisor is the program's parent here. Each attempt would, if it worked, let the
+        // program read or rewrite the supervisor's decisions.
+        try harness.write("reach.py", """
+            import ctypes, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            parent = os.getppid()
+            class IOVec(ctypes.Structure):
+                _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
+            buffer = ctypes.create_string_buffer(64)
+            local = IOVec(ctypes.cast(buffer, ctypes.c_void_p), 64)
+            # Any address will do: the permission check comes before the address is looked at.
+            remote = IOVec(0x400000, 64)
+            for name, number in [("vm_readv", 310), ("vm_writev", 311)]:
+                result = libc.syscall(number, parent, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+                out.write(f"{name}: {'ok' if result >= 0 else 'errno ' + str(ctypes.get_errno())}\\n")
+            try:
+                open(f"/proc/{parent}/mem", "rb").close()
+                out.write("proc-mem: ok\\n")
+            except OSError as error:
+                out.write(f"proc-mem: errno {error.errno}\\n")
+            """)
+        #if arch(x86_64)
+        let run = try await harness.run([python, harness.root + "/reach.py"], policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        // EPERM from the filter: the calls never reach the kernel's permission check.
+        #expect(results["vm_readv"] == "errno 1")
+        #expect(results["vm_writev"] == "errno 1")
+        // EACCES from the kernel: the supervisor is not dumpable (root with CAP_SYS_PTRACE
+        // would pass this check, so it is asserted only for an unprivileged run).
+        if geteuid() != 0 { #expect(results["proc-mem"] == "errno 13") }
+        #expect(sentinel_is_dumpable() == 0, "the supervisor (this test process) must be non-dumpable")
+        #endif
     }
 
     @Test("a read of a blocked path is decided and refused; other reads pass")

@@ -96,6 +96,8 @@ int sentinel_close_from(unsigned int first);
 int sentinel_set_no_new_privs(void);
 /// `PR_SET_DUMPABLE 0`: peers cannot ptrace us or open `/proc/<pid>/mem`, `/proc/<pid>/exe`.
 int sentinel_set_non_dumpable(void);
+/// `PR_GET_DUMPABLE`: 1 when this process is dumpable, 0 when not, -1 on error.
+int sentinel_is_dumpable(void);
 /// `PR_SET_PDEATHSIG`: the kernel sends `sig` to us when our parent thread dies.
 int sentinel_set_parent_death_signal(int sig);
 /// `PR_SET_SECUREBITS` with KEEP_CAPS and NO_SETUID_FIXUP (locked): the stage keeps its

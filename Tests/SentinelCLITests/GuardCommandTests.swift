@@ -1,0 +1,24 @@
+// `sentinel guard`'s own arguments: help is shown, not run as a command; no command is a usage
+// error. (What the guard decides is tested in SentinelSupervisorTests.)
+
+import Foundation
+import SentinelTestSupport
+import Testing
+
+@Suite("sentinel guard arguments")
+struct GuardCommandTests {
+    @Test("help is printed, not looked up on PATH", arguments: [["guard", "--help"], ["guard", "-h"]])
+    func help(arguments: [String]) throws {
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("USAGE: sentinel guard"))
+        #expect(!outcome.stderr.contains("not found"))
+    }
+
+    @Test("no command is a usage error that shows the usage", arguments: [["guard"], ["guard", "--"]])
+    func noCommand(arguments: [String]) throws {
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("no command was given"))
+    }
+}
