@@ -19,12 +19,26 @@ fi
 cd /workspace
 
 if [ "$#" -eq 0 ]; then
-    set -- sentinel --help
+    exec /usr/local/bin/sentinel --help
 fi
 
-# SWITCH(sentinel guard): set to 1 once `sentinel guard` ships, to run every command under it.
-guarded="${SENTINEL_GUARD_IN_CONTAINER:-0}"
-if [ "$guarded" = 1 ]; then
-    exec /usr/local/bin/sentinel guard -- "$@"
+# Every command runs under `sentinel guard` (docs/GUARD.md): the container is the boundary, the
+# guard decides each exec, file write and connect inside it with the policy at
+# /workspace/sentinel.yaml and records it. Its audit log is SENTINEL_GUARD_AUDIT_LOG when set
+# (`sentinel-isolate` mounts a directory outside the workspace there), else the policy's
+# audit.path. SENTINEL_GUARD_IN_CONTAINER=0 runs the command without it, and says so.
+case "${SENTINEL_GUARD_IN_CONTAINER:-1}" in
+    0)
+        echo "sentinel-entrypoint: SENTINEL_GUARD_IN_CONTAINER=0: the command runs without sentinel guard (no per-action decisions or audit inside the container)." >&2
+        exec "$@"
+        ;;
+    1) ;;
+    *)
+        echo "sentinel-entrypoint: SENTINEL_GUARD_IN_CONTAINER must be 1 (default) or 0; nothing was run." >&2
+        exit 2
+        ;;
+esac
+if [ -n "${SENTINEL_GUARD_AUDIT_LOG:-}" ]; then
+    exec /usr/local/bin/sentinel guard --audit-log "$SENTINEL_GUARD_AUDIT_LOG" -- "$@"
 fi
-exec "$@"
+exec /usr/local/bin/sentinel guard -- "$@"

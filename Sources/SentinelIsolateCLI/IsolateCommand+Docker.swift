@@ -6,8 +6,9 @@ import Glibc
 import SentinelSandbox
 
 extension IsolateCommand {
-    /// The Docker settings from the flags and the environment (`SENTINEL_BASE_IMAGE`).
-    func dockerOptions(network: String, environment env: [String: String]) throws -> DockerRunOptions {
+    /// The Docker settings from the flags and the environment (`SENTINEL_BASE_IMAGE`). The
+    /// guard inside the container records to `AUDITLOG.guard/audit.log`, beside the run's own log.
+    func dockerOptions(network: String, environment env: [String: String], auditLog: String) throws -> DockerRunOptions {
         guard let dockerNetwork = DockerNetwork(rawValue: network) else {
             throw IsolateError("network_mode must be one of: none, bridge, host")
         }
@@ -20,7 +21,8 @@ extension IsolateCommand {
         let base = (baseImage ?? env["SENTINEL_BASE_IMAGE"].flatMap { $0.isEmpty ? nil : $0 } ?? DockerRunOptions.defaultBaseImage)
         return DockerRunOptions(
             image: image, network: dockerNetwork, buildIfMissing: buildIfMissing, baseImage: base,
-            terminal: !dryRun && isatty(0) == 1 && isatty(1) == 1)
+            terminal: !dryRun && isatty(0) == 1 && isatty(1) == 1,
+            guardInContainer: !noGuard, guardAuditDirectory: noGuard ? nil : auditLog + ".guard")
     }
 
     /// Runs the request in Docker, or prints the command (`--dry-run`, then returns nil).

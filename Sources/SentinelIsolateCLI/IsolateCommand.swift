@@ -78,6 +78,9 @@ public struct IsolateCommand: ParsableCommand {
     @Flag(help: "Print the docker command instead of running it (docker backend).")
     var dryRun = false
 
+    @Flag(help: "Run the command in the container without sentinel guard (docker backend; by default the guard decides and records every exec, file write and connect inside it).")
+    var noGuard = false
+
     @Option(help: "Backend: native or docker (default: $SENTINEL_BACKEND or native).")
     var backend: String?
 
@@ -245,6 +248,9 @@ public struct IsolateCommand: ParsableCommand {
         let backend = (self.backend ?? env["SENTINEL_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "native").lowercased()
         guard backend == "native" || backend == "docker" else {
             throw IsolateError("backend must be one of: native, docker")
+        }
+        if noGuard && backend != "docker" {
+            throw IsolateError("--no-guard applies to --backend docker (the native backend does not run sentinel guard inside); drop it.")
         }
         let workspace = PathResolution.absolute(self.workspace)
         let policy = PathResolution.absolute(self.policy)
@@ -419,7 +425,7 @@ public struct IsolateCommand: ParsableCommand {
             proxyHostsFile: proxyHostsFile.map(PathResolution.absolute),
             spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
             jsonStatusFile: jsonStatusFile.map(PathResolution.absolute),
-            docker: backend == "docker" ? try dockerOptions(network: network, environment: env) : nil)
+            docker: backend == "docker" ? try dockerOptions(network: network, environment: env, auditLog: auditPath) : nil)
     }
 }
 
@@ -524,7 +530,7 @@ enum IsolateAudit {
             "duration_seconds": String((report.durationSeconds * 1000).rounded() / 1000),
             "landlock": report.protections.landlock, "seccomp": report.protections.seccomp,
             "namespaces": report.protections.namespaces.joined(separator: ","),
-            "limits": report.protections.limits,
+            "limits": report.protections.limits, "guard_inside": report.protections.guardInside,
         ]
         if let signal = report.signal { details["signal"] = String(signal) }
         if !report.denials.isEmpty { details["denials"] = report.denials.joined(separator: " | ") }

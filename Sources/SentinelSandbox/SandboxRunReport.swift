@@ -21,6 +21,9 @@ public struct SandboxProtections: Codable, Sendable, Equatable {
     public var noNewPrivileges: Bool = false
     /// How limits were enforced: `cgroup v1`, `cgroup v2` or `rlimits`, with the values.
     public var limits: String = ""
+    /// Per-action decisions inside the boundary: `sentinel guard (audit log …)` in a Docker
+    /// container, `not applied` otherwise.
+    public var guardInside: String = "not applied"
 
     /// Creates an empty record (filled in as the run proceeds).
     public init() {}

@@ -21,7 +21,8 @@ struct DockerCommandLineTests {
     static func tail(user: String = "65534:65534", env: [String] = []) -> [String] {
         ["--user", user, "--init", "--hostname", "sentinel", "--ulimit", "nofile=4096:4096", "--ulimit", "core=0",
          "--env", "HOME=/workspace", "--env", "LANG=C.UTF-8",
-         "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--env", "TERM=xterm"] + env
+         "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+         "--env", "SENTINEL_GUARD_IN_CONTAINER=1", "--env", "TERM=xterm"] + env
     }
 
     @Test("defaults: the original's argv, then user, init, limits, the scrubbed environment")
@@ -81,7 +82,8 @@ struct DockerCommandLineTests {
             "--security-opt", "seccomp=/p/log.json",
             "--user", "1000:100", "--init", "--hostname", "box", "--ulimit", "nofile=1024:1024", "--ulimit", "core=0",
             "--env", "HOME=/workspace", "--env", "LANG=C.UTF-8", "--env", "MODE=x",
-            "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--env", "TERM=xterm",
+            "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--env", "SENTINEL_GUARD_IN_CONTAINER=1", "--env", "TERM=xterm",
             "--env", "GITHUB_TOKEN",
             "--volume", "/data:/data:ro", "--volume", "/out:/mnt/out:rw",
             "--tmpfs", "/opt/secret:ro,noexec,nosuid,nodev,size=4k,mode=000",
@@ -90,6 +92,25 @@ struct DockerCommandLineTests {
         // The secret's value reaches the docker client through its environment, never its argv.
         #expect(invocation.passedEnvironment == ["GITHUB_TOKEN": "ghp_secret"])
         #expect(invocation.shellText().hasSuffix("sentinel-guard:local sh -c 'echo '\\''hi there'\\'''"))
+    }
+
+    @Test("the guard inside: its audit directory mounted and named; --no-guard says 0 and mounts nothing", arguments: [
+        (true, "/srv/sentinel-audit.log.guard", [
+            "--env", "SENTINEL_GUARD_AUDIT_LOG=/var/log/sentinel/audit.log", "--env", "SENTINEL_GUARD_IN_CONTAINER=1",
+            "--env", "TERM=xterm", "--volume", "/srv/sentinel-audit.log.guard:/var/log/sentinel:rw",
+        ]),
+        (true, nil, ["--env", "SENTINEL_GUARD_IN_CONTAINER=1", "--env", "TERM=xterm"]),
+        (false, "/srv/sentinel-audit.log.guard", ["--env", "SENTINEL_GUARD_IN_CONTAINER=0", "--env", "TERM=xterm"]),
+    ])
+    func guardInside(enabled: Bool, directory: String?, expected: [String]) throws {
+        let spec = SandboxSpec(command: ["true"], workspace: Self.workspace, policyFile: Self.policy)
+        let invocation = try DockerCommandLine.render(
+            spec, options: DockerRunOptions(guardInContainer: enabled, guardAuditDirectory: directory),
+            seccomp: .profile(path: "/p/strict.json"), user: "65534:65534", callerEnvironment: Self.caller)
+        let arguments = invocation.arguments
+        let start = try #require(arguments.firstIndex(of: "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")) + 1
+        let end = try #require(arguments.firstIndex(of: "--interactive"))
+        #expect(Array(arguments[start..<end]) == expected)
     }
 
     @Test("what Docker cannot express is refused with a sentence", arguments: [

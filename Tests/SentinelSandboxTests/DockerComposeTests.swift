@@ -34,7 +34,11 @@ struct DockerComposeTests {
         let scratch = try Scratch(for: .unprivileged)
         try Self.ensureImage(scratch)
         let project = "sgstrict\(getpid())"
-        let environment = ["SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534"]
+        // The boundary first, without the guard inside (it would refuse the probes' execs first).
+        var environment = [
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
+            "SENTINEL_GUARD_IN_CONTAINER": "0",
+        ]
         defer { _ = try? Self.compose(project, ["--profile", "strict", "down", "-v"], environment: environment) }
         let config = try Self.compose(project, ["config", "-q"], environment: environment)
         #expect(config.status == 0, "\(config.stderr)")
@@ -53,6 +57,18 @@ struct DockerComposeTests {
         #expect(run.stdout.contains("CapEff:\t0000000000000000"))
         #expect(run.stdout.contains("RO"))
         #expect(run.stdout.contains("Network is unreachable"), "\(run.stdout)")
+
+        // Then the default: the guard decides with the policy the entrypoint put in the
+        // workspace (echo and ls only) and records to its audit.path there.
+        environment.removeValue(forKey: "SENTINEL_GUARD_IN_CONTAINER")
+        let guarded = try Self.compose(
+            project, ["--profile", "strict", "run", "--rm", "-T", "sentinel-strict", "sh", "-c", "ls -d /workspace; id -u || echo refused"],
+            environment: environment)
+        #expect(guarded.status == 0, "\(guarded.stderr)")
+        #expect(guarded.stdout == "/workspace\nrefused\n", "\(guarded.stdout)\(guarded.stderr)")
+        let audit = try String(contentsOfFile: scratch.workspace + "/audit.log", encoding: .utf8)
+        #expect(audit.contains(#""action":"exec","target":"id -u","decision":"deny""#), "\(audit)")
+        #expect(audit.contains(#""action":"exec","target":"ls -d /workspace","decision":"allow""#), "\(audit)")
     }
 
     @Test("the proxied profile reaches an allowed server through squid, and nothing directly")

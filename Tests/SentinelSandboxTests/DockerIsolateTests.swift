@@ -14,12 +14,17 @@ enum DockerIsolate {
     static let flags = ["--backend", "docker", "--image", image, "--build-if-missing", "--base-image", baseImage]
 
     /// Runs `sentinel-isolate --backend docker` on `scratch` (whose workspace belongs to 65534,
-    /// so the container runs as 65534 and can write it).
+    /// so the container runs as 65534 and can write it). Unless `guarded`, with `--no-guard`:
+    /// most tests here probe the container's boundary, which the guard inside would otherwise
+    /// answer first (it refuses the execs of the probes).
     static func run(
-        _ scratch: Scratch, flags extra: [String] = [], _ command: [String], environment: [String: String] = [:]
+        _ scratch: Scratch, flags extra: [String] = [], guarded: Bool = false, _ command: [String],
+        environment: [String: String] = [:]
     ) throws -> RunResult {
         try Isolate.launch(
-            Isolate.binary, ["--workspace", scratch.workspace, "--policy", scratch.policy] + flags + extra + ["--"] + command,
+            Isolate.binary,
+            ["--workspace", scratch.workspace, "--policy", scratch.policy] + flags + (guarded ? [] : ["--no-guard"]) + extra
+                + ["--"] + command,
             environment: environment, directory: scratch.base)
     }
 
@@ -85,6 +90,33 @@ struct DockerIsolateTests {
         #expect(try String(contentsOfFile: scratch.workspace + "/out.txt", encoding: .utf8) == "made\n")
         #expect(result.status != 0, "the policy must not be writable: \(result.stderr)")
         #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == Scratch.policyText)
+    }
+
+    @Test("by default sentinel guard runs inside: it refuses what the policy does not allow and records it outside the workspace")
+    func guardInside() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        try "allowed_paths: [./]\nallowed_commands: [echo]\n".write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        let result = try DockerIsolate.run(
+            scratch, guarded: true, ["/bin/sh", "-c", "echo allowed; cat /etc/hostname || echo refused; echo x > /workspace/in.txt; echo x > /tmp/out.txt || echo write-refused"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "allowed\nrefused\nwrite-refused\n", "\(result.stdout)\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: scratch.workspace + "/in.txt"))
+        let log = scratch.base + "/sentinel-audit.log.guard/audit.log"
+        let records = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        func decision(_ action: String, _ target: String) -> String? {
+            records.first { $0["action"] as? String == action && $0["target"] as? String == target }?["decision"] as? String
+        }
+        #expect(decision("exec", "echo allowed") == nil, "a shell builtin is not an exec")
+        #expect(decision("exec", "cat /etc/hostname") == "deny")
+        #expect(decision("file_write", "/workspace/in.txt") == "allow")
+        #expect(decision("file_write", "/tmp/out.txt") == "deny")
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/audit.log"), "the guard's log must not be in the workspace")
+        // Docker's mount point for the policy is not left behind as an empty policy.
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/sentinel.yaml"))
+        let verify = try ChildProcess.run(Isolate.sentinelBinary, ["audit", "verify", log])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
     @Test("the exit status passes through", arguments: [

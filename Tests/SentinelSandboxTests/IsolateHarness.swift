@@ -65,6 +65,9 @@ enum Isolate {
         return fallback
     }()
 
+    /// The `sentinel` binary beside `sentinel-isolate`.
+    static let sentinelBinary: String = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("sentinel").path
+
     /// Runs `sentinel-isolate <flags> -- <command>` in `scratch`.
     static func run(
         _ caller: Caller, _ scratch: Scratch, flags: [String] = [], _ command: [String],

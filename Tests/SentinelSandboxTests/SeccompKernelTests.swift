@@ -34,7 +34,7 @@ enum SeccompProbes {
         let architecture = try #require(SeccompArchitecture.native)
         let names = [
             "ptrace", "keyctl", "request_key", "unshare", "setns", "clone", "clone3", "pivot_root", "bpf",
-            "perf_event_open", "io_uring_setup", "userfaultfd", "process_vm_readv", "delete_module", "ioctl", "kcmp",
+            "perf_event_open", "io_uring_setup", "userfaultfd", "process_vm_writev", "delete_module", "ioctl", "kcmp",
             "personality", "swapoff", "acct", "umount2", "mount", "chroot",
         ]
         var pairs: [String] = []
@@ -81,7 +81,7 @@ enum SeccompProbes {
         results["bpf"] = call("bpf", 5, 0, 0)[1]                               # BPF_PROG_LOAD, NULL attr
         results["perf_event_open"] = call("perf_event_open", 0, 0, -1, -1, 0)[1]
         results["io_uring_setup"] = call("io_uring_setup", 1, 0)[1]            # NULL params
-        results["process_vm_readv"] = call("process_vm_readv", 0x7FFFFFF0, 0, 1, 0, 1, 0)[1]
+        results["process_vm_writev"] = call("process_vm_writev", 0x7FFFFFF0, 0, 1, 0, 1, 0)[1]
         results["delete_module"] = call("delete_module", text(b"sentinel_no_such_module"), 0o4000)[1]
         results["swapoff"] = call("swapoff", text(b"/nonexistent-sentinel"))[1]
         results["acct"] = call("acct", text(b"/nonexistent-sentinel"))[1]

@@ -82,6 +82,11 @@ public enum DockerCommandLine {
             if let value = callerEnvironment[name] { passed[name] = value }
         }
         for (name, value) in spec.environment { fixed[name] = value }
+        // The entrypoint's switch, always explicit so the command line says which mode ran.
+        fixed["SENTINEL_GUARD_IN_CONTAINER"] = options.guardInContainer ? "1" : "0"
+        if options.guardInContainer, options.guardAuditDirectory != nil {
+            fixed["SENTINEL_GUARD_AUDIT_LOG"] = DockerRunOptions.guardAuditMountPoint + "/audit.log"
+        }
         for name in proxyVariableOrder {
             if let value = fixed.removeValue(forKey: name) { arguments += ["--env", "\(name)=\(value)"] }
         }
@@ -94,6 +99,10 @@ public enum DockerCommandLine {
             try volumePath(bind.source, "bind source")
             try volumePath(bind.destination, "bind destination")
             arguments += ["--volume", "\(bind.source):\(bind.destination):\(bind.readOnly ? "ro" : "rw")"]
+        }
+        if options.guardInContainer, let directory = options.guardAuditDirectory {
+            try volumePath(directory, "guard audit directory")
+            arguments += ["--volume", "\(directory):\(DockerRunOptions.guardAuditMountPoint):rw"]
         }
         for path in spec.blockedPaths {
             try volumePath(path, "blocked path")

@@ -28,6 +28,15 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
     public var baseImage: String
     /// Whether to add `--tty` (the launcher sets it when stdin and stdout are terminals).
     public var terminal: Bool
+    /// Whether the image's entrypoint runs the command under `sentinel guard` (the default);
+    /// `false` sets `SENTINEL_GUARD_IN_CONTAINER=0`.
+    public var guardInContainer: Bool
+    /// A host directory for the guard's audit log, mounted at ``guardAuditMountPoint``; `nil`
+    /// leaves the log at the policy's `audit.path` inside the container.
+    public var guardAuditDirectory: String?
+
+    /// Where ``guardAuditDirectory`` appears inside the container (the image creates it).
+    public static let guardAuditMountPoint = "/var/log/sentinel"
 
     /// The default image name, as in the original runner.
     public static let defaultImage = "sentinel-guard:local"
@@ -42,7 +51,9 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
         dockerBinary: String = "docker",
         buildIfMissing: Bool = false,
         baseImage: String = DockerRunOptions.defaultBaseImage,
-        terminal: Bool = false
+        terminal: Bool = false,
+        guardInContainer: Bool = true,
+        guardAuditDirectory: String? = nil
     ) {
         self.image = image
         self.network = network
@@ -51,6 +62,8 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
         self.buildIfMissing = buildIfMissing
         self.baseImage = baseImage
         self.terminal = terminal
+        self.guardInContainer = guardInContainer
+        self.guardAuditDirectory = guardAuditDirectory
     }
 }
 

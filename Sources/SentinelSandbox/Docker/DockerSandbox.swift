@@ -51,6 +51,9 @@ public struct DockerSandbox: Sendable {
         }
         let (invocation, seccomp, user) = try prepare(spec, callerEnvironment: callerEnvironment)
         defer { seccomp.remove() }
+        if options.guardInContainer, let directory = options.guardAuditDirectory {
+            try Self.prepareGuardAuditDirectory(directory, user: user)
+        }
         report.warnings += seccomp.warnings
         report.protections = Self.protections(spec: spec, options: options, seccomp: seccomp, user: user)
         if options.network == .host {
@@ -62,6 +65,12 @@ public struct DockerSandbox: Sendable {
         if spec.seccomp.mode == .log {
             report.warnings.append("seccomp log mode: calls the profile would deny ran and were logged by the kernel (see dmesg or journalctl -k: type=1326 records name the syscall number).")
         }
+        // Docker creates a missing bind target inside the (bind-mounted) workspace: an empty
+        // sentinel.yaml left behind would later be read as an empty policy by the entrypoint
+        // and by anything run in that directory. Remove it after the run if we caused it.
+        let policyMountPoint = spec.policyFile.map { _ in spec.workspace + "/sentinel.yaml" }
+        let mountPointExisted = policyMountPoint.map { access($0, F_OK) == 0 } ?? true
+        defer { if !mountPointExisted, let policyMountPoint { Self.removeEmptyFile(policyMountPoint) } }
         report.startedAt = Clock.unixNow()
         let started = Clock.monotonic()
         let raw = try engine.runInheritingTerminal(invocation.arguments, extraEnvironment: invocation.passedEnvironment)
@@ -85,6 +94,13 @@ public struct DockerSandbox: Sendable {
         return report
     }
 
+    /// Unlinks `path` if it is an empty regular file (never a symlink or a file with content).
+    static func removeEmptyFile(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 else { return }
+        unlink(path)
+    }
+
     static func owner(of path: String) -> (uid: UInt32, gid: UInt32)? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
@@ -105,6 +121,47 @@ public struct DockerSandbox: Sendable {
         protections.capabilitiesDropped = true
         protections.noNewPrivileges = true
         protections.limits = "docker: pids \(spec.limits.pids), memory \(DockerSize.render(spec.limits.memoryBytes)), cpus \(spec.limits.cpus)"
+        if options.guardInContainer {
+            let log = options.guardAuditDirectory.map { $0 + "/audit.log" } ?? "the policy's audit.path inside the container"
+            protections.guardInside = "sentinel guard (every exec, file write and connect decided; audit log \(log))"
+        }
         return protections
+    }
+
+    /// Makes the host directory the in-container guard writes its audit log to: created 0700 if
+    /// missing (never through a symlink), owned by the container's uid so the guard can write it.
+    /// The workload runs as that uid too, so the log there is tamper-evident (hash chain and
+    /// anchor), not tamper-proof; it is outside the workspace so the workload's files and the
+    /// record of what it did stay apart.
+    static func prepareGuardAuditDirectory(_ path: String, user: String) throws(SandboxError) {
+        let ids = user.split(separator: ":").compactMap { UInt32($0) }
+        guard ids.count == 2 else { throw SandboxError(.invalidSpec, "The container user must be uid:gid (got '\(user)').") }
+        if mkdir(path, 0o700) != 0, errno != EEXIST {
+            let code = errno
+            throw SandboxError(
+                .setupFailed,
+                "Could not create the directory for the container's audit log, \(path): \(String(cString: strerror(code))). Pass --audit-log with a path in a writable directory, or --no-guard.",
+                errno: code)
+        }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw SandboxError(
+                .setupFailed, "\(path) must be a directory, not a symlink or a file (\(String(cString: strerror(code)))); remove it or pass another --audit-log.",
+                errno: code)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            throw SandboxError(.setupFailed, "Could not inspect \(path): \(String(cString: strerror(code))).", errno: code)
+        }
+        if info.st_uid == ids[0] { return }
+        guard geteuid() == 0, fchown(fd, ids[0], ids[1]) == 0 else {
+            throw SandboxError(
+                .setupFailed,
+                "The container runs as uid \(ids[0]), which cannot write its audit log directory \(path) (owned by uid \(info.st_uid)). "
+                    + "Run as that directory's owner, pass another --audit-log, or --no-guard.")
+        }
     }
 }

@@ -164,13 +164,15 @@ public enum BuiltinSeccompProfiles {
             "errnoRet": 1
         },
         {
-            "comment": "reading or changing other processes.",
-            "names": [
-                "kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev",
-                "ptrace"
-            ],
+            "comment": "changing other processes, or comparing their descriptors.",
+            "names": ["kcmp", "process_madvise", "process_vm_writev", "ptrace"],
             "action": "SCMP_ACT_ERRNO",
             "errnoRet": 1
+        },
+        {
+            "comment": "reading another process's memory and copying its descriptors: `sentinel guard`, the container's entrypoint, reads the arguments of the calls it decides this way. The kernel's ptrace access check still applies (same uid and a dumpable target; Sentinel's supervisors are not dumpable), the sandbox's PID namespace holds only its own processes, and the guard refuses both calls to the command it runs.",
+            "names": ["pidfd_getfd", "process_vm_readv"],
+            "action": "SCMP_ACT_ALLOW"
         },
         {
             "comment": "kernel attack surface: eBPF, perf events, userfaultfd (race widening) and io_uring (its operations bypass every filter here).",
@@ -769,13 +771,15 @@ public enum BuiltinSeccompProfiles {
             "errnoRet": 1
         },
         {
-            "comment": "reading or changing other processes.",
-            "names": [
-                "kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev",
-                "ptrace"
-            ],
+            "comment": "changing other processes, or comparing their descriptors.",
+            "names": ["kcmp", "process_madvise", "process_vm_writev", "ptrace"],
             "action": "SCMP_ACT_ERRNO",
             "errnoRet": 1
+        },
+        {
+            "comment": "reading another process's memory and copying its descriptors: `sentinel guard`, the container's entrypoint, reads the arguments of the calls it decides this way. The kernel's ptrace access check still applies (same uid and a dumpable target; Sentinel's supervisors are not dumpable), the sandbox's PID namespace holds only its own processes, and the guard refuses both calls to the command it runs.",
+            "names": ["pidfd_getfd", "process_vm_readv"],
+            "action": "SCMP_ACT_ALLOW"
         },
         {
             "comment": "kernel attack surface: eBPF, perf events, userfaultfd (race widening) and io_uring (its operations bypass every filter here).",
