@@ -75,6 +75,29 @@ public final class GuardSession: Sendable {
     /// What the supervisor has done so far.
     public var statistics: SupervisorStatistics { supervisor.statistics }
 
+    /// Refuses to start when this process may not call `process_vm_readv` at all, which is how
+    /// every checked call's arguments are read: otherwise the command would start and then have
+    /// every exec, write and connect refused, one confusing line at a time. Reading our own
+    /// memory passes the kernel's ptrace check, so a failure here is a seccomp profile (Docker
+    /// 20.10's default refuses the call on this kernel: its `minKernel` 4.8 rule does not match).
+    static func checkMemoryReadable() throws(SupervisorError) {
+        var source: UInt64 = 0x5345_4e54_494e_454c
+        var copy: UInt64 = 0
+        let result = withUnsafeMutablePointer(to: &source) { pointer in
+            sentinel_supervisor_read_memory(getpid(), UInt64(UInt(bitPattern: pointer)), &copy, 8)
+        }
+        guard result == 8, copy == source else {
+            let code = result < 0 ? Int32(-result) : EIO
+            throw SupervisorError(
+                .targetUnreadable,
+                "This process may not read another process's memory (process_vm_readv: \(SupervisorError.text(code))), which sentinel guard needs to read "
+                    + "the arguments of the calls it decides; nothing was run. In a container, run with Sentinel's seccomp profile "
+                    + "(--security-opt seccomp=seccomp/sentinel-seccomp.json, as sentinel-isolate does) or set SENTINEL_GUARD_IN_CONTAINER=0 "
+                    + "to run without the guard.",
+                errno: code)
+        }
+    }
+
     /// Starts `command` under the guard. Returns once the command's own exec has been let
     /// through; throws when it could not be started (nothing ran, or the exec failed).
     public static func start(_ command: [String], options: GuardOptions) throws(SupervisorError) -> GuardSession {
@@ -82,6 +105,7 @@ public final class GuardSession: Sendable {
             throw SupervisorError(.commandNotFound, "No command was given; write it after --, e.g. sentinel guard -- python3 agent.py.")
         }
         let executable = try locate(name, searchPath: options.environment["PATH"] ?? PolicyContext.standardSearchPath)
+        try checkMemoryReadable()
 
         let (supervisorEnd, childEnd) = try wrap { () throws(SeccompError) in try SeccompHandoff.makeSocketPair() }
         var supervisorEndOpen = true

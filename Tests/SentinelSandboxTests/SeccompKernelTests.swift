@@ -373,3 +373,28 @@ enum SeccompProbes {
         }
     }
 }
+
+/// `sentinel guard` under a profile that refuses `process_vm_readv` (as Docker 20.10's default
+/// does on this kernel): it must refuse to start the command, saying why and what to do, rather
+/// than start it and refuse each of its calls.
+@Suite struct GuardUnderForeignProfileTests {
+    @Test(.requires(.root))
+    func guardRefusesToStartWhenItCannotReadMemory() throws {
+        let profile = try SeccompProbes.writeTemporary(
+            Array(#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["process_vm_readv"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#.utf8),
+            name: "no-vm-readv.json")
+        defer { try? FileManager.default.removeItem(at: profile) }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-probe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let marker = directory.appendingPathComponent("ran").path
+        let run = try SeccompHelper.run(
+            ["--profile", profile.path],
+            [Isolate.sentinelBinary, "guard", "--policy", "builtin:default", "--audit-log", directory.path + "/audit.log",
+             "--", "/usr/bin/touch", marker])
+        #expect(run.exitStatus != 0, "\(run)")
+        #expect(run.standardError.contains("process_vm_readv"), "\(run.standardError)")
+        #expect(run.standardError.contains("SENTINEL_GUARD_IN_CONTAINER=0"), "\(run.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the command must not have run")
+    }
+}

@@ -16,8 +16,9 @@ public struct DockerSandbox: Sendable {
         self.options = options
     }
 
-    /// What `run` would do, without starting anything that lasts: the invocation and the
-    /// prepared seccomp file (the caller removes it, or keeps it for `--dry-run`).
+    /// What `run` would do, without starting anything: the invocation and the prepared seccomp
+    /// file (the caller removes it, or keeps it for `--dry-run`). The guard's audit directory is
+    /// created here, so that a printed `--dry-run` command works as printed.
     public func prepare(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> (invocation: DockerInvocation, seccomp: DockerSeccompFile, user: String) {
         try SandboxValidation.validate(spec)
         try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
@@ -26,6 +27,9 @@ public struct DockerSandbox: Sendable {
         }
         let user = options.user ?? DockerIdentity.choose(
             workspaceOwner: Self.owner(of: spec.workspace), caller: (getuid(), getgid()), fallback: spec.rootCallerWorkloadID)
+        if options.guardInContainer, let directory = options.guardAuditDirectory {
+            try Self.prepareGuardAuditDirectory(directory, user: user)
+        }
         let seccomp = try DockerSeccompFile.prepare(spec.seccomp)
         do {
             let invocation = try DockerCommandLine.render(
@@ -51,9 +55,6 @@ public struct DockerSandbox: Sendable {
         }
         let (invocation, seccomp, user) = try prepare(spec, callerEnvironment: callerEnvironment)
         defer { seccomp.remove() }
-        if options.guardInContainer, let directory = options.guardAuditDirectory {
-            try Self.prepareGuardAuditDirectory(directory, user: user)
-        }
         report.warnings += seccomp.warnings
         report.protections = Self.protections(spec: spec, options: options, seccomp: seccomp, user: user)
         if options.network == .host {
