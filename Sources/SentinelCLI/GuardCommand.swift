@@ -29,6 +29,11 @@ struct GuardCommand: AsyncParsableCommand {
     @Option(name: .customLong("audit-log"), help: "Where decisions are recorded (default: the policy's audit.path).")
     var auditLog: String?
 
+    @Option(name: .customLong("allow-connect"), help: ArgumentHelp(
+        "Let the command connect to ADDRESS:PORT (an IP address, [v6]:port for IPv6) whatever the policy says; recorded with rule guard:trusted-endpoint. For the policy proxy of a proxied container.",
+        valueName: "address:port"))
+    var allowConnect: [String] = []
+
     @Flag(name: .customLong("no-landlock"), help: "Do not apply the file rules a second time with Landlock.")
     var noLandlock = false
 
@@ -47,6 +52,14 @@ struct GuardCommand: AsyncParsableCommand {
         }
         if argv.first == "--" { argv.removeFirst() }
         let say = GuardOptions.standardError
+        var trusted: Set<IPEndpoint> = []
+        for text in allowConnect {
+            guard let endpoint = Self.endpoint(text) else {
+                say("sentinel guard: --allow-connect \(text): expected ADDRESS:PORT with an IP address and a port 1-65535 (e.g. 172.18.0.2:3128 or [fd00::2]:3128); nothing was run.")
+                throw ExitCode(2)
+            }
+            trusted.insert(endpoint)
+        }
         guard !argv.isEmpty else {
             say("sentinel guard: no command was given. Usage: sentinel guard [--policy P] -- COMMAND [ARG...]")
             throw ExitCode(2)
@@ -84,7 +97,8 @@ struct GuardCommand: AsyncParsableCommand {
         let session: GuardSession
         do {
             session = try GuardSession.start(
-                argv, options: GuardOptions(policy: compiled, pipeline: pipeline, landlock: !noLandlock, log: say))
+                argv, options: GuardOptions(
+                    policy: compiled, pipeline: pipeline, landlock: !noLandlock, log: say, trustedEndpoints: trusted))
         } catch {
             say("sentinel guard: \(error)")
             pipeline.note(.runEnd, target: shown, reason: "The command could not be started: \(error)", severity: .medium)
@@ -113,5 +127,23 @@ struct GuardCommand: AsyncParsableCommand {
         }
         log.close()
         throw ExitCode(exit.status)
+    }
+
+    /// `ADDRESS:PORT` or `[IPV6]:PORT` with a literal address, else nil.
+    static func endpoint(_ text: String) -> IPEndpoint? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard let address = IPAddress(strict: String(host)), let port = UInt16(portText), port > 0 else { return nil }
+        return IPEndpoint(address: address, port: port)
     }
 }

@@ -97,7 +97,10 @@ struct ProxyCommand: AsyncParsableCommand {
 
         let server = ProxyServer(configuration: configuration)
         do {
-            try await server.start()
+            let listener = try await server.start()
+            // One line on stderr once connections are accepted: scripts and the Docker backend
+            // wait for it, and a port 0 request learns its port.
+            FileHandle.standardError.write(Data("sentinel proxy: listening on \(listener)\n".utf8))
         } catch {
             printError("sentinel proxy: \(error)")
             throw ExitCode(2)

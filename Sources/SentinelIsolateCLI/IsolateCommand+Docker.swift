@@ -10,7 +10,7 @@ extension IsolateCommand {
     /// guard inside the container records to `AUDITLOG.guard/audit.log`, beside the run's own log.
     func dockerOptions(network: String, environment env: [String: String], auditLog: String) throws -> DockerRunOptions {
         guard let dockerNetwork = DockerNetwork(rawValue: network) else {
-            throw IsolateError("network_mode must be one of: none, bridge, host")
+            throw IsolateError("network_mode must be one of: none, proxied, bridge, host")
         }
         if seccompSuggest != nil {
             throw IsolateError("--seccomp-suggest works with the native backend only (Docker's log mode writes to the kernel log); use --backend native.")
@@ -19,10 +19,16 @@ extension IsolateCommand {
             throw IsolateError("--require-landlock: the Docker backend does not apply Landlock. Use --backend native, or drop --require-landlock.")
         }
         let base = (baseImage ?? env["SENTINEL_BASE_IMAGE"].flatMap { $0.isEmpty ? nil : $0 } ?? DockerRunOptions.defaultBaseImage)
-        return DockerRunOptions(
+        var options = DockerRunOptions(
             image: image, network: dockerNetwork, buildIfMissing: buildIfMissing, baseImage: base,
             terminal: !dryRun && isatty(0) == 1 && isatty(1) == 1,
             guardInContainer: !noGuard, guardAuditDirectory: noGuard ? nil : auditLog + ".guard")
+        if dockerNetwork == .proxied {
+            // The proxy's records stay apart from the guard's: the sandbox mounts only the latter.
+            options.proxyAuditDirectory = auditLog + ".proxy"
+            options.proxyHostsFile = proxyHostsFile.map(PathResolution.absolute)
+        }
+        return options
     }
 
     /// Runs the request in Docker, or prints the command (`--dry-run`, then returns nil).
@@ -33,6 +39,9 @@ extension IsolateCommand {
             for warning in prepared.seccomp.warnings { IsolateOutput.warning(warning) }
             if let directory = prepared.seccomp.temporaryDirectory {
                 IsolateOutput.stderr("sentinel-isolate: --dry-run: the seccomp profile was written to \(directory)/profile.json and is kept for this command; remove the directory after use.\n")
+            }
+            if options.network == .proxied {
+                IsolateOutput.stderr("sentinel-isolate: --dry-run: with --network proxied the internal network and the proxy container are created when a run starts; the command names them sentinel-proxied-RUN and PROXY.\n")
             }
             let line = prepared.invocation.shellText() + "\n"
             _ = line.withCString { write(1, $0, strlen($0)) }

@@ -157,7 +157,7 @@ public struct IsolateCommand: ParsableCommand {
         // run (a separate process, so this launcher stays single-threaded) unless one was given.
         var proxy: IsolateProxy?
         defer { proxy?.stop() }
-        if request.spec.network == .proxied {
+        if request.spec.network == .proxied && request.docker == nil {
             if let socket = request.proxySocket {
                 request.spec.proxySocket = socket
             } else {
@@ -292,10 +292,10 @@ public struct IsolateCommand: ParsableCommand {
                 "--network bridge is not available with the native backend: use --network none (no network), "
                     + "--network host (no isolation), or --network proxied (egress only through the policy proxy).")
         }
-        if network == "proxied" && backend == "docker" {
+        if network == "proxied" && backend == "docker" && proxySocket != nil {
             throw IsolateError(
-                "--network proxied is not built for the Docker backend yet: use the compose `proxied` profile "
-                    + "(docs/DOCKER.md), or the native backend.")
+                "--proxy-socket applies to the native backend; with --backend docker, --network proxied starts a proxy "
+                    + "container for the run (drop --proxy-socket).")
         }
         if network != "proxied", proxySocket != nil || proxyHostsFile != nil {
             throw IsolateError("--proxy-socket and --proxy-hosts-file apply only to --network proxied.")

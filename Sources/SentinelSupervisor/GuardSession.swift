@@ -26,12 +26,18 @@ public struct GuardOptions: Sendable {
     public var landlock: Bool
     /// Where warnings and refusals the supervisor could not record as decisions go (stderr).
     public var log: @Sendable (String) -> Void
+    /// Addresses the command may always connect to, decided `allow` with rule `guard:trusted-endpoint`
+    /// and recorded like any connect: the policy proxy of a `--network proxied` container, whose
+    /// address the operator knows and the policy cannot.
+    public var trustedEndpoints: Set<IPEndpoint>
 
     /// Creates the options.
     public init(
         policy: Policy, pipeline: DecisionPipeline, environment: [String: String]? = nil,
-        landlock: Bool = true, log: @escaping @Sendable (String) -> Void = GuardOptions.standardError
+        landlock: Bool = true, log: @escaping @Sendable (String) -> Void = GuardOptions.standardError,
+        trustedEndpoints: Set<IPEndpoint> = []
     ) {
+        self.trustedEndpoints = trustedEndpoints
         self.policy = policy
         self.pipeline = pipeline
         self.environment = environment ?? ProcessInfo.processInfo.environment
@@ -166,7 +172,8 @@ public final class GuardSession: Sendable {
         supervisorEndOpen = false
 
         let supervisor = try Supervisor(
-            notifier: notifier, policy: options.policy, pipeline: options.pipeline, initialPid: pid, log: options.log)
+            notifier: notifier, policy: options.policy, pipeline: options.pipeline, initialPid: pid,
+            trustedEndpoints: options.trustedEndpoints, log: options.log)
         supervisor.start()
         // EOF on the close-on-exec pipe: the exec happened (the supervisor let it through).
         if let report = childFailure(errorPipe[0]) {

@@ -33,6 +33,13 @@ extension Supervisor {
                 throw SupervisorError(.unsupported, "the socket address cannot be read: \(error).", errno: EINVAL)
             }
             let verdict: Verdict
+            if trustedEndpoints.contains(endpoint) {
+                return DecisionRequest(
+                    action: .connect, target: endpoint.description,
+                    verdict: .allow(rule: "guard:trusted-endpoint", reason: "\(endpoint) was given to sentinel guard with --allow-connect (the policy proxy)."),
+                    recommendation: recommendation,
+                    details: details(notification, ["address": endpoint.address.description, "port": String(endpoint.port)]))
+            }
             switch policy.checkConnect(host: endpoint.address.description, port: Int(endpoint.port)) {
             case .decided(let decision):
                 verdict = decision.verdict

@@ -46,6 +46,8 @@ final class Supervisor: Sendable {
 
     let notifier: SeccompNotifier
     let policy: Policy
+    /// Endpoints allowed without the policy (``GuardOptions/trustedEndpoints``).
+    let trustedEndpoints: Set<IPEndpoint>
     let pipeline: DecisionPipeline
     let initialPid: Int32
     let log: @Sendable (String) -> Void
@@ -63,9 +65,10 @@ final class Supervisor: Sendable {
 
     init(
         notifier: SeccompNotifier, policy: Policy, pipeline: DecisionPipeline, initialPid: Int32,
-        log: @escaping @Sendable (String) -> Void
+        trustedEndpoints: Set<IPEndpoint> = [], log: @escaping @Sendable (String) -> Void
     ) throws(SupervisorError) {
         self.notifier = notifier
+        self.trustedEndpoints = trustedEndpoints
         self.policy = policy
         self.pipeline = pipeline
         self.initialPid = initialPid

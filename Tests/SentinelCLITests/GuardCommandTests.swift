@@ -15,6 +15,13 @@ struct GuardCommandTests {
         #expect(!outcome.stderr.contains("not found"))
     }
 
+    @Test("a malformed --allow-connect is refused before anything runs", arguments: ["localhost:3128", "10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "::1:80", "[::1]80"])
+    func malformedTrustedEndpoint(value: String) throws {
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, ["guard", "--allow-connect", value, "--", "/bin/true"])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("--allow-connect \(value): expected ADDRESS:PORT"), "\(outcome.stderr)")
+    }
+
     @Test("no command is a usage error that shows the usage", arguments: [["guard"], ["guard", "--"]])
     func noCommand(arguments: [String]) throws {
         let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)

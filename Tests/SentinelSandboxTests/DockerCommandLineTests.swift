@@ -113,6 +113,55 @@ struct DockerCommandLineTests {
         #expect(Array(arguments[start..<end]) == expected)
     }
 
+    @Test("proxied: the sandbox joins only the run's internal network, its proxy variables and the guard name the proxy")
+    func proxiedSandbox() throws {
+        var topology = DockerProxiedNetwork(runID: "1-2")
+        topology.proxyAddress = "172.30.0.2"
+        var options = DockerRunOptions(network: .proxied, guardAuditDirectory: "/srv/a.guard")
+        options.proxiedNetwork = topology
+        let spec = SandboxSpec(command: ["true"], workspace: Self.workspace, policyFile: Self.policy, network: .proxied)
+        let arguments = try DockerCommandLine.render(
+            spec, options: options, seccomp: .profile(path: "/p/strict.json"), user: "65534:65534", callerEnvironment: Self.caller
+        ).arguments
+        let network = try #require(arguments.firstIndex(of: "--network"))
+        #expect(arguments[network + 1] == "sentinel-proxied-1-2")
+        #expect(arguments.filter { $0 == "--network" }.count == 1)
+        let environment = Set(zip(arguments, arguments.dropFirst()).filter { $0.0 == "--env" }.map(\.1))
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"] {
+            #expect(environment.contains("\(name)=http://172.30.0.2:3128"), "\(name)")
+        }
+        #expect(environment.contains("NO_PROXY=localhost,127.0.0.1,::1"))
+        #expect(environment.contains("SENTINEL_GUARD_ALLOW_CONNECT=172.30.0.2:3128"))
+        // Without the guard there is nothing to tell it.
+        options.guardInContainer = false
+        let unguarded = try DockerCommandLine.render(
+            spec, options: options, seccomp: .profile(path: "/p/strict.json"), user: "65534:65534", callerEnvironment: Self.caller)
+        #expect(!unguarded.arguments.contains { $0.hasPrefix("SENTINEL_GUARD_ALLOW_CONNECT") })
+    }
+
+    @Test("proxied: the proxy container is hardened, on the internal network, and runs sentinel proxy with the run's files")
+    func proxyContainer() throws {
+        let topology = DockerProxiedNetwork(runID: "1-2")
+        #expect(topology.networkArguments(runID: "1-2") == [
+            "network", "create", "--internal", "--label", "org.sentinel-guard.run=1-2", "sentinel-proxied-1-2",
+        ])
+        let settings = DockerProxiedNetwork.ProxySettings(
+            image: "sentinel-guard:local", user: "1000:1000", policyFile: "/srv/sentinel.yaml", hostsFile: "/srv/hosts",
+            auditDirectory: "/srv/a.proxy", seccomp: .profile(path: "/p/strict.json"))
+        #expect(try topology.proxyArguments(settings, runID: "1-2") == [
+            "run", "--detach", "--rm", "--name", "sentinel-proxy-1-2", "--label", "org.sentinel-guard.run=1-2",
+            "--network", "sentinel-proxied-1-2", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+            "--security-opt", "seccomp=/p/strict.json", "--user", "1000:1000", "--init",
+            "--pids-limit", "256", "--memory", "256m", "--tmpfs", "/tmp:rw,noexec,nosuid,size=16m",
+            "--ulimit", "nofile=8192:8192", "--ulimit", "core=0",
+            "--volume", "/srv/a.proxy:/var/log/sentinel:rw",
+            "--volume", "/srv/sentinel.yaml:/opt/sentinel/policy.yaml:ro", "--volume", "/srv/hosts:/opt/sentinel/hosts:ro",
+            "--entrypoint", "/opt/sentinel/bin/sentinel", "--pull", "never", "sentinel-guard:local",
+            "proxy", "--listen", "0.0.0.0:3128", "--audit-log", "/var/log/sentinel/proxy-audit.log",
+            "--policy", "/opt/sentinel/policy.yaml", "--hosts-file", "/opt/sentinel/hosts",
+        ])
+    }
+
     @Test("what Docker cannot express is refused with a sentence", arguments: [
         ("/srv/a:b", "contains ':'"),
         ("/srv/a,b", "contains ':'"),
@@ -165,6 +214,7 @@ struct DockerCommandLineTests {
         (["SENTINEL_PRODUCTION": "yes"], .host, true),
         (["SENTINEL_ENV": "production"], .bridge, true),
         (["SENTINEL_PRODUCTION": "true"], .none, false),
+        (["SENTINEL_PRODUCTION": "true"], .proxied, false),
         (["SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "1"], .bridge, false),
         (["SENTINEL_PRODUCTION": "false"], .bridge, false),
         ([:], .bridge, false),

@@ -119,6 +119,73 @@ struct DockerIsolateTests {
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
+    @Test("--network proxied: the allowed host through the proxy, a denied one gets 403, nothing directly; all removed after")
+    func proxied() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        _ = try DockerIsolate.run(scratch, ["true"])  // builds the image when it is missing
+        // The test server: a container on Docker's bridge (the proxy's way out), never the internet.
+        let server = "sentinel-test-web-\(getpid())"
+        defer { _ = try? DockerIsolate.docker(["rm", "--force", server]) }
+        let started = try DockerIsolate.docker([
+            "run", "--detach", "--rm", "--name", server, "--user", "65534:65534", "--entrypoint", "python3", DockerIsolate.image,
+            "-m", "http.server", "8080", "--directory", "/opt/sentinel",
+        ])
+        try #require(started.status == 0, "\(started.stderr)")
+        var serving = false
+        for _ in 0..<100 where !serving {
+            let logs = try DockerIsolate.docker(["logs", server])
+            serving = (logs.stdout + logs.stderr).contains("Serving HTTP")
+            if !serving { usleep(100_000) }
+        }
+        try #require(serving, "the test server did not start")
+        let address = try DockerIsolate.docker(["inspect", "--format", "{{.NetworkSettings.Networks.bridge.IPAddress}}", server])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(!address.isEmpty)
+        try "\(address) web.allowed.test\n\(address) web.denied.test\n".write(toFile: scratch.base + "/hosts", atomically: false, encoding: .utf8)
+        try """
+            allowed_paths: [./]
+            allowed_hosts:
+              - {host: web.allowed.test, ports: [8080]}
+            network_failsafe:
+              allow_private_network: true
+            """.write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        try """
+            import socket, urllib.error, urllib.request
+            for name in ["allowed", "denied"]:
+                try:
+                    print(name, urllib.request.urlopen(f"http://web.{name}.test:8080/sentinel.yaml", timeout=10).status)
+                except urllib.error.HTTPError as error:
+                    print(name, error.code, error.headers.get("X-Sentinel-Rule", ""))
+            try:
+                socket.create_connection(("\(address)", 8080), timeout=3)
+                print("direct connected")
+            except OSError as error:
+                print("direct failed", type(error).__name__)
+            """.write(toFile: scratch.workspace + "/probe.py", atomically: false, encoding: .utf8)
+
+        for guarded in [true, false] {
+            let result = try DockerIsolate.run(
+                scratch, flags: ["--network", "proxied", "--proxy-hosts-file", scratch.base + "/hosts"], guarded: guarded,
+                ["python3", "/workspace/probe.py"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first == "allowed 200", "\(result.stdout)\(result.stderr)")
+            #expect(lines.dropFirst().first?.hasPrefix("denied 403") == true, "\(result.stdout)")
+            #expect(lines.last?.hasPrefix("direct failed") == true, "\(result.stdout)")
+            #expect(result.stderr.contains("--network proxied: proxy sentinel-proxy-"))
+        }
+        // The guard let the command reach exactly the proxy, and said so in its records.
+        let guardLog = try String(contentsOfFile: scratch.base + "/sentinel-audit.log.guard/audit.log", encoding: .utf8)
+        #expect(guardLog.contains(#""rule":"guard:trusted-endpoint""#), "\(guardLog)")
+        // The proxy decided by name and recorded both requests.
+        let proxyLog = try String(contentsOfFile: scratch.base + "/sentinel-audit.log.proxy/proxy-audit.log", encoding: .utf8)
+        #expect(proxyLog.contains(#""target":"http://web.denied.test:8080","decision":"deny""#), "\(proxyLog)")
+        #expect(proxyLog.contains("web.allowed.test"))
+        // Nothing of the runs is left behind.
+        #expect(try DockerIsolate.docker(["network", "ls", "--quiet", "--filter", "label=org.sentinel-guard.run"]).stdout.isEmpty)
+        #expect(try DockerIsolate.docker(["ps", "--all", "--quiet", "--filter", "label=org.sentinel-guard.run"]).stdout.isEmpty)
+    }
+
     @Test("the exit status passes through", arguments: [
         (["sh", "-c", "exit 7"], Int32(7)), (["true"], 0), (["sh", "-c", "kill -TERM $$"], 143), (["no-such-command"], 127),
     ] as [([String], Int32)])

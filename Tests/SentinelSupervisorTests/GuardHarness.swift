@@ -34,7 +34,8 @@ struct GuardHarness {
     /// Runs `command` under the guard with the policy `yaml` (relative entries resolve against
     /// the root) and the approval `handler`; returns the exit and the audit records.
     func run(
-        _ command: [String], policy yaml: String, handler: any ApprovalHandler = RejectApprovalHandler()
+        _ command: [String], policy yaml: String, handler: any ApprovalHandler = RejectApprovalHandler(),
+        trustedEndpoints: Set<IPEndpoint> = []
     ) async throws -> (exit: GuardExit, records: [[String: Any]], statistics: SupervisorStatistics) {
         let document = try PolicyLoader().parse(yaml)
         let policy = try Policy(document: document, context: PolicyContext(baseDirectory: root, homeDirectory: root))
@@ -44,7 +45,8 @@ struct GuardHarness {
             approvals: ApprovalBroker(handler: handler, timeout: .seconds(30)))
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-        let session = try GuardSession.start(command, options: GuardOptions(policy: policy, pipeline: pipeline, environment: environment))
+        let session = try GuardSession.start(command, options: GuardOptions(
+            policy: policy, pipeline: pipeline, environment: environment, trustedEndpoints: trustedEndpoints))
         let watchdog = Watchdog(pid: session.processID, after: 60)
         let exit = await session.waitForExit()
         #expect(!watchdog.cancel(), "the guarded command hung and was killed")

@@ -2,6 +2,7 @@ import CSentinelLinux
 import Foundation
 import Glibc
 import SentinelApproval
+import SentinelPolicy
 import SentinelSupervisor
 import SentinelTestSupport
 import Testing
@@ -125,6 +126,37 @@ struct GuardTests {
         if geteuid() != 0 { #expect(results["proc-mem"] == "errno 13") }
         #expect(sentinel_is_dumpable() == 0, "the supervisor (this test process) must be non-dumpable")
         #endif
+    }
+
+    @Test("a trusted endpoint (--allow-connect) is allowed and recorded; its neighbours are still decided")
+    func trustedEndpoint() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        let trusted = try LoopbackListener(address: "127.0.0.3")
+        let other = try LoopbackListener(address: "127.0.0.3")
+        try harness.write("connect.py", """
+            import socket
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            for name, port in [("trusted", \(trusted.port)), ("other", \(other.port))]:
+                s = socket.socket()
+                try:
+                    s.connect(("127.0.0.3", port))
+                    out.write(f"{name}: ok\\n")
+                except OSError as error:
+                    out.write(f"{name}: errno {error.errno}\\n")
+                finally:
+                    s.close()
+            """)
+        let endpoint = IPEndpoint(address: try #require(IPAddress(strict: "127.0.0.3")), port: UInt16(trusted.port))
+        let run = try await harness.run(
+            [python, harness.root + "/connect.py"], policy: Self.policy(), trustedEndpoints: [endpoint])
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["trusted"] == "ok")
+        #expect(results["other"] == "errno 13")
+        let record = try #require(GuardHarness.records(run.records, action: "connect", target: "127.0.0.3:\(trusted.port)").first)
+        #expect(record["decision"] as? String == "allow")
+        #expect(record["rule"] as? String == "guard:trusted-endpoint")
     }
 
     @Test("a read of a blocked path is decided and refused; other reads pass")

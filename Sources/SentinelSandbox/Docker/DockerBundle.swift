@@ -89,9 +89,12 @@ case "${SENTINEL_GUARD_IN_CONTAINER:-1}" in
         exit 2
         ;;
 esac
+# SENTINEL_GUARD_ALLOW_CONNECT: the policy proxy's ADDRESS:PORT in a proxied container, which
+# the command may always reach (the policy cannot name an address Docker assigns per run).
+set -- ${SENTINEL_GUARD_ALLOW_CONNECT:+--allow-connect "$SENTINEL_GUARD_ALLOW_CONNECT"} -- "$@"
 if [ -n "${SENTINEL_GUARD_AUDIT_LOG:-}" ]; then
-    exec /usr/local/bin/sentinel guard --audit-log "$SENTINEL_GUARD_AUDIT_LOG" -- "$@"
+    set -- --audit-log "$SENTINEL_GUARD_AUDIT_LOG" "$@"
 fi
-exec /usr/local/bin/sentinel guard -- "$@"
+exec /usr/local/bin/sentinel guard "$@"
 """#
 }

@@ -67,7 +67,7 @@ public enum DockerCommandLine {
             "--pids-limit", "\(limits.pids)", "--memory", DockerSize.render(limits.memoryBytes), "--cpus", "\(limits.cpus)",
             "--tmpfs", "/tmp:rw,noexec,nosuid,size=\(DockerSize.render(limits.tmpBytes))",
             "--tmpfs", "/run:rw,noexec,nosuid,size=\(DockerSize.render(limits.runBytes))",
-            "--network", options.network.rawValue,
+            "--network", options.network == .proxied ? (options.proxiedNetwork?.networkName ?? "sentinel-proxied-RUN") : options.network.rawValue,
             "--volume", "\(spec.workspace):/workspace:rw",
         ]
         if let policy = spec.policyFile { arguments += ["--volume", "\(policy):/workspace/sentinel.yaml:ro"] }
@@ -82,6 +82,16 @@ public enum DockerCommandLine {
             if let value = callerEnvironment[name] { passed[name] = value }
         }
         for (name, value) in spec.environment { fixed[name] = value }
+        if options.network == .proxied {
+            // The proxy's address on the internal network (a placeholder until it is started).
+            let url = options.proxiedNetwork?.proxyURL ?? "http://PROXY:\(DockerProxiedNetwork.proxyPort)"
+            for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"] { fixed[name] = url }
+            fixed["NO_PROXY"] = "localhost,127.0.0.1,::1"
+            fixed["no_proxy"] = fixed["NO_PROXY"]
+            if options.guardInContainer, let endpoint = options.proxiedNetwork?.proxyEndpoint {
+                fixed["SENTINEL_GUARD_ALLOW_CONNECT"] = endpoint
+            }
+        }
         // The entrypoint's switch, always explicit so the command line says which mode ran.
         fixed["SENTINEL_GUARD_IN_CONTAINER"] = options.guardInContainer ? "1" : "0"
         if options.guardInContainer, options.guardAuditDirectory != nil {

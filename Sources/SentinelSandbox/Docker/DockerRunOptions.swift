@@ -10,6 +10,9 @@ public enum DockerNetwork: String, Codable, Sendable, CaseIterable {
     case bridge
     /// The host's network namespace: no isolation (refused in production).
     case host
+    /// An internal network shared only with a proxy container running `sentinel proxy`, which
+    /// is the one way out (``DockerProxiedNetwork``).
+    case proxied
 }
 
 /// Docker-specific settings of one run.
@@ -37,6 +40,12 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
 
     /// Where ``guardAuditDirectory`` appears inside the container (the image creates it).
     public static let guardAuditMountPoint = "/var/log/sentinel"
+    /// `--network proxied`: a host directory for the proxy container's audit log.
+    public var proxyAuditDirectory: String?
+    /// `--network proxied`: a hosts file for the proxy (`--proxy-hosts-file`).
+    public var proxyHostsFile: String?
+    /// `--network proxied`: the run's network and proxy, once started (``DockerSandbox/run``).
+    public var proxiedNetwork: DockerProxiedNetwork?
 
     /// The default image name, as in the original runner.
     public static let defaultImage = "sentinel-guard:local"
@@ -92,7 +101,9 @@ public enum DockerProductionRule {
     /// Throws the original's sentence when a networked container is asked for in production
     /// without `SENTINEL_ALLOW_NETWORK_IN_PRODUCTION`.
     public static func check(network: DockerNetwork, environment: [String: String]) throws(SandboxError) {
-        guard network != .none, isProduction(environment), !truthy(environment["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) else {
+        // Proxied egress is the enforced topology production asks for, as on the native backend.
+        guard network != .none, network != .proxied, isProduction(environment),
+              !truthy(environment["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) else {
             return
         }
         throw SandboxError(

@@ -20,7 +20,7 @@ public struct DockerSandbox: Sendable {
     /// file (the caller removes it, or keeps it for `--dry-run`). The guard's audit directory is
     /// created here, so that a printed `--dry-run` command works as printed.
     public func prepare(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> (invocation: DockerInvocation, seccomp: DockerSeccompFile, user: String) {
-        try SandboxValidation.validate(spec)
+        try Self.validate(spec)
         try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
         if spec.requireLandlock {
             throw SandboxError(.unsupported, "--require-landlock: the Docker backend does not apply Landlock. Use --backend native, or drop --require-landlock.")
@@ -28,7 +28,7 @@ public struct DockerSandbox: Sendable {
         let user = options.user ?? DockerIdentity.choose(
             workspaceOwner: Self.owner(of: spec.workspace), caller: (getuid(), getgid()), fallback: spec.rootCallerWorkloadID)
         if options.guardInContainer, let directory = options.guardAuditDirectory {
-            try Self.prepareGuardAuditDirectory(directory, user: user)
+            try Self.prepareAuditDirectory(directory, user: user)
         }
         let seccomp = try DockerSeccompFile.prepare(spec.seccomp)
         do {
@@ -44,7 +44,7 @@ public struct DockerSandbox: Sendable {
     /// Runs `spec` in a container and returns the report; the workload's own failure is a
     /// report with its exit status, Docker's failure is a thrown error.
     public func run(_ spec: SandboxSpec, callerEnvironment: [String: String], progress: (String) -> Void = { _ in }) throws(SandboxError) -> SandboxRunReport {
-        try SandboxValidation.validate(spec)
+        try Self.validate(spec)
         try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
         let engine = try DockerEngine(binary: options.dockerBinary, callerEnvironment: callerEnvironment)
         var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
@@ -53,10 +53,17 @@ public struct DockerSandbox: Sendable {
             try DockerImageBuilder(engine: engine).build(
                 image: options.image, baseImage: options.baseImage, defaultPolicy: spec.policyFile, progress: progress)
         }
-        let (invocation, seccomp, user) = try prepare(spec, callerEnvironment: callerEnvironment)
+        var topology: DockerProxiedNetwork?
+        defer { topology?.remove(engine: engine) }
+        var sandbox = self
+        if options.network == .proxied {
+            topology = try startProxy(spec, engine: engine, progress: progress)
+            sandbox.options.proxiedNetwork = topology
+        }
+        let (invocation, seccomp, user) = try sandbox.prepare(spec, callerEnvironment: callerEnvironment)
         defer { seccomp.remove() }
         report.warnings += seccomp.warnings
-        report.protections = Self.protections(spec: spec, options: options, seccomp: seccomp, user: user)
+        report.protections = Self.protections(spec: spec, options: sandbox.options, seccomp: seccomp, user: user)
         if options.network == .host {
             report.warnings.append("--network host: the container shares the host's network, including services on 127.0.0.1.")
         } else if options.network == .bridge {
@@ -95,6 +102,33 @@ public struct DockerSandbox: Sendable {
         return report
     }
 
+    /// The spec's own checks; a proxied spec's Unix socket belongs to the native backend's
+    /// relay, which a container does not use (its proxy is a container on an internal network).
+    static func validate(_ spec: SandboxSpec) throws(SandboxError) {
+        var checked = spec
+        if checked.network == .proxied, checked.proxySocket == nil { checked.proxySocket = "/run/sentinel/proxy.sock" }
+        try SandboxValidation.validate(checked)
+    }
+
+    /// `--network proxied`: the proxy's audit directory, then the network and proxy container
+    /// (with the sandbox's identity and seccomp profile).
+    func startProxy(_ spec: SandboxSpec, engine: DockerEngine, progress: (String) -> Void) throws(SandboxError) -> DockerProxiedNetwork {
+        guard let auditDirectory = options.proxyAuditDirectory else {
+            throw SandboxError(.invalidSpec, "--network proxied needs a directory for the proxy's audit log.")
+        }
+        let user = options.user ?? DockerIdentity.choose(
+            workspaceOwner: Self.owner(of: spec.workspace), caller: (getuid(), getgid()), fallback: spec.rootCallerWorkloadID)
+        try Self.prepareAuditDirectory(auditDirectory, user: user)
+        // Docker's client reads the profile when the container is created, so the copy can go
+        // as soon as the proxy has started.
+        let seccomp = try DockerSeccompFile.prepare(spec.seccomp)
+        defer { seccomp.remove() }
+        let settings = DockerProxiedNetwork.ProxySettings(
+            image: options.image, user: user, policyFile: spec.policyFile, hostsFile: options.proxyHostsFile,
+            auditDirectory: auditDirectory, seccomp: seccomp.option)
+        return try DockerProxiedNetwork.start(engine: engine, settings: settings, progress: progress)
+    }
+
     /// Unlinks `path` if it is an empty regular file (never a symlink or a file with content).
     static func removeEmptyFile(_ path: String) {
         var info = stat()
@@ -115,6 +149,9 @@ public struct DockerSandbox: Sendable {
         case .none: protections.network = "none (loopback only)"
         case .bridge: protections.network = "bridge (NOT isolated: Docker's NAT to wherever the host can reach)"
         case .host: protections.network = "host (NOT isolated: the host's network and loopback services are reachable)"
+        case .proxied:
+            let network = options.proxiedNetwork
+            protections.network = "proxied (internal network \(network?.networkName ?? "?") with no route out; only the policy proxy at \(network?.proxyURL ?? "?") is reachable)"
         }
         protections.workloadIdentity = user
         protections.landlock = "not applied (Docker backend)"
@@ -134,7 +171,7 @@ public struct DockerSandbox: Sendable {
     /// The workload runs as that uid too, so the log there is tamper-evident (hash chain and
     /// anchor), not tamper-proof; it is outside the workspace so the workload's files and the
     /// record of what it did stay apart.
-    static func prepareGuardAuditDirectory(_ path: String, user: String) throws(SandboxError) {
+    static func prepareAuditDirectory(_ path: String, user: String) throws(SandboxError) {
         let ids = user.split(separator: ":").compactMap { UInt32($0) }
         guard ids.count == 2 else { throw SandboxError(.invalidSpec, "The container user must be uid:gid (got '\(user)').") }
         if mkdir(path, 0o700) != 0, errno != EEXIST {
