@@ -44,17 +44,99 @@ struct GuardCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func run() async throws {
-        var argv = command
         // Passthrough parsing captures `--help` as the command; before `--` it is ours.
-        if let first = argv.first, first == "--help" || first == "-h" {
+        if let first = command.first, first == "--help" || first == "-h" {
             print(SentinelCommand.helpMessage(for: Self.self))
             return
         }
-        if argv.first == "--" { argv.removeFirst() }
+        // Passthrough parsing also captures an unknown option as the command's name.
+        if let first = command.first, first.hasPrefix("-"), first != "--" {
+            GuardOptions.standardError("sentinel guard: unknown option \(first). Usage: sentinel guard [--policy P] [--audit-log L] [--allow-connect A] [--no-landlock] [--quiet] -- COMMAND [ARG...]")
+            throw ExitCode(2)
+        }
+        let invocation = GuardInvocation(
+            policy: policy, auditLog: auditLog, allowConnect: allowConnect, noLandlock: noLandlock, quiet: quiet,
+            command: command.first == "--" ? Array(command.dropFirst()) : command)
+        try await invocation.run()
+    }
+
+    /// `ADDRESS:PORT` or `[IPV6]:PORT` with a literal address, else nil.
+    static func endpoint(_ text: String) -> IPEndpoint? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard let address = IPAddress(strict: String(host)), let port = UInt16(portText), port > 0 else { return nil }
+        return IPEndpoint(address: address, port: port)
+    }
+}
+
+/// One `sentinel guard` run, from ArgumentParser or from ``scan(_:)``: the start-up path of a
+/// guarded command is what its users wait for, and ArgumentParser's reflection was a fifth of it
+/// (perf, 2026-11-23: conformance lookups and generic metadata for the command's properties).
+struct GuardInvocation: Sendable {
+    var policy: String?
+    var auditLog: String?
+    var allowConnect: [String] = []
+    var noLandlock = false
+    var quiet = false
+    /// The command, without the `--` before it.
+    var command: [String]
+
+    /// Reads `[--policy P] [--audit-log L] [--allow-connect A]... [--no-landlock] [--quiet] -- COMMAND...`
+    /// (options as `--name value` or `--name=value`). Anything else (help, an unknown or
+    /// incomplete option, no `--`) returns nil, and ArgumentParser then parses the line and
+    /// explains what is wrong, so both paths accept exactly the same lines.
+    static func scan(_ arguments: some Collection<String>) -> GuardInvocation? {
+        var invocation = GuardInvocation(command: [])
+        var index = arguments.startIndex
+        while index != arguments.endIndex {
+            let argument = arguments[index]
+            index = arguments.index(after: index)
+            if argument == "--" {
+                invocation.command = Array(arguments[index...])
+                return invocation
+            }
+            switch argument {
+            case "--no-landlock": invocation.noLandlock = true; continue
+            case "--quiet": invocation.quiet = true; continue
+            default: break
+            }
+            let name: Substring
+            let value: String
+            if let equals = argument.firstIndex(of: "=") {
+                name = argument[..<equals]
+                value = String(argument[argument.index(after: equals)...])
+            } else {
+                guard index != arguments.endIndex else { return nil }
+                name = Substring(argument)
+                value = arguments[index]
+                index = arguments.index(after: index)
+            }
+            switch name {
+            case "--policy": invocation.policy = value
+            case "--audit-log": invocation.auditLog = value
+            case "--allow-connect": invocation.allowConnect.append(value)
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    func run() async throws {
+        let argv = command
         let say = GuardOptions.standardError
         var trusted: Set<IPEndpoint> = []
         for text in allowConnect {
-            guard let endpoint = Self.endpoint(text) else {
+            guard let endpoint = GuardCommand.endpoint(text) else {
                 say("sentinel guard: --allow-connect \(text): expected ADDRESS:PORT with an IP address and a port 1-65535 (e.g. 172.18.0.2:3128 or [fd00::2]:3128); nothing was run.")
                 throw ExitCode(2)
             }
@@ -127,23 +209,5 @@ struct GuardCommand: AsyncParsableCommand {
         }
         log.close()
         throw ExitCode(exit.status)
-    }
-
-    /// `ADDRESS:PORT` or `[IPV6]:PORT` with a literal address, else nil.
-    static func endpoint(_ text: String) -> IPEndpoint? {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return nil }
-        }
-        guard let address = IPAddress(strict: String(host)), let port = UInt16(portText), port > 0 else { return nil }
-        return IPEndpoint(address: address, port: port)
     }
 }

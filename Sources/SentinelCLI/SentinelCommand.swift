@@ -38,7 +38,21 @@ public enum SentinelVersion {
 public enum CommandLineEntry {
     /// Parses `CommandLine.arguments` as the `sentinel` command and runs it; exits the process.
     public static func sentinel() async -> Never {
-        await runWithExitStatus2(SentinelCommand.self, Array(CommandLine.arguments.dropFirst()), program: "sentinel")
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // `sentinel guard … -- COMMAND` skips ArgumentParser when its line is plain (GuardInvocation).
+        if arguments.first == "guard", let invocation = GuardInvocation.scan(arguments.dropFirst()) {
+            do {
+                try await invocation.run()
+                exit(0)
+            } catch let code as ExitCode {
+                exit(code.rawValue)
+            } catch {
+                let line = "sentinel guard: \(error)\n"
+                _ = line.withCString { write(2, $0, strlen($0)) }
+                exit(2)
+            }
+        }
+        await runWithExitStatus2(SentinelCommand.self, arguments, program: "sentinel")
     }
 
     /// Runs `command` with ArgumentParser, except that a usage error prints one sentence and

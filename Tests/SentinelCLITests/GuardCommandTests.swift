@@ -22,6 +22,27 @@ struct GuardCommandTests {
         #expect(outcome.stderr.contains("--allow-connect \(value): expected ADDRESS:PORT"), "\(outcome.stderr)")
     }
 
+    @Test("both option spellings run the command and record it; an unknown option is a usage error", arguments: [
+        (["--policy", "builtin:default", "--audit-log", "AUDIT", "--quiet", "--"], Int32(0)),
+        (["--policy=builtin:default", "--audit-log=AUDIT", "--no-landlock", "--"], 0),
+        (["--audit-log", "AUDIT", "--policy", "builtin:default", "--bogus", "--"], 2),
+    ] as [([String], Int32)])
+    func optionSpellings(options: [String], expected: Int32) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let audit = directory + "/audit.log"
+        let arguments = ["guard"] + options.map { $0.replacingOccurrences(of: "AUDIT", with: audit) } + ["/bin/true"]
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)
+        #expect(outcome.status == expected, "\(outcome.stderr)")
+        if expected == 0 {
+            let records = try String(contentsOfFile: audit, encoding: .utf8)
+            #expect(records.contains(#""action":"run_start","target":"/bin/true""#), "\(records)")
+        } else {
+            #expect(outcome.stderr.contains("--bogus"), "\(outcome.stderr)")
+        }
+    }
+
     @Test("no command is a usage error that shows the usage", arguments: [["guard"], ["guard", "--"]])
     func noCommand(arguments: [String]) throws {
         let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)

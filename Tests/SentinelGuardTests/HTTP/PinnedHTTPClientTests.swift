@@ -271,7 +271,9 @@ struct PinnedDialTests {
 
     @Test("Connection refused gives connectFailed")
     func refused() async throws {
-        let port = try await ClosedPort.find(host: "127.0.0.9")
+        // A port below the ephemeral range: an ephemeral one, once closed, can be handed to a
+        // listener on 0.0.0.0 of a test running in parallel, which then accepts and resets.
+        let port = try await ClosedPort.find(host: "127.0.0.9", port: 1)
         let request = HTTPRequest(url: "http://example.test:\(port)/")
         let error = await clientError { () throws(HTTPClientError) in
             try await client.send(request, scheme: "http", hostName: "example.test", port: port,
