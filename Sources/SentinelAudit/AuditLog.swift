@@ -116,9 +116,9 @@ public final class AuditLog: Sendable {
         var tail: Tail?
         var anchorLength: Int64
         /// Reused between appends so that a steady stream of records does not allocate per line.
-        var buffer: [UInt8]
+        var buffer: LineBuffer
         /// The anchor's line, rebuilt in place on every append.
-        var anchorBuffer: [UInt8]
+        var anchorBuffer: LineBuffer
 
         func closeAll() {
             Sys.close(log)
@@ -238,15 +238,18 @@ public final class AuditLog: Sendable {
         }
 
         // Build every line into one buffer, so that one write(2) appends them all.
-        files.buffer.removeAll(keepingCapacity: true)
+        let buffer = files.buffer
+        buffer.count = 0
         let chain = hasher.chain
         func encode(_ event: AuditEvent) -> AuditRecord {
             let record = AuditRecord(
                 event: event, sequence: tail.sequence + 1, time: rfc3339Now(), pid: pid, chain: chain, prev: tail.hash)
-            let lineStart = files.buffer.count
-            record.appendJSONLine(to: &files.buffer)
-            tail.hash = hasher.hex(files.buffer[lineStart...], chain: chain)
-            files.buffer.append(UInt8(ascii: "\n"))
+            let lineStart = buffer.count
+            record.appendJSONLine(to: buffer)
+            tail.hash = hasher.hex(buffer.bytes(from: lineStart), chain: chain)
+            buffer.reserve(1)
+            buffer.start[buffer.count] = UInt8(ascii: "\n")
+            buffer.count += 1
             tail.sequence += 1
             return record
         }
@@ -259,7 +262,7 @@ public final class AuditLog: Sendable {
             if first == nil { first = record } else { rest.append(record) }
         }
 
-        let result = files.buffer.withUnsafeBytes { Sys.writeAll(files.log, $0) }
+        let result = Sys.writeAll(files.log, buffer.bytes)
         if let errno = result.errno {
             // Take back a partial line so the chain stays readable; we still hold the lock.
             if result.written > 0 { try? Sys.ftruncate(files.log, size) }
@@ -268,12 +271,12 @@ public final class AuditLog: Sendable {
                 .write, "Could not append to the audit log \(path); the action was not recorded and must be denied.",
                 path: path, errno: errno)
         }
-        tail.end = size + Int64(files.buffer.count)
+        tail.end = size + Int64(buffer.count)
 
         let anchor = AuditAnchor(chain: chain, sequence: tail.sequence, size: tail.end, hash: tail.hash)
-        anchor.encode(into: &files.anchorBuffer, with: hasher)
+        anchor.encode(into: files.anchorBuffer, with: hasher)
         do throws(Sys.Failure) {
-            try Sys.pwriteAll(files.anchor, files.anchorBuffer, at: 0)
+            try Sys.pwriteAll(files.anchor, files.anchorBuffer.bytes, at: 0)
             if Int64(files.anchorBuffer.count) != files.anchorLength {
                 try Sys.ftruncate(files.anchor, Int64(files.anchorBuffer.count))
                 files.anchorLength = Int64(files.anchorBuffer.count)
@@ -481,7 +484,8 @@ public final class AuditLog: Sendable {
             let anchorInfo = try Sys.fstat(anchor)
             return OpenFiles(
                 log: log, anchor: anchor, directory: directory, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
-                tail: nil, anchorLength: Int64(anchorInfo.st_size), buffer: [], anchorBuffer: [])
+                tail: nil, anchorLength: Int64(anchorInfo.st_size), buffer: LineBuffer(),
+                anchorBuffer: LineBuffer(capacity: 256))
         } catch {
             Sys.close(log)
             Sys.close(anchor)

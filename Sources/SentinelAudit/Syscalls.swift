@@ -90,12 +90,10 @@ enum Sys {
         return (done, nil)
     }
 
-    static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64) throws(Failure) {
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(Failure) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { buffer in
-                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            }
+            let n = Glibc.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if n > 0 {
                 done += n
             } else if n < 0 && errno == EINTR {
