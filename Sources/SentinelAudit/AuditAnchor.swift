@@ -6,8 +6,8 @@
 // verifier compares them with the log, which exposes deleted trailing records (and records added
 // by something other than the writer).
 //
-// Format, fixed width so that one pwrite(2) at offset 0 replaces it in place (no rename, no
-// truncate, which keeps an append to a handful of system calls):
+// Format, fixed width so that the writer replaces it in place with a memory copy into the file's
+// first page, mapped MAP_SHARED (no rename, no truncate, no system call per append):
 //
 //     sentinel-audit-anchor v1 chain=sha256 seq=00000000000000000042 size=00000000000000012345
 //       hash=<64 hex> check=<64 hex>

@@ -124,6 +124,28 @@ enum Sys {
         return result
     }
 
+    /// Maps the first `length` bytes of `fd` read-write and shared (the mapping sees and makes
+    /// the same page-cache pages that `read(2)` and `write(2)` use).
+    static func mapShared(_ fd: Int32, length: Int) throws(Failure) -> UnsafeMutableRawPointer {
+        let address = Glibc.mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        // MAP_FAILED is `(void *)-1`, a macro Swift does not import.
+        guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw Failure(errno: errno)
+        }
+        return address
+    }
+
+    static func unmap(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = Glibc.munmap(address, length)
+    }
+
+    /// Writes a shared mapping's dirty pages to the file and waits for the disk (`MS_SYNC`).
+    static func msync(_ address: UnsafeMutableRawPointer, length: Int) throws(Failure) {
+        while Glibc.msync(address, length, MS_SYNC) != 0 {
+            if errno != EINTR { throw Failure(errno: errno) }
+        }
+    }
+
     static func ftruncate(_ fd: Int32, _ length: Int64) throws(Failure) {
         while Glibc.ftruncate(fd, off_t(length)) != 0 {
             if errno != EINTR { throw Failure(errno: errno) }
