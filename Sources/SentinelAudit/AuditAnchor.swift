@@ -6,8 +6,8 @@
 // verifier compares them with the log, which exposes deleted trailing records (and records added
 // by something other than the writer).
 //
-// Format, fixed width so that one pwrite(2) at offset 0 replaces it in place (no rename, no
-// truncate, which keeps an append to a handful of system calls):
+// Format, fixed width so that the writer replaces it in place with a memory copy into the file's
+// first page, mapped MAP_SHARED (no rename, no truncate, no system call per append):
 //
 //     sentinel-audit-anchor v1 chain=sha256 seq=00000000000000000042 size=00000000000000012345
 //       hash=<64 hex> check=<64 hex>
@@ -44,32 +44,36 @@ public struct AuditAnchor: Hashable, Sendable {
 
     /// The anchor's line, newline included, with its check value.
     func encoded(with hasher: ChainHasher) -> [UInt8] {
-        var bytes: [UInt8] = []
-        encode(into: &bytes, with: hasher)
-        return bytes
+        let buffer = LineBuffer(capacity: maximumLength)
+        encode(into: buffer, with: hasher)
+        return Array(buffer.bytes)
     }
 
-    /// Replaces the contents of `bytes` with the anchor's line, newline included, with its check
+    /// An upper bound of the line's length (233 bytes with `chain=hmac-sha256` and a 64-byte hash).
+    var maximumLength: Int { 200 + hash.utf8.count }
+
+    /// Replaces the contents of `buffer` with the anchor's line, newline included, with its check
     /// value.
     ///
     /// Built byte by byte into the caller's buffer (no string interpolation, no new array, the
     /// check value's hex written in place): it is rewritten on every append.
-    func encode(into bytes: inout [UInt8], with hasher: ChainHasher) {
-        bytes.removeAll(keepingCapacity: true)
-        bytes.reserveCapacity(256)
-        bytes.append(contentsOf: Self.magic.utf8)
-        bytes.append(contentsOf: " chain=".utf8)
-        bytes.append(contentsOf: chain.rawValue.utf8)
-        bytes.append(contentsOf: " seq=".utf8)
-        appendZeroPadded(sequence, to: &bytes)
-        bytes.append(contentsOf: " size=".utf8)
-        appendZeroPadded(UInt64(size), to: &bytes)
-        bytes.append(contentsOf: " hash=".utf8)
-        bytes.append(contentsOf: hash.utf8)
-        let bodyEnd = bytes.count
-        bytes.append(contentsOf: " check=".utf8)
-        hasher.appendHex(of: &bytes, upTo: bodyEnd, chain: chain)
-        bytes.append(UInt8(ascii: "\n"))
+    func encode(into buffer: LineBuffer, with hasher: ChainHasher) {
+        buffer.count = 0
+        buffer.reserve(maximumLength)
+        var out = buffer.cursor
+        out.put("sentinel-audit-anchor v1 chain=")
+        out.putUTF8(chain.rawValue)
+        out.put(" seq=")
+        out.putZeroPadded(sequence)
+        out.put(" size=")
+        out.putZeroPadded(UInt64(size))
+        out.put(" hash=")
+        out.putUTF8(hash)
+        let body = UnsafeRawBufferPointer(start: buffer.start, count: out.pointer - buffer.start)
+        out.put(" check=")
+        hasher.putHex(of: body, chain: chain, to: &out)
+        out.put(UInt8(ascii: "\n"))
+        buffer.commit(out)
     }
 
     /// What reading an anchor's bytes gave.
@@ -113,18 +117,5 @@ public struct AuditAnchor: Hashable, Sendable {
                     : "the anchor's check value does not match its contents: it was edited or torn")
         }
         return .valid(AuditAnchor(chain: chain, sequence: sequence, size: size, hash: String(hash)))
-    }
-}
-
-/// Appends `value` as exactly 20 decimal digits (UInt64.max has 20).
-private func appendZeroPadded(_ value: UInt64, to bytes: inout [UInt8]) {
-    let start = bytes.count
-    for _ in 0..<20 { bytes.append(UInt8(ascii: "0")) }
-    var remaining = value
-    var index = start + 19
-    while remaining > 0 {
-        bytes[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
-        remaining /= 10
-        index -= 1
     }
 }

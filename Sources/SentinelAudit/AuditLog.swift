@@ -26,8 +26,21 @@ import Musl
 ///    record, nobody else wrote. Otherwise the last line is read back and hashed, and compared
 ///    with the anchor (see ``AuditAnchor``).
 /// 3. Write the new line (JSON, newline-terminated) with one `write(2)` on an `O_APPEND`
-///    descriptor, then rewrite the anchor with one `pwrite(2)`.
+///    descriptor, then rewrite the anchor with a memory copy into its first page, mapped
+///    `MAP_SHARED` once at open: the verifier's and other writers' `read(2)` see the same page
+///    cache, and durability is that of `pwrite(2)` without a sync (``Options/synchronous`` adds
+///    `fdatasync` of the log and `msync` of the anchor). The anchor file is sized to the line
+///    before the copy when its length differs from what this writer last set or read.
 /// 4. Release the lock.
+///
+/// So an append that finds the log as it left it makes four system calls: `flock`, `fstatat`,
+/// `write`, `flock` (unlock).
+///
+/// The mapping has one cost: truncating the anchor file to zero bytes from outside while a writer
+/// runs makes that writer's next store into the page fault (SIGBUS), which ends the process before
+/// the append returns (so the action is not carried out). Whoever can truncate the anchor (its
+/// owner, mode 0600) can end the writer with a signal anyway; keep the anchor, like the log, out
+/// of the guarded program's reach.
 ///
 /// Concurrent writers therefore never interleave bytes, never reuse a sequence number and never
 /// fork the chain. If the writer finds the log changed outside it (shorter than the anchor says,
@@ -114,13 +127,19 @@ public final class AuditLog: Sendable {
         var inode: UInt64
         /// The end of the log as of our last append; `nil` when it must be read back.
         var tail: Tail?
+        /// The anchor file's size as this writer last set or read it.
         var anchorLength: Int64
+        /// The anchor file's first ``AuditLog/anchorMapLength`` bytes, mapped `MAP_SHARED`: the
+        /// anchor is updated with a memory copy into the page cache that `read(2)` by the verifier
+        /// and other writers sees, instead of a `pwrite(2)` per append (issue 3).
+        var anchorMap: UnsafeMutableRawPointer
         /// Reused between appends so that a steady stream of records does not allocate per line.
-        var buffer: [UInt8]
+        var buffer: LineBuffer
         /// The anchor's line, rebuilt in place on every append.
-        var anchorBuffer: [UInt8]
+        var anchorBuffer: LineBuffer
 
         func closeAll() {
+            Sys.unmap(anchorMap, length: AuditLog.anchorMapLength)
             Sys.close(log)
             Sys.close(anchor)
             Sys.close(directory)
@@ -238,15 +257,18 @@ public final class AuditLog: Sendable {
         }
 
         // Build every line into one buffer, so that one write(2) appends them all.
-        files.buffer.removeAll(keepingCapacity: true)
+        let buffer = files.buffer
+        buffer.count = 0
         let chain = hasher.chain
         func encode(_ event: AuditEvent) -> AuditRecord {
             let record = AuditRecord(
                 event: event, sequence: tail.sequence + 1, time: rfc3339Now(), pid: pid, chain: chain, prev: tail.hash)
-            let lineStart = files.buffer.count
-            record.appendJSONLine(to: &files.buffer)
-            tail.hash = hasher.hex(files.buffer[lineStart...], chain: chain)
-            files.buffer.append(UInt8(ascii: "\n"))
+            let lineStart = buffer.count
+            record.appendJSONLine(to: buffer)
+            tail.hash = hasher.hex(buffer.bytes(from: lineStart), chain: chain)
+            buffer.reserve(1)
+            buffer.start[buffer.count] = UInt8(ascii: "\n")
+            buffer.count += 1
             tail.sequence += 1
             return record
         }
@@ -259,7 +281,7 @@ public final class AuditLog: Sendable {
             if first == nil { first = record } else { rest.append(record) }
         }
 
-        let result = files.buffer.withUnsafeBytes { Sys.writeAll(files.log, $0) }
+        let result = Sys.writeAll(files.log, buffer.bytes)
         if let errno = result.errno {
             // Take back a partial line so the chain stays readable; we still hold the lock.
             if result.written > 0 { try? Sys.ftruncate(files.log, size) }
@@ -268,19 +290,32 @@ public final class AuditLog: Sendable {
                 .write, "Could not append to the audit log \(path); the action was not recorded and must be denied.",
                 path: path, errno: errno)
         }
-        tail.end = size + Int64(files.buffer.count)
+        tail.end = size + Int64(buffer.count)
 
         let anchor = AuditAnchor(chain: chain, sequence: tail.sequence, size: tail.end, hash: tail.hash)
-        anchor.encode(into: &files.anchorBuffer, with: hasher)
+        let anchorLine = files.anchorBuffer
+        anchor.encode(into: anchorLine, with: hasher)
         do throws(Sys.Failure) {
-            try Sys.pwriteAll(files.anchor, files.anchorBuffer, at: 0)
-            if Int64(files.anchorBuffer.count) != files.anchorLength {
-                try Sys.ftruncate(files.anchor, Int64(files.anchorBuffer.count))
-                files.anchorLength = Int64(files.anchorBuffer.count)
+            // Size the file to the line first: a store into a mapped page wholly past the end of
+            // the file raises SIGBUS, and bytes past the end within the last page are not part of
+            // the file. anchorLength is what this writer last set, or read when it re-read the
+            // tail (a new, missing or short anchor at open; another writer's chain); Sentinel
+            // writers never make the file shorter than a line, so only an outside truncation of
+            // the anchor to zero bytes during a run can make this store fault (see the type's
+            // documentation).
+            if Int64(anchorLine.count) != files.anchorLength {
+                try Sys.ftruncate(files.anchor, Int64(anchorLine.count))
+                files.anchorLength = Int64(anchorLine.count)
+            }
+            if anchorLine.count <= Self.anchorMapLength {
+                files.anchorMap.copyMemory(from: anchorLine.start, byteCount: anchorLine.count)
+            } else {
+                // Only an anchor built from a foreign, oversized hash could be this long.
+                try Sys.pwriteAll(files.anchor, anchorLine.bytes, at: 0)
             }
             if options.synchronous {
                 try Sys.fdatasync(files.log)
-                try Sys.fdatasync(files.anchor)
+                try Sys.msync(files.anchorMap, length: Self.anchorMapLength)
             }
         } catch {
             try? Sys.ftruncate(files.log, size)
@@ -479,9 +514,11 @@ public final class AuditLog: Sendable {
         do throws(Sys.Failure) {
             let info = try Sys.fstat(log)
             let anchorInfo = try Sys.fstat(anchor)
+            let anchorMap = try Sys.mapShared(anchor, length: anchorMapLength)
             return OpenFiles(
                 log: log, anchor: anchor, directory: directory, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
-                tail: nil, anchorLength: Int64(anchorInfo.st_size), buffer: [], anchorBuffer: [])
+                tail: nil, anchorLength: Int64(anchorInfo.st_size), anchorMap: anchorMap, buffer: LineBuffer(),
+                anchorBuffer: LineBuffer(capacity: 256))
         } catch {
             Sys.close(log)
             Sys.close(anchor)
@@ -489,6 +526,9 @@ public final class AuditLog: Sendable {
             throw AuditError(.open, "Could not inspect the audit log \(path).", path: path, errno: error.errno)
         }
     }
+
+    /// How much of the anchor file is mapped: one page, far more than its one line (≤ 233 bytes).
+    static let anchorMapLength = 4096
 
     /// Linux's `O_PATH` (a descriptor for path operations only: no read permission on the
     /// directory needed). Glibc exposes it only under `_GNU_SOURCE`, which Swift's Glibc module is

@@ -72,39 +72,34 @@ struct ChainHasher: Sendable {
 
     var chain: AuditChain { key == nil ? .sha256 : .hmacSHA256 }
 
-    /// The chain value of `bytes` under `chain` (which must be this hasher's, or plain SHA-256).
-    func hex(_ bytes: UnsafeRawBufferPointer, chain: AuditChain) -> String {
+    /// Calls `body` with the raw chain value of `bytes` under `chain` (which must be this
+    /// hasher's, or plain SHA-256).
+    ///
+    /// SHA-256 goes through `update(bufferPointer:)`: `hash(data:)` walks the bytes as a generic
+    /// `DataProtocol` first.
+    func withDigest<Result>(
+        of bytes: UnsafeRawBufferPointer, chain: AuditChain, _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
         switch chain {
         case .sha256:
-            return hexString(SHA256.hash(data: bytes))
+            var hash = SHA256()
+            hash.update(bufferPointer: bytes)
+            return hash.finalize().withUnsafeBytes(body)
         case .hmacSHA256:
             // Callers check that a key exists before asking for an HMAC chain value.
             guard let key else { preconditionFailure("HMAC chain value requested without a key") }
-            return hexString(HMAC<SHA256>.authenticationCode(for: bytes, using: key.symmetricKey))
+            return HMAC<SHA256>.authenticationCode(for: bytes, using: key.symmetricKey).withUnsafeBytes(body)
         }
     }
 
-    /// Appends to `buffer` the lowercase hex chain value of `buffer[..<end]` (no intermediate
-    /// string: the anchor is rebuilt on every append).
-    func appendHex(of buffer: inout [UInt8], upTo end: Int, chain: AuditChain) {
-        func append(_ value: some ContiguousBytes) {
-            value.withUnsafeBytes { raw in
-                for byte in raw {
-                    buffer.append(hexDigits[Int(byte >> 4)])
-                    buffer.append(hexDigits[Int(byte & 0x0f)])
-                }
-            }
-        }
-        switch chain {
-        case .sha256:
-            append(buffer.withUnsafeBytes { SHA256.hash(data: UnsafeRawBufferPointer(rebasing: $0[..<end])) })
-        case .hmacSHA256:
-            // Callers check that a key exists before asking for an HMAC chain value.
-            guard let key else { preconditionFailure("HMAC chain value requested without a key") }
-            append(buffer.withUnsafeBytes {
-                HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer(rebasing: $0[..<end]), using: key.symmetricKey)
-            })
-        }
+    /// The chain value of `bytes` under `chain` (which must be this hasher's, or plain SHA-256).
+    func hex(_ bytes: UnsafeRawBufferPointer, chain: AuditChain) -> String {
+        withDigest(of: bytes, chain: chain) { hexString($0) }
+    }
+
+    /// Writes the lowercase hex chain value (64 bytes) of `bytes` at `out`.
+    func putHex(of bytes: UnsafeRawBufferPointer, chain: AuditChain, to out: inout ByteCursor) {
+        withDigest(of: bytes, chain: chain) { out.putHex($0) }
     }
 
     func hex(_ bytes: [UInt8], chain: AuditChain) -> String {
@@ -116,20 +111,16 @@ struct ChainHasher: Sendable {
     }
 }
 
-private let hexDigits = Array("0123456789abcdef".utf8)
-
 /// Lowercase hex of a digest or MAC.
-func hexString(_ value: some ContiguousBytes) -> String {
-    value.withUnsafeBytes { raw in
-        String(unsafeUninitializedCapacity: raw.count * 2) { out in
-            var index = 0
-            for byte in raw {
-                out[index] = hexDigits[Int(byte >> 4)]
-                out[index + 1] = hexDigits[Int(byte & 0x0f)]
-                index += 2
-            }
-            return index
+func hexString(_ raw: UnsafeRawBufferPointer) -> String {
+    String(unsafeUninitializedCapacity: raw.count * 2) { out in
+        var index = 0
+        for byte in raw {
+            out[index] = hexDigit(byte >> 4)
+            out[index + 1] = hexDigit(byte & 0x0f)
+            index += 2
         }
+        return index
     }
 }
 
@@ -186,43 +177,261 @@ func rfc3339Now() -> String {
 
 // MARK: - Writing a line
 
+/// A growable byte buffer that the writer reuses between appends.
+///
+/// Lines are encoded into it with unchecked stores through a ``ByteCursor`` after reserving the
+/// line's worst-case length once: `Array.append` checked capacity and uniqueness on every byte,
+/// which made encoding a visible part of an append (issue 3). Used only under the writer's lock.
+final class LineBuffer {
+    /// The first byte.
+    private(set) var start: UnsafeMutablePointer<UInt8>
+    /// How many bytes fit before the buffer must grow.
+    private(set) var capacity: Int
+    /// How many bytes are in use.
+    var count = 0
+
+    init(capacity: Int = 4096) {
+        self.capacity = max(capacity, 64)
+        self.start = .allocate(capacity: self.capacity)
+    }
+
+    deinit { start.deallocate() }
+
+    /// Makes room for `extra` more bytes after ``count``.
+    func reserve(_ extra: Int) {
+        let needed = count + extra
+        guard needed > capacity else { return }
+        var grown = capacity * 2
+        while grown < needed { grown *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        bigger.update(from: start, count: count)
+        start.deallocate()
+        start = bigger
+        capacity = grown
+    }
+
+    /// A cursor at the end of the used bytes; after writing at most the reserved number of
+    /// bytes, pass it to ``commit(_:)``.
+    var cursor: ByteCursor { ByteCursor(pointer: start + count) }
+
+    /// Takes the bytes written through `cursor` into use.
+    func commit(_ cursor: ByteCursor) {
+        count = cursor.pointer - start
+        // A line longer than its reserved bound would already have written past the buffer.
+        precondition(count <= capacity, "audit line encoder overran its buffer")
+    }
+
+    /// The used bytes.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: count) }
+
+    /// The used bytes from `offset` on.
+    func bytes(from offset: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: start + offset, count: count - offset)
+    }
+}
+
+/// Writes bytes at a position the caller has reserved room for (see ``LineBuffer``).
+struct ByteCursor {
+    var pointer: UnsafeMutablePointer<UInt8>
+
+    @inline(__always)
+    mutating func put(_ byte: UInt8) {
+        pointer.pointee = byte
+        pointer += 1
+    }
+
+    @inline(__always)
+    mutating func put(_ text: StaticString) {
+        let count = text.utf8CodeUnitCount
+        pointer.update(from: text.utf8Start, count: count)
+        pointer += count
+    }
+
+    @inline(__always)
+    mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress else { return }
+        pointer.update(from: base, count: bytes.count)
+        pointer += bytes.count
+    }
+
+    /// The UTF-8 bytes of `text` as they are (no quoting, no escaping).
+    mutating func putUTF8(_ text: String) {
+        let handled: Void? = text.utf8.withContiguousStorageIfAvailable { put($0) }
+        if handled == nil {
+            for byte in text.utf8 { put(byte) }
+        }
+    }
+
+    /// The decimal digits of `value`.
+    mutating func putDecimal(_ value: UInt64) {
+        var digits = 1
+        var scale: UInt64 = 10
+        while digits < 20 && value >= scale {
+            digits += 1
+            scale &*= 10
+        }
+        var remaining = value
+        var index = digits - 1
+        while index >= 0 {
+            pointer[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+            index -= 1
+        }
+        pointer += digits
+    }
+
+    /// `value` as exactly 20 decimal digits, zero-padded (UInt64.max has 20).
+    mutating func putZeroPadded(_ value: UInt64) {
+        var remaining = value
+        for index in stride(from: 19, through: 0, by: -1) {
+            pointer[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+        }
+        pointer += 20
+    }
+
+    /// The lowercase hex of `bytes`.
+    mutating func putHex(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            pointer[0] = hexDigit(byte >> 4)
+            pointer[1] = hexDigit(byte & 0x0f)
+            pointer += 2
+        }
+    }
+
+    /// `value` as a JSON string, quoted and escaped: at most `2 + 6 * value.utf8.count` bytes.
+    ///
+    /// Every control character (U+0000–U+001F), DEL, `"` and `\` is escaped, and so are U+2028
+    /// and U+2029 (line separators to JavaScript and some log viewers). So a newline in a target
+    /// can never end a line: the log-forging bug of the original (`echo hi\nid` spanning two
+    /// lines) cannot occur.
+    mutating func putJSONString(_ value: String) {
+        put(UInt8(ascii: "\""))
+        let handled: Void? = value.utf8.withContiguousStorageIfAvailable { putEscaped($0) }
+        if handled == nil {
+            var copy = value
+            copy.makeContiguousUTF8()
+            copy.utf8.withContiguousStorageIfAvailable { putEscaped($0) }
+        }
+        put(UInt8(ascii: "\""))
+    }
+
+    private mutating func putEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var index = 0
+        var runStart = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7f
+                && byte != 0xe2
+            {
+                index += 1
+                continue
+            }
+            if byte == 0xe2 {
+                // U+2028 is E2 80 A8 and U+2029 is E2 80 A9 in UTF-8.
+                if index + 2 < count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xa8 || bytes[index + 2] == 0xa9)
+                {
+                    put(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                    put(bytes[index + 2] == 0xa8 ? "\\u2028" : "\\u2029")
+                    index += 3
+                    runStart = index
+                } else {
+                    index += 1
+                }
+                continue
+            }
+            put(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            switch byte {
+            case UInt8(ascii: "\""): put("\\\"")
+            case UInt8(ascii: "\\"): put("\\\\")
+            case 0x0a: put("\\n")
+            case 0x0d: put("\\r")
+            case 0x09: put("\\t")
+            default:
+                put("\\u00")
+                put(hexDigit(byte >> 4))
+                put(hexDigit(byte & 0x0f))
+            }
+            index += 1
+            runStart = index
+        }
+        put(UnsafeBufferPointer(rebasing: bytes[runStart..<count]))
+    }
+
+    /// `,"name":"value"`.
+    @inline(__always)
+    mutating func putField(_ name: StaticString, _ value: String) {
+        put(name)
+        putJSONString(value)
+    }
+}
+
+/// The lowercase hex digit for `nibble` (0…15).
+@inline(__always)
+func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
+}
+
 extension AuditRecord {
     /// The record as one JSON line, without the terminating newline: the exact bytes the chain
     /// hashes.
     public func jsonLine() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + target.utf8.count + reason.utf8.count)
-        appendJSONLine(to: &out)
-        return out
+        let buffer = LineBuffer(capacity: maximumJSONLength)
+        appendJSONLine(to: buffer)
+        return Array(buffer.bytes)
     }
 
-    /// Appends the record's JSON (no newline) to `out`.
-    func appendJSONLine(to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"schema":"#.utf8)
-        appendDecimal(UInt64(schema), to: &out)
-        out.append(contentsOf: #","seq":"#.utf8)
-        appendDecimal(sequence, to: &out)
-        appendField("time", time, to: &out)
-        out.append(contentsOf: #","pid":"#.utf8)
-        if pid < 0 { out.append(UInt8(ascii: "-")) }
-        appendDecimal(UInt64(pid.magnitude), to: &out)
-        appendField("mode", mode.rawValue, to: &out)
-        appendField("action", action.rawValue, to: &out)
-        appendField("target", target, to: &out)
-        appendField("decision", decision.rawValue, to: &out)
-        if let rule { appendField("rule", rule, to: &out) }
-        appendField("reason", reason, to: &out)
-        if let approver { appendField("approver", approver, to: &out) }
-        if let policySHA256 { appendField("policy_sha256", policySHA256, to: &out) }
-        appendField("severity", severity.rawValue, to: &out)
+    /// An upper bound of the bytes ``appendJSONLine(to:)`` writes: the keys, punctuation and
+    /// numbers fit in 512 bytes, and a string's byte becomes at most six (`\u001f`).
+    var maximumJSONLength: Int {
+        var stringBytes =
+            time.utf8.count + mode.rawValue.utf8.count + action.rawValue.utf8.count + target.utf8.count
+            + decision.rawValue.utf8.count + reason.utf8.count + severity.rawValue.utf8.count
+            + chain.rawValue.utf8.count + prev.utf8.count
+        if let rule { stringBytes += rule.utf8.count }
+        if let approver { stringBytes += approver.utf8.count }
+        if let policySHA256 { stringBytes += policySHA256.utf8.count }
+        var detailBytes = 0
         if let details {
-            out.append(contentsOf: #","details":{"#.utf8)
-            appendSortedDetails(details, to: &out)
-            out.append(UInt8(ascii: "}"))
+            for (key, value) in details {
+                stringBytes += key.utf8.count + value.utf8.count
+                detailBytes += 6  // two pairs of quotes, a colon and a comma
+            }
         }
-        appendField("chain", chain.rawValue, to: &out)
-        appendField("prev", prev, to: &out)
-        out.append(UInt8(ascii: "}"))
+        return 512 + 6 * stringBytes + detailBytes
+    }
+
+    /// Appends the record's JSON (no newline) to `buffer`.
+    func appendJSONLine(to buffer: LineBuffer) {
+        buffer.reserve(maximumJSONLength)
+        var out = buffer.cursor
+        out.put(#"{"schema":"#)
+        out.putDecimal(UInt64(schema))
+        out.put(#","seq":"#)
+        out.putDecimal(sequence)
+        out.putField(#","time":"#, time)
+        out.put(#","pid":"#)
+        if pid < 0 { out.put(UInt8(ascii: "-")) }
+        out.putDecimal(UInt64(pid.magnitude))
+        out.putField(#","mode":"#, mode.rawValue)
+        out.putField(#","action":"#, action.rawValue)
+        out.putField(#","target":"#, target)
+        out.putField(#","decision":"#, decision.rawValue)
+        if let rule { out.putField(#","rule":"#, rule) }
+        out.putField(#","reason":"#, reason)
+        if let approver { out.putField(#","approver":"#, approver) }
+        if let policySHA256 { out.putField(#","policy_sha256":"#, policySHA256) }
+        out.putField(#","severity":"#, severity.rawValue)
+        if let details {
+            out.put(#","details":{"#)
+            putSortedDetails(details, to: &out)
+            out.put(UInt8(ascii: "}"))
+        }
+        out.putField(#","chain":"#, chain.rawValue)
+        out.putField(#","prev":"#, prev)
+        out.put(UInt8(ascii: "}"))
+        buffer.commit(out)
     }
 
     /// Reads a record from one line (without its newline).
@@ -239,11 +448,11 @@ extension AuditRecord {
     }
 }
 
-/// Appends `"key":"value"` pairs in key order (code-point order of the keys, as `sorted()`).
+/// Writes `"key":"value"` pairs in key order (the order of `sorted()` on the keys).
 ///
 /// Sorted in a stack buffer (insertion sort: details hold a handful of keys), because
 /// `keys.sorted()` allocated an array on every record.
-private func appendSortedDetails(_ details: [String: String], to out: inout [UInt8]) {
+private func putSortedDetails(_ details: [String: String], to out: inout ByteCursor) {
     let count = details.count
     withUnsafeTemporaryAllocation(of: Dictionary<String, String>.Index.self, capacity: count) { slots in
         var filled = 0
@@ -259,111 +468,13 @@ private func appendSortedDetails(_ details: [String: String], to out: inout [UIn
             index = details.index(after: index)
         }
         for position in 0..<filled {
-            if position > 0 { out.append(UInt8(ascii: ",")) }
+            if position > 0 { out.put(UInt8(ascii: ",")) }
             let (key, value) = details[slots[position]]
-            appendJSONString(key, to: &out)
-            out.append(UInt8(ascii: ":"))
-            appendJSONString(value, to: &out)
+            out.putJSONString(key)
+            out.put(UInt8(ascii: ":"))
+            out.putJSONString(value)
         }
     }
-}
-
-private func appendField(_ name: StaticString, _ value: String, to out: inout [UInt8]) {
-    out.append(UInt8(ascii: ","))
-    out.append(UInt8(ascii: "\""))
-    out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-    out.append(UInt8(ascii: "\""))
-    out.append(UInt8(ascii: ":"))
-    appendJSONString(value, to: &out)
-}
-
-private func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-    if value == 0 {
-        out.append(UInt8(ascii: "0"))
-        return
-    }
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    var remaining = value
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        while remaining > 0 {
-            buffer[count] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
-            count += 1
-        }
-        for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
-    }
-}
-
-/// Appends `value` as a JSON string.
-///
-/// Every control character (U+0000–U+001F), DEL, `"` and `\` is escaped, and so are U+2028 and
-/// U+2029 (line separators to JavaScript and some log viewers). So a newline in a target can never
-/// end a line: the log-forging bug of the original (`echo hi\nid` spanning two lines) cannot occur.
-func appendJSONString(_ value: String, to out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
-    var utf8 = value.utf8
-    let handled: Void? = utf8.withContiguousStorageIfAvailable { bytes in
-        appendEscaped(bytes, to: &out)
-    }
-    if handled == nil {
-        var copy = value
-        copy.makeContiguousUTF8()
-        utf8 = copy.utf8
-        utf8.withContiguousStorageIfAvailable { bytes in appendEscaped(bytes, to: &out) }
-    }
-    out.append(UInt8(ascii: "\""))
-}
-
-private let hexUpper = Array("0123456789abcdef".utf8)
-
-private func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-    var index = 0
-    var runStart = 0
-    let count = bytes.count
-    func flush(_ end: Int) {
-        if end > runStart {
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end]))
-        }
-    }
-    while index < count {
-        let byte = bytes[index]
-        if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7f
-            && byte != 0xe2
-        {
-            index += 1
-            continue
-        }
-        if byte == 0xe2 {
-            // U+2028 is E2 80 A8 and U+2029 is E2 80 A9 in UTF-8.
-            if index + 2 < count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xa8 || bytes[index + 2] == 0xa9) {
-                flush(index)
-                out.append(contentsOf: bytes[index + 2] == 0xa8 ? Array(#"\u2028"#.utf8) : Array(#"\u2029"#.utf8))
-                index += 3
-                runStart = index
-            } else {
-                index += 1
-            }
-            continue
-        }
-        flush(index)
-        switch byte {
-        case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-        case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-        case 0x0a: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-        case 0x0d: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-        case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-        default:
-            out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-            out.append(hexUpper[Int(byte >> 4)])
-            out.append(hexUpper[Int(byte & 0x0f)])
-        }
-        index += 1
-        runStart = index
-    }
-    flush(count)
 }
 
 /// A one-sentence rendering of a decoding error (which key, what was wrong).

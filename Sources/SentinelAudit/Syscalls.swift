@@ -90,12 +90,10 @@ enum Sys {
         return (done, nil)
     }
 
-    static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64) throws(Failure) {
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(Failure) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { buffer in
-                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            }
+            let n = Glibc.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if n > 0 {
                 done += n
             } else if n < 0 && errno == EINTR {
@@ -124,6 +122,28 @@ enum Sys {
         }
         result.removeLast(count - done)
         return result
+    }
+
+    /// Maps the first `length` bytes of `fd` read-write and shared (the mapping sees and makes
+    /// the same page-cache pages that `read(2)` and `write(2)` use).
+    static func mapShared(_ fd: Int32, length: Int) throws(Failure) -> UnsafeMutableRawPointer {
+        let address = Glibc.mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        // MAP_FAILED is `(void *)-1`, a macro Swift does not import.
+        guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw Failure(errno: errno)
+        }
+        return address
+    }
+
+    static func unmap(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = Glibc.munmap(address, length)
+    }
+
+    /// Writes a shared mapping's dirty pages to the file and waits for the disk (`MS_SYNC`).
+    static func msync(_ address: UnsafeMutableRawPointer, length: Int) throws(Failure) {
+        while Glibc.msync(address, length, MS_SYNC) != 0 {
+            if errno != EINTR { throw Failure(errno: errno) }
+        }
     }
 
     static func ftruncate(_ fd: Int32, _ length: Int64) throws(Failure) {

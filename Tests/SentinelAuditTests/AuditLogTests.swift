@@ -199,6 +199,62 @@ struct AuditLogTests {
         #expect(records[2].reason.contains("was missing"))
     }
 
+    /// The anchor is updated through a shared mapping: a file shorter than the line (here cut to
+    /// a few bytes before the writer opened it) is sized to the line before the store, and what
+    /// the writer stores is what the verifier reads.
+    @Test(arguments: [0, 7, 300])
+    func anAnchorOfTheWrongLengthIsRecordedAndRewrittenWhole(length: Int) throws {
+        let directory = try ScratchDirectory()
+        let path = try makeLog(in: directory, count: 2)
+        let anchorBytes = try readBytes(path + ".anchor")
+        try writeBytes(path + ".anchor", Array((anchorBytes + Array(repeating: 0x41, count: 300)).prefix(length)))
+
+        let log = try AuditLog(path: path)
+        for index in 3...5 { try log.append(sampleEvent(index)) }
+        let records = try readLines(path).map { try AuditRecord(jsonLine: $0) }
+        #expect(records.count == 6)
+        #expect(records[2].action == .auditIntegrity)
+        // Read while the writer is still open: the mapped page is the file's page cache.
+        let anchor = try readBytes(path + ".anchor")
+        guard case .valid(let parsed) = AuditAnchor.parse(anchor, hasher: ChainHasher(key: nil)) else {
+            Issue.record("the anchor is not valid after the writer rewrote it: \(String(decoding: anchor, as: UTF8.self))")
+            return
+        }
+        #expect(parsed.sequence == 6)
+        #expect(parsed.size == Int64(try readBytes(path).count))
+        let verification = try AuditVerifier().verify(path: path)
+        #expect(verification.problem?.kind == .integrityRecord)
+        #expect(verification.problem?.line == 3)
+    }
+
+    /// A writer with a key extending a plain log makes the anchor longer (`chain=hmac-sha256`);
+    /// the mapped anchor must then be the whole new line.
+    @Test func theAnchorGrowsWhenTheChainNameDoes() throws {
+        let directory = try ScratchDirectory()
+        let path = try makeLog(in: directory, count: 2)
+        let plainLength = try readBytes(path + ".anchor").count
+        let log = try AuditLog(path: path, options: .init(key: testKey))
+        try log.append(sampleEvent(3))
+        let anchor = try readBytes(path + ".anchor")
+        #expect(anchor.count == plainLength + 5)
+        guard case .valid(let parsed) = AuditAnchor.parse(anchor, hasher: ChainHasher(key: testKey)) else {
+            Issue.record("the anchor is not valid: \(String(decoding: anchor, as: UTF8.self))")
+            return
+        }
+        #expect(parsed.chain == .hmacSHA256)
+        #expect(parsed.sequence == 3)
+    }
+
+    @Test func aSynchronousWriterProducesAnIntactLog() throws {
+        let directory = try ScratchDirectory()
+        let path = directory.file("audit.log")
+        let log = try AuditLog(path: path, options: .init(synchronous: true))
+        for index in 1...3 { try log.append(sampleEvent(index)) }
+        let verification = try AuditVerifier().verify(path: path)
+        #expect(verification.problem == nil)
+        #expect(verification.recordCount == 3)
+    }
+
     @Test func aLogDeletedUnderARunningWriterIsReopenedAndTheGapRecorded() throws {
         let directory = try ScratchDirectory()
         let path = directory.file("audit.log")
