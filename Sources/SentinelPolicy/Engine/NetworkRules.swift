@@ -41,9 +41,44 @@ public enum NetworkCheck: Sendable, Hashable {
 /// `allowed_hosts`, `network_failsafe` and `phishing`, compiled: host patterns, blocked names,
 /// address ranges and TLDs, validated when the policy loads.
 struct NetworkRules: Sendable, Hashable {
+    /// One `allowed_hosts` entry with everything a decision needs computed when the policy loads:
+    /// the name gate runs for every request, and its allow path builds no string and hashes nothing.
     struct AllowedHost: Sendable, Hashable {
         var pattern: HostPattern
         var entry: HostEntry
+        /// `entry.schemes` as a list (`nil`: any): a handful of short strings, which a linear
+        /// scan compares faster than a `Set` hashes one.
+        var schemes: [String]?
+        /// `entry.ports` as a sorted list (`nil`: any).
+        var ports: [Int]?
+        /// The verdict of a request this entry allows.
+        var verdict: Verdict
+        /// For an entry that is an IP address without a zone: `[that address]`, the address list of
+        /// a request to exactly that literal, so that allowing it does not allocate.
+        var literalAddresses: [IPAddress]?
+
+        init(pattern: HostPattern, entry: HostEntry) {
+            self.pattern = pattern
+            self.entry = entry
+            schemes = entry.schemes.map { $0.sorted() }
+            ports = entry.ports.map { $0.sorted() }
+            verdict = .allow(rule: entry.keyPath, reason: "Allowed by \(entry.host).")
+            if case .address(let address) = pattern.kind, address.zone == nil {
+                literalAddresses = [address]
+            }
+        }
+
+        func allowsScheme(_ scheme: String?) -> Bool {
+            guard let scheme, let schemes else { return true }
+            for allowed in schemes where allowed == scheme { return true }
+            return false
+        }
+
+        func allowsPort(_ port: Int) -> Bool {
+            guard let ports else { return true }
+            for allowed in ports where allowed >= port { return allowed == port }
+            return false
+        }
     }
 
     struct BlockedName: Sendable, Hashable {
@@ -121,11 +156,23 @@ struct NetworkRules: Sendable, Hashable {
         allowPrivateNetwork = document.networkFailsafe.allowPrivateNetwork
     }
 
-    /// Whether `name` is `suffix` or ends with `.suffix` (whole labels).
+    /// Whether `name` is `suffix` or ends with `.suffix` (whole labels), compared as bytes: both are
+    /// normalised ASCII, and `String.hasSuffix` compares Characters (slower, and by canonical
+    /// equivalence rather than by the bytes that are dialled).
     static func name(_ name: String, isWithin suffix: String) -> Bool {
-        guard name.hasSuffix(suffix) else { return false }
-        let rest = name.utf8.count - suffix.utf8.count
-        return rest == 0 || name.utf8[name.utf8.index(name.utf8.startIndex, offsetBy: rest - 1)] == UInt8(ascii: ".")
+        let nameBytes = name.utf8
+        let suffixBytes = suffix.utf8
+        guard nameBytes.count >= suffixBytes.count else { return false }
+        var nameIndex = nameBytes.endIndex
+        var suffixIndex = suffixBytes.endIndex
+        while suffixIndex > suffixBytes.startIndex {
+            nameBytes.formIndex(before: &nameIndex)
+            suffixBytes.formIndex(before: &suffixIndex)
+            if nameBytes[nameIndex] != suffixBytes[suffixIndex] { return false }
+        }
+        guard nameIndex > nameBytes.startIndex else { return true }
+        nameBytes.formIndex(before: &nameIndex)
+        return nameBytes[nameIndex] == UInt8(ascii: ".")
     }
 }
 
@@ -136,9 +183,9 @@ extension Policy {
     /// `network_failsafe.blocked_hosts`, and `allowed_hosts` with their schemes and ports. An IP
     /// literal is decided completely here.
     public func checkURL(_ url: String) -> NetworkCheck {
-        let target: RequestTarget
+        let target: RequestTarget.Destination
         do {
-            target = try RequestTarget.parse(url: url)
+            target = try RequestTarget.parseDestination(url: url)
         } catch {
             return .decided(NetworkDecision(
                 verdict: .deny(rule: "builtin:url-syntax", reason: "Invalid URL: \(error.description)"), target: nil, addresses: []
@@ -187,18 +234,19 @@ extension Policy {
                 ), target: target, addresses: []))
             }
         }
-        var nearMiss: NetworkRules.AllowedHost?
-        var allowedBy: NetworkRules.AllowedHost?
-        for allowed in network.allowedHosts where allowed.pattern.matches(target.host) {
-            let schemeOK = target.scheme.map { allowed.entry.schemes?.contains($0) ?? true } ?? true
-            let portOK = allowed.entry.ports?.contains(target.port) ?? true
-            if schemeOK && portOK {
-                allowedBy = allowed
+        // Indices, not `for allowed in`: iterating copies each entry (a dozen retains) just to test it.
+        var nearMiss: Int?
+        var allowedBy: Int?
+        let allowedHosts = network.allowedHosts
+        for index in allowedHosts.indices where allowedHosts[index].pattern.matches(target.host) {
+            if allowedHosts[index].allowsScheme(target.scheme) && allowedHosts[index].allowsPort(target.port) {
+                allowedBy = index
                 break
             }
-            nearMiss = nearMiss ?? allowed
+            nearMiss = nearMiss ?? index
         }
         guard let allowedBy else {
+            let nearMiss = nearMiss.map { allowedHosts[$0] }
             let reason = "Network access to \(shown()) is blocked."
             let remedy: String
             if let nearMiss {
@@ -212,10 +260,12 @@ extension Policy {
             return .decided(NetworkDecision(verdict: .deny(rule: "default:allowed_hosts", reason: reason, remedy: remedy),
                                             target: target, addresses: []))
         }
-        let nameVerdict = Verdict.allow(rule: allowedBy.entry.keyPath, reason: "Allowed by \(allowedBy.entry.host).")
+        let nameVerdict = allowedHosts[allowedBy].verdict
         switch target.host {
         case .address(let address):
-            return .decided(decideAddresses([address], target: target, nameVerdict: nameVerdict))
+            // An entry naming this very address already holds the one-element list.
+            let addresses = allowedHosts[allowedBy].literalAddresses.flatMap { $0[0] == address ? $0 : nil } ?? [address]
+            return .decided(decideAddresses(addresses, target: target, nameVerdict: nameVerdict))
         case .name(let name):
             return .needsResolution(target: target, name: name, nameVerdict: nameVerdict)
         }
@@ -234,6 +284,13 @@ extension Policy {
     /// peer): `blocked_ips`, `allowed_ips`, and the private, special and metadata ranges.
     public func checkAddress(_ address: IPAddress) -> Verdict {
         let classification = AddressClassifier.classify(address)
+        if let denial = addressDenial(address, classification) { return denial }
+        return classification.category.isPublic ? Self.publicAddress : Self.allowedPrivateAddress
+    }
+
+    /// The denial of `checkAddress`, or `nil` when the address may be reached (no allow verdict is
+    /// built for the many addresses that pass).
+    private func addressDenial(_ address: IPAddress, _ classification: AddressClassification) -> Verdict? {
         let embedded = classification.embedded?.address
         if !network.blockedAddresses.isEmpty || !network.blockedIPs.isEmpty || !network.allowedIPs.isEmpty {
             if let denial = checkRanges(address, embedded: embedded) { return denial }
@@ -249,7 +306,7 @@ extension Policy {
                          reason: "Private network socket access to \(address) is blocked: \(classification.description).",
                          remedy: "Set network_failsafe.allow_private_network: true if private addresses are meant to be reached.")
         }
-        return classification.category.isPublic ? Self.publicAddress : Self.allowedPrivateAddress
+        return nil
     }
 
     private static let publicAddress = Verdict.allow(rule: "network_failsafe", reason: "The address is public.")
@@ -285,8 +342,7 @@ extension Policy {
                                    target: target, addresses: [])
         }
         for address in addresses {
-            let verdict = checkAddress(address)
-            if !verdict.isAllowed {
+            if let verdict = addressDenial(address, AddressClassifier.classify(address)) {
                 var denial = verdict
                 if target.host.name != nil {
                     denial.reason = "\(target.host.uriHost) resolves to \(address): " + verdict.reason

@@ -104,8 +104,10 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
         case (.domainAndSubdomains(let base), .name(let candidate)):
             return candidate == base || HostPattern.isStrictSubdomain(candidate, of: base)
         case (.address(let address), .address(let candidate)):
-            // A zone in the entry must match; an entry without one matches any zone.
-            return candidate.withoutZone == address.withoutZone && (address.zone == nil || candidate.scopeID == address.scopeID)
+            // A zone in the entry must match; an entry without one matches any zone. The fields are
+            // compared directly: `withoutZone ==` builds two addresses and compares their zones.
+            return candidate.family == address.family && candidate.high == address.high && candidate.low == address.low
+                && (address.zone == nil || candidate.scopeID == address.scopeID)
         default:
             return false
         }

@@ -86,7 +86,46 @@ public struct RequestTarget: Hashable, Sendable, CustomStringConvertible {
         }.get()
     }
 
+    /// Where an absolute URL goes, without its path and query: what a URL decision needs.
+    struct Destination {
+        var scheme: String
+        var host: NormalizedHost
+        var port: UInt16
+        var hasExplicitPort: Bool
+        /// Where the path (or query, or fragment) begins.
+        var authorityEnd: Int
+    }
+
+    /// Parses an absolute URL as `parse(url:)` does — the same checks over the whole text, so
+    /// the same URLs are refused with the same errors — but builds no path or query string: a
+    /// URL decision runs for every request and needs only scheme, host and port.
+    static func parseDestination(url: String) throws(TargetError) -> Destination {
+        var text = url
+        return try text.withUTF8 { bytes in
+            Result { () throws(TargetError) in try parseDestination(bytes, input: url) }
+        }.get()
+    }
+
     static func parseURL(_ bytes: UnsafeBufferPointer<UInt8>, input: String) throws(TargetError) -> RequestTarget {
+        let destination = try parseDestination(bytes, input: input)
+        let authorityEnd = destination.authorityEnd
+        var pathEnd = authorityEnd
+        while pathEnd < bytes.count, bytes[pathEnd] != UInt8(ascii: "?"), bytes[pathEnd] != UInt8(ascii: "#") {
+            pathEnd += 1
+        }
+        let path = pathEnd == authorityEnd
+            ? "/" : String(decoding: UnsafeBufferPointer(rebasing: bytes[authorityEnd..<pathEnd]), as: UTF8.self)
+        var query: String?
+        if pathEnd < bytes.count, bytes[pathEnd] == UInt8(ascii: "?") {
+            var queryEnd = pathEnd + 1
+            while queryEnd < bytes.count, bytes[queryEnd] != UInt8(ascii: "#") { queryEnd += 1 }
+            query = String(decoding: UnsafeBufferPointer(rebasing: bytes[(pathEnd + 1)..<queryEnd]), as: UTF8.self)
+        }
+        return RequestTarget(scheme: destination.scheme, host: destination.host, port: destination.port,
+                             hasExplicitPort: destination.hasExplicitPort, path: path, query: query)
+    }
+
+    static func parseDestination(_ bytes: UnsafeBufferPointer<UInt8>, input: String) throws(TargetError) -> Destination {
         func fail(_ code: TargetError.Code, _ reason: String) -> TargetError {
             TargetError(code: code, input: input, kind: .url, reason: reason)
         }
@@ -148,20 +187,8 @@ public struct RequestTarget: Hashable, Sendable, CustomStringConvertible {
             throw fail(.missingPort, "the scheme \"\(scheme)\" has no default port, so the URL must give one")
         }
 
-        var pathEnd = authorityEnd
-        while pathEnd < bytes.count, bytes[pathEnd] != UInt8(ascii: "?"), bytes[pathEnd] != UInt8(ascii: "#") {
-            pathEnd += 1
-        }
-        let path = pathEnd == authorityEnd
-            ? "/" : String(decoding: UnsafeBufferPointer(rebasing: bytes[authorityEnd..<pathEnd]), as: UTF8.self)
-        var query: String?
-        if pathEnd < bytes.count, bytes[pathEnd] == UInt8(ascii: "?") {
-            var queryEnd = pathEnd + 1
-            while queryEnd < bytes.count, bytes[queryEnd] != UInt8(ascii: "#") { queryEnd += 1 }
-            query = String(decoding: UnsafeBufferPointer(rebasing: bytes[(pathEnd + 1)..<queryEnd]), as: UTF8.self)
-        }
-        return RequestTarget(scheme: scheme, host: host, port: port, hasExplicitPort: explicitPort != nil,
-                             path: path, query: query)
+        return Destination(scheme: scheme, host: host, port: port, hasExplicitPort: explicitPort != nil,
+                           authorityEnd: authorityEnd)
     }
 
     static func parseAuthorityForm(_ bytes: UnsafeBufferPointer<UInt8>, input: String) throws(TargetError) -> RequestTarget {

@@ -66,7 +66,7 @@ public enum PathResolver {
     /// count only matters to writes, and a read of a path without symlinks then costs `openat2`
     /// and `close` (no `fstat`, a third of the system calls of a read decision).
     static func resolve(
-        _ path: String, workingDirectory: String, processID: Int32?, countingLinks: Bool
+        _ path: String, workingDirectory: String, processID: Int32?, countingLinks: Bool, symlinkFreeTier: Bool = true
     ) throws(PathResolutionError) -> ResolvedPath {
         guard !path.isEmpty else {
             throw PathResolutionError(path: path, message: "the path is empty")
@@ -79,11 +79,17 @@ public enum PathResolver {
         // the real open will, and /proc/self/fd tells us where it landed. That is both the most
         // faithful and the fastest answer; anything unusual falls back to the walk below.
         if processID == nil || processID == getpid() {
-            let absolute = path.utf8.first == slash ? path : joined(workingDirectory, path)
-            if absolute.utf8.first == slash {
-                if let fastest = symlinkFreeResolve(absolute, countingLinks: countingLinks) { return fastest }
-                if let fast = kernelResolve(absolute) { return fast }
+            if symlinkFreeTier, let fastest = withSymlinkFreeResolution(
+                path, workingDirectory: workingDirectory, countingLinks: countingLinks, { canonical, exists, hardLinked in
+                    ResolvedPath(
+                        // The path as given when it already is the canonical one: no copy.
+                        canonical: path.utf8.elementsEqual(canonical) ? path : String(decoding: canonical, as: UTF8.self),
+                        exists: exists, isHardLinkedFile: hardLinked, openObject: nil)
+                }) {
+                return fastest
             }
+            let absolute = path.utf8.first == slash ? path : joined(workingDirectory, path)
+            if absolute.utf8.first == slash, let fast = kernelResolve(absolute) { return fast }
         }
         return try walk(path, workingDirectory: workingDirectory, processID: processID)
     }
@@ -203,8 +209,10 @@ public enum PathResolver {
     /// The cheapest exact answer, for the common case of a path without symlinks: `openat2` with
     /// RESOLVE_NO_SYMLINKS succeeds only if no component (the last included) is a symlink or a
     /// magic link, and then the lexically normalised path *is* the canonical one, so the
-    /// expensive `readlink` of `/proc/self/fd` is not needed. Returns `nil` (ask the next tier) for
-    /// a path with `..`, any symlink (ELOOP), or anything unusual.
+    /// expensive `readlink` of `/proc/self/fd` is not needed. Calls `body` with the canonical
+    /// path's bytes, whether it exists and (with `countingLinks`) whether it is a regular file with
+    /// several hard links; returns `nil` (ask the next tier) for an empty or relative result, a NUL
+    /// byte, a path with `..`, any symlink (ELOOP), or anything unusual.
     ///
     /// A path that does not exist costs that one failed `openat2` too. The kernel walks components
     /// left to right and stops at the first failure, and with RESOLVE_NO_SYMLINKS the first
@@ -214,69 +222,97 @@ public enum PathResolver {
     /// before it exists and is not a link, and the rest is lexical — exactly what ``walk`` returns
     /// (it too takes ENOENT and ENOTDIR from `lstat` as "missing from here on"). `..` never
     /// reaches this point, so nothing after the missing component can climb back.
-    private static func symlinkFreeResolve(_ absolute: String, countingLinks: Bool) -> ResolvedPath? {
+    ///
+    /// The path is joined and normalised in a temporary buffer (on the stack for ordinary
+    /// lengths) and handed to `body` as bytes, so a decision that needs no message allocates
+    /// nothing: this runs for every file an agent touches.
+    static func withSymlinkFreeResolution<Result>(
+        _ path: String, workingDirectory: String, countingLinks: Bool,
+        _ body: (_ canonical: UnsafeBufferPointer<UInt8>, _ exists: Bool, _ hardLinked: Bool) -> Result
+    ) -> Result? {
         guard hasOpenat2.load(ordering: .relaxed) else { return nil }
-        let canonical: String
-        if isLexicallyCanonical(absolute) {
-            canonical = absolute
-        } else {
-            var components: [Substring] = []
-            for component in absolute.split(separator: "/", omittingEmptySubsequences: true) {
-                if component == "." { continue }
-                // `..` after a component folds lexically only if that component is not a
-                // symlink; leave such paths to the tiers that resolve them.
-                if component == ".." { return nil }
-                components.append(component)
+        var path = path
+        var directory = workingDirectory
+        return path.withUTF8 { pathBytes -> Result? in
+            guard let first = pathBytes.first else { return nil }
+            let relative = first != slash
+            return directory.withUTF8 { directoryBytes -> Result? in
+                guard !relative || directoryBytes.first == slash else { return nil }
+                let count = relative ? directoryBytes.count + 1 + pathBytes.count : pathBytes.count
+                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count + 1) { buffer -> Result? in
+                    let base = buffer.baseAddress!
+                    if relative {
+                        base.initialize(from: directoryBytes.baseAddress!, count: directoryBytes.count)
+                        base[directoryBytes.count] = slash
+                        (base + directoryBytes.count + 1).initialize(from: pathBytes.baseAddress!, count: pathBytes.count)
+                    } else {
+                        base.initialize(from: pathBytes.baseAddress!, count: pathBytes.count)
+                    }
+                    guard let length = normalizeInPlace(base, count: count) else { return nil }
+                    base[length] = 0
+                    let fd = sentinel_openat2(AT_FDCWD, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
+                                              UInt64(openPathOnly | O_CLOEXEC), sentinel_resolve_no_symlinks)
+                    let canonical = UnsafeBufferPointer(start: base, count: length)
+                    if fd >= 0 {
+                        guard countingLinks else {
+                            close(fd)
+                            return body(canonical, true, false)
+                        }
+                        var status = stat()
+                        let examined = fstat(fd, &status) == 0
+                        close(fd)
+                        guard examined else { return nil }
+                        return body(canonical, true, (status.st_mode & S_IFMT) == S_IFREG && status.st_nlink > 1)
+                    }
+                    switch errno {
+                    case ENOENT, ENOTDIR:
+                        return body(canonical, false, false)
+                    case ENOSYS:
+                        hasOpenat2.store(false, ordering: .relaxed)
+                        return nil
+                    default:
+                        // ELOOP (a symlink or magic link), EACCES, EXDEV…: the slower tiers decide.
+                        return nil
+                    }
+                }
             }
-            canonical = components.isEmpty ? "/" : "/" + components.joined(separator: "/")
-        }
-        // withCString, not the implicit String-to-pointer conversion: for this C function the
-        // compiler builds a `utf8CString` array (an allocation per decision) instead of lending
-        // the native string's own NUL-terminated bytes.
-        let fd = canonical.withCString { name in
-            sentinel_openat2(AT_FDCWD, name, UInt64(openPathOnly | O_CLOEXEC), sentinel_resolve_no_symlinks)
-        }
-        if fd >= 0 {
-            guard countingLinks else {
-                close(fd)
-                return ResolvedPath(canonical: canonical, exists: true, isHardLinkedFile: false, openObject: nil)
-            }
-            var status = stat()
-            let examined = fstat(fd, &status) == 0
-            close(fd)
-            guard examined else { return nil }
-            let hardLinked = (status.st_mode & S_IFMT) == S_IFREG && status.st_nlink > 1
-            return ResolvedPath(canonical: canonical, exists: true, isHardLinkedFile: hardLinked, openObject: nil)
-        }
-        switch errno {
-        case ENOENT, ENOTDIR:
-            return ResolvedPath(canonical: canonical, exists: false, isHardLinkedFile: false, openObject: nil)
-        case ENOSYS:
-            hasOpenat2.store(false, ordering: .relaxed)
-            return nil
-        default:
-            // ELOOP (a symlink or magic link), EACCES, EXDEV…: the slower tiers decide.
-            return nil
         }
     }
 
-    /// Whether an absolute path is already in canonical lexical form: no empty, `.` or `..`
-    /// components and no trailing slash (checked on the bytes, without allocating).
-    static func isLexicallyCanonical(_ path: String) -> Bool {
-        var previous: UInt8 = 0
-        var dots = 0
-        for byte in path.utf8 {
-            if byte == UInt8(ascii: "/") {
-                if previous == UInt8(ascii: "/") || dots == 1 || dots == 2 { return false }
-                dots = 0
-            } else if byte == UInt8(ascii: ".") {
-                if previous == UInt8(ascii: "/") || (dots > 0 && dots < 3) { dots += 1 } else { dots = 3 }
-            } else {
-                dots = 3
+    /// Normalises an absolute path in place, lexically: empty and `.` components are dropped, no
+    /// trailing slash, `/` for the root. Returns the new length, or `nil` for a path that does not
+    /// start with `/`, contains NUL, or has a `..` component (which folds lexically only if the
+    /// component before it is not a symlink; the tiers that resolve symlinks decide those).
+    static func normalizeInPlace(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) -> Int? {
+        guard count > 0, bytes[0] == slash else { return nil }
+        var read = 0
+        var write = 0
+        while read < count {
+            // At a "/": skip the run of slashes, then take one component.
+            while read < count, bytes[read] == slash { read += 1 }
+            let start = read
+            while read < count, bytes[read] != slash {
+                if bytes[read] == 0 { return nil }
+                read += 1
             }
-            previous = byte
+            let length = read - start
+            if length == 0 { break }
+            if bytes[start] == UInt8(ascii: ".") {
+                if length == 1 { continue }
+                if length == 2, bytes[start + 1] == UInt8(ascii: ".") { return nil }
+            }
+            // `write` never passes `start`: each component written is one read, after a slash.
+            bytes[write] = slash
+            if write + 1 != start {
+                (bytes + write + 1).update(from: bytes + start, count: length)
+            }
+            write += 1 + length
         }
-        return !(previous == UInt8(ascii: "/") && path.utf8.count > 1) && dots != 1 && dots != 2
+        if write == 0 {
+            bytes[0] = slash
+            write = 1
+        }
+        return write
     }
 
     /// Linux's `O_PATH` (open for path operations only: no I/O, no device side effects). Glibc
@@ -361,6 +397,7 @@ public enum PathResolver {
     /// differently named directory spelt with the precomposed one.
     @inline(__always)
     public static func isPath(_ path: String, within root: String) -> Bool {
+        if let answer = path.utf8.withContiguousStorageIfAvailable({ isPath($0, within: root) }) { return answer }
         let rootBytes = root.utf8
         let pathBytes = path.utf8
         if rootBytes.count == 1 && rootBytes.first == slash { return true }
@@ -377,6 +414,20 @@ public enum PathResolver {
         guard isPrefix else { return false }
         let rest = pathBytes.dropFirst(rootBytes.count)
         return rest.isEmpty || rest.first == slash
+    }
+
+    /// ``isPath(_:within:)`` on the bytes of a path.
+    @inline(__always)
+    static func isPath(_ path: UnsafeBufferPointer<UInt8>, within root: String) -> Bool {
+        let rootBytes = root.utf8
+        let rootCount = rootBytes.count
+        if rootCount == 1 && rootBytes.first == slash { return true }
+        guard path.count >= rootCount else { return false }
+        let isPrefix = rootBytes.withContiguousStorageIfAvailable { rootBuffer in
+            guard let rootBase = rootBuffer.baseAddress else { return true }
+            return memcmp(path.baseAddress!, rootBase, rootBuffer.count) == 0
+        } ?? path.starts(with: rootBytes)
+        return isPrefix && (path.count == rootCount || path[rootCount] == slash)
     }
 
     /// `/proc/<pid>/fd`, `/proc/<pid>/task/<tid>/fd` and `/proc/<pid>/map_files` hold links whose

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Whether a file is opened to read it or to change it (write, create, truncate, remove, rename,
 /// link). Decisions differ: `read_only_paths` allow the first only, and the hard-link rule
 /// concerns writes.
@@ -85,46 +89,74 @@ public struct PathRules: Sendable, Hashable {
     ///   - workingDirectory: the absolute working directory of the process that will open it.
     ///   - processID: the process whose `/proc/self` and `/dev/fd` are meant (`nil`: this one).
     public func check(_ path: String, access: FileAccess, workingDirectory: String, processID: Int32? = nil) -> Verdict {
-        let resolved: ResolvedPath
+        // Only a write looks at the hard-link count (below), so a read does not pay for it.
+        let countingLinks = access == .write
+        let ownProcess = processID == nil || processID == getpid()
+        // The common case, a path without symlinks in this process's view, is decided on the bytes
+        // of the canonical path, which never become a String unless a message needs them.
+        if ownProcess, let verdict = PathResolver.withSymlinkFreeResolution(
+            path, workingDirectory: workingDirectory, countingLinks: countingLinks, { canonical, exists, hardLinked in
+                decide(canonical, path: path, access: access, exists: exists, isHardLinkedFile: hardLinked, openObject: nil)
+            }) {
+            return verdict
+        }
+        var resolved: ResolvedPath
         do {
-            // Only a write looks at the hard-link count (below), so a read does not pay for it.
-            resolved = try PathResolver.resolve(
-                path, workingDirectory: workingDirectory, processID: processID, countingLinks: access == .write)
+            resolved = try PathResolver.resolve(path, workingDirectory: workingDirectory, processID: processID,
+                                                countingLinks: countingLinks, symlinkFreeTier: false)
         } catch {
             return .deny(rule: "builtin:path-resolution", reason: "\(error.description) Access is denied.")
         }
-        let target = resolved.canonical
-        // Built only for the messages of a denial: this runs for every file an agent touches.
-        var shown: String { target == path ? path : "\(path) (\(target))" }
+        let exists = resolved.exists
+        let hardLinked = resolved.isHardLinkedFile
+        let openObject = resolved.openObject
+        return resolved.canonical.withUTF8 { canonical in
+            decide(canonical, path: path, access: access, exists: exists, isHardLinkedFile: hardLinked, openObject: openObject)
+        }
+    }
 
-        if let root = blocked.first(where: { PathResolver.isPath(target, within: $0.path) }) {
+    /// The rules applied to a resolved path, `target` (canonical, as bytes: containment compares
+    /// bytes, as the kernel compares names).
+    private func decide(
+        _ target: UnsafeBufferPointer<UInt8>, path: String, access: FileAccess, exists: Bool, isHardLinkedFile: Bool,
+        openObject: String?
+    ) -> Verdict {
+        // Built only for the messages of a denial: this runs for every file an agent touches.
+        var shown: String {
+            path.utf8.elementsEqual(target) ? path : "\(path) (\(String(decoding: target, as: UTF8.self)))"
+        }
+
+        if let index = blocked.firstIndex(where: { PathResolver.isPath(target, within: $0.path) }) {
             return .deny(
-                rule: root.keyPath, reason: "Access to \(shown) is explicitly blocked.",
-                remedy: "Remove \"\(root.entry)\" from blocked_paths (blocked paths win over allowed ones)."
+                rule: blocked[index].keyPath, reason: "Access to \(shown) is explicitly blocked.",
+                remedy: "Remove \"\(blocked[index].entry)\" from blocked_paths (blocked paths win over allowed ones)."
             )
         }
-        if access == .write, let root = readOnly.first(where: { PathResolver.isPath(target, within: $0.path) }) {
+        if access == .write, let index = readOnly.firstIndex(where: { PathResolver.isPath(target, within: $0.path) }) {
             return .deny(
-                rule: root.keyPath, reason: "Writing to \(shown) is not allowed: it is under a read-only path.",
-                remedy: "Move \"\(root.entry)\" from read_only_paths to allowed_paths."
+                rule: readOnly[index].keyPath, reason: "Writing to \(shown) is not allowed: it is under a read-only path.",
+                remedy: "Move \"\(readOnly[index].entry)\" from read_only_paths to allowed_paths."
             )
         }
-        if resolved.openObject != nil {
+        if let openObject {
             // A pipe or socket the process already holds, reopened through /proc: no file is reached.
-            return .allow(rule: "builtin:open-descriptor", reason: "\(path) is \(resolved.openObject ?? "") already open in the process.")
+            return .allow(rule: "builtin:open-descriptor", reason: "\(path) is \(openObject) already open in the process.")
         }
-        if target.hasPrefix("/dev/"), Self.harmlessDevices.contains(target) || PathResolver.isPath(target, within: "/dev/pts") {
+        if Self.isHarmlessDevice(target) {
             return .allow(rule: "builtin:harmless-devices", reason: "\(shown) is a terminal or a data device.")
         }
-        let allowedRoot = allowed.first(where: { PathResolver.isPath(target, within: $0.path) })
-            ?? (access == .read ? readOnly.first(where: { PathResolver.isPath(target, within: $0.path) }) : nil)
-        guard let root = allowedRoot else {
+        let root: Root
+        if let index = allowed.firstIndex(where: { PathResolver.isPath(target, within: $0.path) }) {
+            root = allowed[index]
+        } else if access == .read, let index = readOnly.firstIndex(where: { PathResolver.isPath(target, within: $0.path) }) {
+            root = readOnly[index]
+        } else {
             return .deny(
                 rule: "default:allowed_paths", reason: "Access to \(shown) is outside the allowed workspace.",
-                remedy: "Add \"\(Self.suggestedRoot(for: target, exists: resolved.exists))\" to \(access == .read ? "allowed_paths or read_only_paths" : "allowed_paths")."
+                remedy: "Add \"\(Self.suggestedRoot(for: String(decoding: target, as: UTF8.self), exists: exists))\" to \(access == .read ? "allowed_paths or read_only_paths" : "allowed_paths")."
             )
         }
-        if access == .write, resolved.isHardLinkedFile, !allowHardlinkedWrites {
+        if access == .write, isHardLinkedFile, !allowHardlinkedWrites {
             return .deny(
                 rule: "builtin:hard-links",
                 reason: "Writing to \(shown) is not allowed: the file has several hard links, and another link may lie outside the allowed paths.",
@@ -132,6 +164,13 @@ public struct PathRules: Sendable, Hashable {
             )
         }
         return .allow(rule: root.keyPath, reason: root.allowReason)
+    }
+
+    /// Whether `path` is one of `harmlessDevices` or under `/dev/pts`, compared as bytes (a `Set`
+    /// of Strings would match by canonical equivalence, not by the name the kernel opens).
+    private static func isHarmlessDevice(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard path.starts(with: "/dev/".utf8) else { return false }
+        return harmlessDevices.contains { $0.utf8.elementsEqual(path) } || PathResolver.isPath(path, within: "/dev/pts")
     }
 
     /// The directory to suggest allowing: the path's parent directory.
