@@ -67,9 +67,11 @@ public enum CommandLineEntry {
                 try parsed.run()
             }
             exit(0)
+        } catch let code as ExitCode {
+            // Before ArgumentParser's exitCode(for:), which builds a help message (4 % of a run).
+            exit(code.rawValue)
         } catch {
             let code = command.exitCode(for: error)
-            if error is ExitCode { exit(code.rawValue) }
             if code == .success {
                 print(command.fullMessage(for: error))
                 exit(0)
