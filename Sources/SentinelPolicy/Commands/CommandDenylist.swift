@@ -1,6 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-import Synchronization
 #endif
 
 /// The command names that are denied before any allowlist is consulted: the built-in interpreter
@@ -56,12 +55,7 @@ public struct CommandDenylist: Sendable {
     public let keyPath: String
     /// Every denied base, folded, to the denial it means (a built-in entry wins over a policy one).
     private let entries: [String: Match]
-    /// The `PATH` scanned for denied executables.
-    private let searchPath: String
-    /// The identities found by that scan, made on the first identity lookup: a run whose command
-    /// never execs anything (most of `sentinel guard`'s and every sandbox's) skips the directory
-    /// walk, which was 6 % of `sentinel guard`'s start-up (perf, 2026-11-23).
-    private let identities = IdentityCache()
+    private var identities: [FileIdentity: Match]
 
     /// Builds the denylist.
     ///
@@ -97,7 +91,8 @@ public struct CommandDenylist: Sendable {
         self.blockedCommandBases = blockedCommandBases
         self.keyPath = keyPath
         self.entries = entries
-        self.searchPath = searchPath
+        self.identities = [:]
+        self.identities = scanIdentities(searchPath)
     }
 
     /// The denial for a file or command name (the last path component of `name` is used).
@@ -114,21 +109,7 @@ public struct CommandDenylist: Sendable {
 
     /// The denial for a file that is one of the denied executables found when the list was built.
     public func match(identity: FileIdentity) -> Match? {
-        identities.value { scanIdentities(searchPath) }[identity]
-    }
-
-    /// Computed once, by whichever caller asks first; shared by copies of the denylist.
-    private final class IdentityCache: Sendable {
-        private let state = Mutex<[FileIdentity: Match]?>(nil)
-
-        func value(_ compute: () -> [FileIdentity: Match]) -> [FileIdentity: Match] {
-            state.withLock { cached in
-                if let cached { return cached }
-                let made = compute()
-                cached = made
-                return made
-            }
-        }
+        identities[identity]
     }
 
     // MARK: - Names
