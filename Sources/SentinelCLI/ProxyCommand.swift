@@ -97,10 +97,9 @@ struct ProxyCommand: AsyncParsableCommand {
 
         let server = ProxyServer(configuration: configuration)
         do {
-            let listener = try await server.start()
-            // One line on stderr once connections are accepted: scripts and the Docker backend
-            // wait for it, and a port 0 request learns its port.
-            FileHandle.standardError.write(Data("sentinel proxy: listening on \(listener)\n".utf8))
+            // The server prints `sentinel proxy: listening on ADDRESS …` once it accepts
+            // connections; the Docker backend's proxied network waits for that line.
+            _ = try await server.start()
         } catch {
             printError("sentinel proxy: \(error)")
             throw ExitCode(2)
