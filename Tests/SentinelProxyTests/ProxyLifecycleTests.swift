@@ -136,7 +136,10 @@ struct ProxyLifecycleTests {
         defer { Task { await origin.stop() } }
         let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
         try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
-            let ports: Set<Int> = [proxy.port, origin.port]
+            // Endpoints, not bare ports: another suite's ephemeral port can equal one of these.
+            let ports: Set<String> = [
+                SocketCensus.procEndpoint("127.0.0.1", proxy.port), SocketCensus.procEndpoint("127.0.0.2", origin.port),
+            ]
             #expect(try SocketCensus.connectedSockets(ports: ports) == 0)
             let descriptorsBefore = try SocketCensus.openDescriptors()
 
@@ -186,8 +189,16 @@ enum SocketCensus {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
     }
 
-    /// This process's TCP sockets, other than listeners, whose local or remote port is in `ports`.
-    static func connectedSockets(ports: Set<Int>) throws -> Int {
+    /// An IPv4 endpoint as /proc/net/tcp prints it: the address's bytes in host (little-endian)
+    /// order and the port, both in upper-case hex (`0100007F:1F90` for 127.0.0.1:8080).
+    static func procEndpoint(_ address: String, _ port: Int) -> String {
+        let bytes = address.split(separator: ".").compactMap { UInt8($0) }
+        return bytes.reversed().map { String(format: "%02X", $0) }.joined() + ":" + String(format: "%04X", port)
+    }
+
+    /// This process's TCP sockets, other than listeners, whose local or remote endpoint is in
+    /// `ports` (``procEndpoint(_:_:)`` form).
+    static func connectedSockets(ports: Set<String>) throws -> Int {
         var inodes: Set<String> = []
         for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)"),
@@ -203,9 +214,7 @@ enum SocketCensus {
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 9, fields[3] != "0A", inodes.contains(String(fields[9])) else { continue }
-                let local = Int(fields[1].split(separator: ":").last ?? "", radix: 16) ?? -1
-                let remote = Int(fields[2].split(separator: ":").last ?? "", radix: 16) ?? -1
-                if ports.contains(local) || ports.contains(remote) { count += 1 }
+                if ports.contains(String(fields[1])) || ports.contains(String(fields[2])) { count += 1 }
             }
         }
         return count

@@ -246,6 +246,15 @@ extension Policy {
             nearMiss = nearMiss ?? index
         }
         guard let allowedBy else {
+            // An address no policy change can open (cloud metadata, the special ranges) says so,
+            // rather than suggesting an allowed_hosts entry that would not help.
+            if case .address(let address) = target.host {
+                let classification = AddressClassifier.classify(address)
+                if classification.category == .cloudMetadata || classification.category.isAlwaysBlocked,
+                   let denial = addressDenial(address, classification) {
+                    return .decided(NetworkDecision(verdict: denial, target: target, addresses: []))
+                }
+            }
             let nearMiss = nearMiss.map { allowedHosts[$0] }
             let reason = "Network access to \(shown()) is blocked."
             let remedy: String

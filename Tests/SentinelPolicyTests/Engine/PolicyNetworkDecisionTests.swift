@@ -67,6 +67,8 @@ import Testing
         Case(url: "http://203.0.113.10:8080/", allowed: false, rule: "builtin:special-address"),
         Case(url: "http://multi.example.com/", allowed: false, rule: "network_failsafe.allow_private_network"),
         Case(url: "http://meta.example.com/latest/meta-data", allowed: false, rule: "builtin:cloud-metadata"),
+        // A literal that no entry lists: the denial names the address rule, not allowed_hosts.
+        Case(url: "http://169.254.169.254/latest/meta-data", allowed: false, rule: "builtin:cloud-metadata"),
         Case(url: "http://private.example.com/", allowed: false, rule: "network_failsafe.allow_private_network"),
         Case(url: "http://rebind.example.com/", allowed: false, rule: "network_failsafe.allow_private_network"),
         Case(url: "http://evil.xyz/", allowed: false, rule: "phishing.blocked_tlds[0]"),
@@ -100,6 +102,8 @@ import Testing
         #expect(decision.verdict.remedy == "Add {host: unknown.example.com, schemes: [https], ports: [443]} to allowed_hosts.")
         let metadata = await policy.evaluateURL("http://meta.example.com/", resolver: resolver)
         #expect(metadata.verdict.remedy == nil, "no policy change should open cloud metadata")
+        let literal = await policy.evaluateURL("http://169.254.169.254/latest", resolver: resolver)
+        #expect(literal.verdict.remedy == nil, "adding the address to allowed_hosts would not open it: \(literal.verdict)")
     }
 
     @Test(arguments: [
