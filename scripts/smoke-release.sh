@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the release binaries the way users get them (-c release --static-swift-stdlib) and runs
+# each command once on a throwaway directory. The test suite runs debug builds; an optimiser-only
+# crash (2026-11-23: `sentinel guard` segfaulted copying its policy in release only) is caught here.
+# Usage: scripts/smoke-release.sh   (SENTINEL_RELEASE_BUILD_PATH picks the build directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=(swift build -c release --static-swift-stdlib --scratch-path "${SENTINEL_RELEASE_BUILD_PATH:-.build-release}")
+echo "smoke-release: building release binaries (${build[*]})" >&2
+"${build[@]}" --product sentinel >&2
+"${build[@]}" --product sentinel-isolate >&2
+bin="$("${build[@]}" --show-bin-path)"
+work="$(mktemp -d /tmp/sentinel-smoke-XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/ws"
+printf 'allowed_paths: [./ws]\nallowed_commands: [echo]\napproval: {mode: reject}\n' > "$work/sentinel.yaml"
+cd "$work"
+check() {  # check NAME EXPECTED-STATUS COMMAND...
+    local name="$1" expected="$2"; shift 2
+    local status=0
+    "$@" >"$work/out" 2>&1 || status=$?
+    if [[ "$status" != "$expected" ]]; then
+        echo "smoke-release: FAILED $name: exit $status, expected $expected" >&2
+        cat "$work/out" >&2
+        exit 1
+    fi
+    echo "smoke-release: ok $name" >&2
+}
+check "policy validate" 0 "$bin/sentinel" policy validate --policy sentinel.yaml
+check "policy explain (deny)" 3 "$bin/sentinel" policy explain --policy sentinel.yaml --url http://169.254.169.254/
+check "guard runs an allowed program" 0 "$bin/sentinel" guard --policy sentinel.yaml --audit-log audit.log -- /bin/sh -c 'echo hi > ws/f'
+check "guard refuses a write outside (sh: cannot create)" 2 "$bin/sentinel" guard --policy sentinel.yaml --audit-log audit.log -- /bin/sh -c 'echo x > /tmp/sentinel-smoke-outside'
+check "guard again on the same log" 0 "$bin/sentinel" guard --quiet --policy sentinel.yaml --audit-log audit.log -- /bin/true
+check "audit verify" 0 "$bin/sentinel" audit verify audit.log
+check "isolate" 0 "$bin/sentinel-isolate" --workspace ws --policy sentinel.yaml --audit-log "$work/isolate.log" -- /bin/true
+check "isolate exit status" 7 "$bin/sentinel-isolate" --workspace ws --policy sentinel.yaml --audit-log "$work/isolate.log" -- /bin/sh -c 'exit 7'
+check "proxy starts and stops" 124 timeout 2 "$bin/sentinel" proxy --listen 127.0.0.1:0 --policy sentinel.yaml --audit-log proxy.log
+check "proxy audit verify" 0 "$bin/sentinel" audit verify proxy.log
+echo "smoke-release: all release commands ran" >&2
