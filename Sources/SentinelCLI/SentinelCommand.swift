@@ -67,19 +67,8 @@ public enum CommandLineEntry {
                 try parsed.run()
             }
             exit(0)
-        } catch let code as ExitCode {
-            // Before ArgumentParser's exitCode(for:), which builds a help message (4 % of a run).
-            exit(code.rawValue)
         } catch {
-            let code = command.exitCode(for: error)
-            if code == .success {
-                print(command.fullMessage(for: error))
-                exit(0)
-            }
-            let message = command.message(for: error)
-            let line = "\(program): \(message) Run with --help for usage.\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
-            exit(2)
+            IsolateEntry.finish(command, after: error, program: program)
         }
     }
 }

@@ -20,20 +20,24 @@ public enum IsolateEntry {
         do {
             var parsed = try command.parseAsRoot(arguments)
             try parsed.run()
-            exit(0)
-        } catch let code as ExitCode {
-            // Before ArgumentParser's exitCode(for:), which builds a help message (4 % of a run).
-            exit(code.rawValue)
+            Glibc.exit(0)
         } catch {
-            let code = command.exitCode(for: error)
-            if code == .success {
-                print(command.fullMessage(for: error))
-                exit(0)
-            }
-            let message = command.message(for: error)
-            let line = "\(program): \(message) Run with --help for usage.\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
-            exit(2)
+            finish(command, after: error, program: program)
         }
+    }
+
+    /// Ends the process after `command` threw `error`: an `ExitCode` is the status; help and
+    /// version print and exit 0; anything else is one sentence on stderr and status 2.
+    public static func finish<C: ParsableCommand>(_ command: C.Type, after error: any Error, program: String) -> Never {
+        // Before ArgumentParser's exitCode(for:), which builds a help message (4 % of a run).
+        if let code = error as? ExitCode { Glibc.exit(code.rawValue) }
+        let code = command.exitCode(for: error)
+        if code == .success {
+            print(command.fullMessage(for: error))
+            Glibc.exit(0)
+        }
+        let line = "\(program): \(command.message(for: error)) Run with --help for usage.\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(2)
     }
 }
