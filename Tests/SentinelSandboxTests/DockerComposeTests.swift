@@ -1,6 +1,6 @@
 // docker-compose.yml with docker-compose 1.29 against the real engine: the file validates, the
 // strict profile has no network, and the proxied profile reaches an allowed test server only
-// through squid. The test servers run on the compose project's own egress network (created by
+// through `sentinel proxy`. The test servers run on the compose project's own egress network (created by
 // this test under a unique project name); nothing leaves the host.
 
 import Foundation
@@ -58,9 +58,11 @@ struct DockerComposeTests {
         #expect(run.stdout.contains("RO"))
         #expect(run.stdout.contains("Network is unreachable"), "\(run.stdout)")
 
-        // Then the default: the guard decides with the policy the entrypoint put in the
-        // workspace (echo and ls only) and records to its audit.path there.
+        // Then the default: the guard decides with the workspace's policy (written here: the
+        // image's default is whichever policy built it) and records to its audit.path there.
         environment.removeValue(forKey: "SENTINEL_GUARD_IN_CONTAINER")
+        try "allowed_paths: [./]\nallowed_commands: [ls]\n".write(
+            toFile: scratch.workspace + "/sentinel.yaml", atomically: false, encoding: .utf8)
         let guarded = try Self.compose(
             project, ["--profile", "strict", "run", "--rm", "-T", "sentinel-strict", "sh", "-c", "ls -d /workspace; id -u || echo refused"],
             environment: environment)
@@ -71,23 +73,27 @@ struct DockerComposeTests {
         #expect(audit.contains(#""action":"exec","target":"ls -d /workspace","decision":"allow""#), "\(audit)")
     }
 
-    @Test("the proxied profile reaches an allowed server through squid, and nothing directly")
+    @Test("the proxied profile reaches an allowed server through sentinel proxy, and nothing directly")
     func proxied() throws {
         let scratch = try Scratch(for: .unprivileged)
         try Self.ensureImage(scratch)
         let project = "sgproxied\(getpid())"
         let allowList = scratch.base + "/allowed-domains.txt"
         try ".allowed.test\n".write(toFile: allowList, atomically: false, encoding: .utf8)
+        // The test servers sit on a private Docker network, which the proxy refuses by default.
+        let proxyPolicy = scratch.base + "/proxy-policy.yaml"
+        try "allowed_paths: [./]\nnetwork_failsafe:\n  allow_private_network: true\n".write(
+            toFile: proxyPolicy, atomically: false, encoding: .utf8)
         let environment = [
             "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
-            "SENTINEL_PROXY_ALLOWLIST": allowList,
+            "SENTINEL_PROXY_ALLOWLIST": allowList, "SENTINEL_PROXY_POLICY": proxyPolicy,
         ]
         let servers = ["\(project)-allowed", "\(project)-denied"]
         defer {
             for server in servers { _ = try? DockerIsolate.docker(["rm", "-f", server]) }
             _ = try? Self.compose(project, ["--profile", "proxied", "down", "-v"], environment: environment)
         }
-        let up = try Self.compose(project, ["--profile", "proxied", "up", "-d", "--build", "sentinel-proxy"], environment: environment)
+        let up = try Self.compose(project, ["--profile", "proxied", "up", "-d", "sentinel-proxy"], environment: environment)
         try #require(up.status == 0, "\(up.stderr)")
         for (server, alias) in zip(servers, ["web.allowed.test", "web.denied.test"]) {
             let started = try DockerIsolate.docker([
@@ -101,7 +107,7 @@ struct DockerComposeTests {
         let inspect = try DockerIsolate.docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", servers[0]])
         let address = inspect.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try #require(!address.isEmpty)
-        // Retries cover squid and the servers still starting (no timing assertion: only a bound).
+        // Retries cover the proxy and the servers still starting (no timing assertion: only a bound).
         let probe = """
             import os, socket, time, urllib.request
             def get(url):
@@ -109,7 +115,7 @@ struct DockerComposeTests {
                     try:
                         return str(urllib.request.urlopen(url, timeout=5).status)
                     except urllib.error.HTTPError as error:
-                        if error.code != 503: return str(error.code)
+                        if error.code not in (502, 503, 504): return str(error.code)
                     except OSError:
                         pass
                     time.sleep(0.25)
@@ -117,7 +123,7 @@ struct DockerComposeTests {
             print("allowed", get("http://web.allowed.test/"))
             print("denied", get("http://web.denied.test/"))
             s = socket.create_connection(("sentinel-proxy", 3128), timeout=5)
-            s.sendall(b"CONNECT web.allowed.test:80 HTTP/1.1\\r\\nHost: web.allowed.test:80\\r\\n\\r\\n")
+            s.sendall(b"CONNECT web.allowed.test:8080 HTTP/1.1\\r\\nHost: web.allowed.test:8080\\r\\n\\r\\n")
             print("connect", s.recv(64).split()[1].decode())
             try:
                 socket.create_connection((os.environ["SERVER"], 80), timeout=3)
@@ -137,7 +143,7 @@ struct DockerComposeTests {
         let lines = Set(run.stdout.split(separator: "\n").map(String.init))
         #expect(lines.contains("allowed 200"), "\(run.stdout)")
         #expect(lines.contains("denied 403"), "\(run.stdout)")
-        #expect(lines.contains("connect 403"), "CONNECT to a port other than 443 must be refused: \(run.stdout)")
+        #expect(lines.contains("connect 403"), "CONNECT to a port the allow-list does not name (80 and 443) must be refused: \(run.stdout)")
         #expect(lines.contains { $0.hasPrefix("direct ") && $0 != "direct connected" }, "\(run.stdout)")
         #expect(lines.contains("dns gaierror"), "\(run.stdout)")
     }

@@ -33,7 +33,8 @@ RUN if ! command -v python3 >/dev/null 2>&1; then \
         apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*; \
     fi \
     && useradd --uid 10001 --user-group --no-create-home --home-dir /workspace --shell /usr/sbin/nologin sentinel \
-    && mkdir -p /workspace /var/log/sentinel && chown sentinel:sentinel /workspace
+    && mkdir -p /workspace /var/log/sentinel && chown sentinel:sentinel /workspace \
+    && chmod 1777 /var/log/sentinel
 
 # Owned by root and read-only to the workload (the original let the agent own its own code).
 COPY --chown=0:0 stage/ /
