@@ -42,7 +42,7 @@ public struct IsolateCommand: ParsableCommand {
     @Option(help: "Network: none (loopback only), proxied (only through the policy proxy), host (no isolation; refused in production), bridge (Docker only).")
     var network = "none"
 
-    @Option(name: .customLong("proxy-socket"), help: "With --network proxied: use this running `sentinel proxy --unix` socket instead of starting one for the run.")
+    @Option(name: .customLong("proxy-socket"), help: "With --network proxied on the native backend: use this running `sentinel proxy --unix` socket instead of starting one for the run.")
     var proxySocket: String?
 
     @Option(name: .customLong("proxy-hosts-file"), help: "With --network proxied: a hosts file for the proxy started for the run (tests, air-gapped setups).")

@@ -115,7 +115,7 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
         guard created.status == 0 else {
             throw SandboxError(
                 .setupFailed,
-                "Could not create the internal network \(topology.networkName) for --network proxied: \(created.output.trimmingTrailingNewlines()). "
+                "Could not create the internal network \(topology.networkName) for --network proxied: \(created.output.trimmed()). "
                     + "Check that the Docker engine can create networks (docker network create --internal test).")
         }
         do throws(SandboxError) {
@@ -123,19 +123,19 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
             let started = try engine.capture(arguments)
             guard started.status == 0 else {
                 throw SandboxError(
-                    .setupFailed, "Could not start the proxy container: \(started.output.trimmingTrailingNewlines()).")
+                    .setupFailed, "Could not start the proxy container: \(started.output.trimmed()).")
             }
             let attached = try engine.capture(["network", "connect", "bridge", topology.proxyContainer])
             guard attached.status == 0 else {
                 throw SandboxError(
                     .setupFailed,
-                    "Could not attach the proxy container to Docker's bridge network (its way out): \(attached.output.trimmingTrailingNewlines()).")
+                    "Could not attach the proxy container to Docker's bridge network (its way out): \(attached.output.trimmed()).")
             }
             try topology.waitUntilListening(engine: engine)
             let inspected = try engine.capture([
                 "inspect", "--format", "{{(index .NetworkSettings.Networks \"\(topology.networkName)\").IPAddress}}", topology.proxyContainer,
             ])
-            let address = inspected.output.trimmingTrailingNewlines()
+            let address = inspected.output.trimmed()
             guard inspected.status == 0, !address.isEmpty, !address.contains(" ") else {
                 throw SandboxError(.setupFailed, "Could not read the proxy's address on \(topology.networkName): \(address).")
             }
@@ -169,14 +169,5 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
     public func remove(engine: DockerEngine) {
         _ = try? engine.capture(["rm", "--force", proxyContainer])
         _ = try? engine.capture(["network", "rm", networkName])
-    }
-}
-
-extension String {
-    /// The text without trailing newlines and carriage returns.
-    func trimmingTrailingNewlines() -> String {
-        var text = Substring(self)
-        while let last = text.last, last == "\n" || last == "\r" { text = text.dropLast() }
-        return String(text)
     }
 }
