@@ -321,6 +321,14 @@ struct ByteCursor {
         var runStart = 0
         let count = bytes.count
         while index < count {
+            // Eight bytes at a time while none can need escaping (most targets are plain ASCII):
+            // the byte loop below was 6 % of an append (perf, issue 3).
+            if index &+ 8 <= count,
+                !mayNeedEscaping(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+            {
+                index &+= 8
+                continue
+            }
             let byte = bytes[index]
             if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7f
                 && byte != 0xe2
@@ -365,6 +373,24 @@ struct ByteCursor {
         put(name)
         putJSONString(value)
     }
+}
+
+/// Whether any of the eight bytes in `word` is a control character, `"`, `\`, DEL or not ASCII
+/// (the bytes ``ByteCursor/putJSONString(_:)`` may have to escape, U+2028 and U+2029 included).
+///
+/// The usual SWAR tests (a byte below `n`: `(x - 0x01…·n) & ~x & 0x80…`; a byte equal to `c`: the
+/// same test for zero on `x ^ 0x01…·c`) can answer true for a harmless byte above a matching one,
+/// never false when a byte matches: a false true only sends the caller to its byte loop.
+@inline(__always)
+func mayNeedEscaping(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    @inline(__always) func hasZeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+    let control = (word &- ones &* 0x20) & ~word & highs
+    let quote = hasZeroByte(word ^ (ones &* 0x22))
+    let backslash = hasZeroByte(word ^ (ones &* 0x5c))
+    let delete = hasZeroByte(word ^ (ones &* 0x7f))
+    return (control | quote | backslash | delete | (word & highs)) != 0
 }
 
 /// The lowercase hex digit for `nibble` (0…15).
