@@ -135,6 +135,54 @@ enum Sys {
         return address
     }
 
+    /// An inotify instance (non-blocking, close-on-exec) reporting every name created, removed or
+    /// renamed in the directory `directory` refers to, or `nil` when the kernel gives none (no
+    /// inotify, the per-user limit of instances reached, no `/proc`): the caller then checks the
+    /// name itself on every append.
+    ///
+    /// The watch is added through `/proc/self/fd/N`, so it is on the directory the descriptor
+    /// holds even if the path was changed since.
+    static func watchNames(inDirectory directory: Int32) -> Int32? {
+        let instance = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        if instance < 0 { return nil }
+        let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
+        if inotify_add_watch(instance, "/proc/self/fd/\(directory)", mask) < 0 {
+            _ = Glibc.close(instance)
+            return nil
+        }
+        return instance
+    }
+
+    /// Whether the inotify instance `fd` reported anything since the last call (events, a queue
+    /// overflow, or an error reading it), emptying its queue. Only "nothing to read" (`EAGAIN`)
+    /// answers `false`, so every doubt sends the caller to its full check.
+    static func drainEvents(_ fd: Int32) -> Bool {
+        // Room for several events with names up to NAME_MAX (an event is 16 bytes plus its
+        // name); a read returns only whole events, and EINVAL when the next does not fit.
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buffer in
+            var sawAny = false
+            while true {
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if n > 0 {
+                    sawAny = true
+                    continue
+                }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return sawAny }
+                // End of file (cannot happen on inotify) or any other error: treat as changed.
+                return true
+            }
+        }
+    }
+
+    /// The size of the file `fd` is open on, from `lseek(SEEK_END)`: cheaper than `fstat`, and
+    /// harmless on an `O_APPEND` descriptor, whose writes go to the end whatever the offset.
+    static func endOfFile(_ fd: Int32) throws(Failure) -> Int64 {
+        let end = Glibc.lseek(fd, 0, SEEK_END)
+        if end < 0 { throw Failure(errno: errno) }
+        return Int64(end)
+    }
+
     static func unmap(_ address: UnsafeMutableRawPointer, length: Int) {
         _ = Glibc.munmap(address, length)
     }

@@ -53,7 +53,13 @@ struct AuditLogTests {
         "separators \u{2028} and \u{2029}",
         #"quote " backslash \ slash /"#,
         "unicode: café 日本 🙂",
-    ]
+        // Long plain runs, so the escaper's eight-bytes-at-a-time path meets a byte to escape at
+        // every offset of a block.
+    ] + (0..<8).flatMap { offset in
+        ["\n", "\"", "\\", "\u{7f}", "\u{2028}", "é", "\u{1f}"].map { special in
+            String(repeating: "a", count: 16 + offset) + special + String(repeating: "b", count: 9)
+        }
+    }
 
     @Test("A control character or newline in a target cannot forge a record", arguments: hostileTargets)
     func hostileTargetsStayOnOneLine(target: String) throws {
@@ -300,6 +306,40 @@ struct AuditLogTests {
         #expect(records[1].target == sampleEvent(4).target)
     }
 
+    @Test func anotherFileRenamedOntoThePathIsNoticedAndTheGapRecorded() throws {
+        let directory = try ScratchDirectory()
+        let path = directory.file("audit.log")
+        let log = try AuditLog(path: path)
+        // Several appends first, so that the writer is on its fast path (the directory watch
+        // reporting nothing) when the name changes.
+        for index in 1...5 { try log.append(sampleEvent(index)) }
+        let impostor = directory.file("impostor.log")
+        #expect(FileManager.default.createFile(atPath: impostor, contents: Data()))
+        #expect(rename(impostor, path) == 0)
+
+        try log.append(sampleEvent(6))
+        let records = try readLines(path).map { try AuditRecord(jsonLine: $0) }
+        #expect(records.count == 2)
+        #expect(records[0].action == .auditIntegrity)
+        #expect(records[1].target == sampleEvent(6).target)
+    }
+
+    @Test func unrelatedNamesChangingBesideTheLogDoNotDisturbIt() throws {
+        let directory = try ScratchDirectory()
+        let path = directory.file("audit.log")
+        let log = try AuditLog(path: path)
+        for index in 1...3 {
+            try log.append(sampleEvent(index))
+            let neighbour = directory.file("neighbour-\(index)")
+            #expect(FileManager.default.createFile(atPath: neighbour, contents: Data()))
+            #expect(unlink(neighbour) == 0)
+        }
+        try log.append(sampleEvent(4))
+        let records = try readLines(path).map { try AuditRecord(jsonLine: $0) }
+        #expect(records.map(\.sequence) == [1, 2, 3, 4])
+        #expect(try AuditVerifier().verify(path: path).problem == nil)
+    }
+
     @Test func aPartialLastLineStopsTheWriter() throws {
         let directory = try ScratchDirectory()
         let path = try makeLog(in: directory, count: 2)
@@ -399,5 +439,26 @@ struct AuditEventVerdictTests {
         #expect(event.rule == verdict.rule)
         #expect(event.reason == verdict.reason)
         #expect(event.approver == "policy")
+    }
+}
+
+@Suite("Encoding: the escaper's eight-byte test")
+struct EscapeScanTests {
+    /// A byte the JSON encoder may have to escape (a control character, `"`, `\`, DEL, or part of
+    /// a multi-byte character such as U+2028).
+    static func mayNeedEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7f || byte >= 0x80
+    }
+
+    @Test("One byte in a word of plain letters is flagged exactly when it may need escaping", arguments: 0..<8)
+    func everyByteAtEveryPosition(position: Int) {
+        for value in 0...255 {
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+            bytes[position] = UInt8(value)
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            #expect(
+                SentinelAudit.mayNeedEscaping(word) == Self.mayNeedEscaping(UInt8(value)),
+                "byte \(value) at position \(position)")
+        }
     }
 }
