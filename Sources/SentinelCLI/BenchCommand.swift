@@ -1,6 +1,7 @@
 // `sentinel bench integrity`: the port of the original's scripts/benchmark_integrity.py (§10):
-// N runs of `echo ok` unguarded, then guarded at tamper-check intervals 0, 50, 250 and 1000 ms
-// (sample rate 0), each mode measured 3 times; the ratio is guarded / baseline.
+// N runs of `echo ok` unguarded and guarded at tamper-check intervals 0, 50, 250 and 1000 ms
+// (sample rate 0), launch by launch in turn; the ratio is the guarded median launch over the
+// unguarded one.
 
 import ArgumentParser
 import FoundationEssentials
@@ -24,8 +25,10 @@ struct IntegrityBench: AsyncParsableCommand {
         abstract: "Time guarded `echo ok` runs against unguarded ones at tamper-check intervals 0, 50, 250 and 1000 ms.",
         discussion: """
             Uses the built-in default policy (echo is allowed), approval mode reject and a temporary audit \
-            log. Each mode runs --iterations launches in each of three interleaved rounds, and the fastest \
-            round is kept (the least disturbed by other load). Ratio = guarded seconds / baseline seconds.
+            log. Each of the five modes launches --iterations times; the modes take turns launch by launch \
+            (the order rotating), so that a change in the machine's load falls on all of them alike. A \
+            mode's seconds are its median launch times --iterations (one slow launch, such as a page-cache \
+            flush or another process's burst, does not move it). Ratio = guarded median / baseline median.
             """
     )
 
@@ -79,36 +82,55 @@ struct IntegrityBench: AsyncParsableCommand {
             if let previous { setenv("SENTINEL_TAMPER_CHECK_INTERVAL_MS", previous, 1) } else { unsetenv("SENTINEL_TAMPER_CHECK_INTERVAL_MS") }
         }
         setenv("SENTINEL_TAMPER_CHECK_SAMPLE_RATE", "0", 1)
-        // Three rounds, each measuring every mode once, and the fastest of each mode kept:
-        // interleaving spreads any drift in the machine's load over all modes alike.
+        // The modes take turns launch by launch, the first of each turn rotating: a block of
+        // launches per mode (three rounds, fastest kept) let a burst of other load land on one
+        // mode, and the 250 ms ratio moved between 0.97 and 1.11 from run to run (issue 3).
         let intervals: [Double] = [0, 50, 250, 1000]
-        var baseline = Double.infinity
-        var guarded = [Double](repeating: .infinity, count: intervals.count)
-        for _ in 0..<3 {
-            var start = ContinuousClock.now
-            for _ in 0..<count { _ = try ProcessRunner.run(echo, ["echo", "ok"]) }
-            baseline = min(baseline, Self.seconds(start.duration(to: .now)))
-            for (index, interval) in intervals.enumerated() {
-                // Re-read on every guarded call, as in the original.
-                setenv("SENTINEL_TAMPER_CHECK_INTERVAL_MS", String(interval), 1)
-                start = ContinuousClock.now
-                for _ in 0..<count { _ = try await Sentinel.run(["echo", "ok"]) }
-                guarded[index] = min(guarded[index], Self.seconds(start.duration(to: .now)))
+        let modes = intervals.count + 1
+        var launches = [[Double]](repeating: [], count: modes)
+        for mode in 0..<modes { launches[mode].reserveCapacity(count) }
+        for turn in 0..<count {
+            for step in 0..<modes {
+                let mode = (turn + step) % modes
+                if mode == 0 {
+                    let start = ContinuousClock.now
+                    _ = try ProcessRunner.run(echo, ["echo", "ok"])
+                    launches[0].append(Self.seconds(start.duration(to: .now)))
+                } else {
+                    // Re-read on every guarded call, as in the original.
+                    setenv("SENTINEL_TAMPER_CHECK_INTERVAL_MS", String(intervals[mode - 1]), 1)
+                    let start = ContinuousClock.now
+                    _ = try await Sentinel.run(["echo", "ok"])
+                    launches[mode].append(Self.seconds(start.duration(to: .now)))
+                }
             }
         }
-        let runs = zip(intervals, guarded).map { Run(interval_ms: $0, sample_rate: 0, seconds: $1, ratio: $1 / baseline) }
+        let medians = launches.map(Self.median)
+        let baseline = medians[0] * Double(count)
+        let runs = intervals.enumerated().map { index, interval in
+            Run(
+                interval_ms: interval, sample_rate: 0, seconds: medians[index + 1] * Double(count),
+                ratio: medians[index + 1] / medians[0])
+        }
         let report = Report(iterations: count, baseline_seconds: baseline, runs: runs)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print("sentinel bench integrity: \(count) launches of `echo ok` per measurement, fastest of 3")
+            print("sentinel bench integrity: \(count) launches of `echo ok` per mode, modes in turn; median launch × \(count)")
             print("baseline (unguarded)      \(Self.format(baseline)) s")
             for run in runs {
                 print("guarded, interval \(Self.pad(run.interval_ms)) ms  \(Self.format(run.seconds)) s  ratio \(Self.format(run.ratio))")
             }
         }
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count); `values` is not empty.
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     private static func seconds(_ duration: Duration) -> Double {
