@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "SentinelAudit",
             dependencies: [
-                "SentinelPolicy",
+                "SentinelPolicy", "CSentinelLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -1,5 +1,6 @@
 // The audit writer: appends hash-chained records, atomically across threads and processes.
 
+import CSentinelLinux
 import Synchronization
 
 #if canImport(Glibc)
@@ -17,14 +18,13 @@ import Musl
 /// writers in other processes):
 ///
 /// 1. Check that the path still names the file we hold open (a log moved or deleted under us is
-///    reopened, never written blind). An inotify instance watches the log's directory for names
-///    created, removed or renamed; when it has nothing to report (one non-blocking `read` that
-///    answers `EAGAIN`), no name in the directory changed and the file's size comes from
-///    `lseek(SEEK_END)`. When it reports anything (any name, an overflow, an error), or when the
-///    kernel gave no inotify instance, the check is one `fstatat` of the log's name in its
-///    directory, opened once with the log, whose device and inode must be ours. A rename of the
-///    directory itself (or of one above it) is not noticed: the writer keeps appending to its
-///    file there, still chained and anchored.
+///    reopened, never written blind). The check is one `statx` of the log's name in its
+///    directory, opened once with the log (a full-path `lstat` walked every component on every
+///    append), asking for the type, inode and size only. Not the times: since Linux 6.13's
+///    multigrain timestamps, a stat that returns a file's times makes the next `write` store a
+///    fine-grained modification time, a journalled inode update on ext4 that was 12 % of an
+///    append (issue 3). A rename of the directory itself (or of one above it) is not noticed: the
+///    writer keeps appending to its file there, still chained and anchored.
 /// 2. Learn the last record's sequence number and hash. They are cached from our own last append
 ///    and revalidated with the size from step 1: if it still equals the end of our last record,
 ///    nobody else wrote. Otherwise the last line is read back and hashed, and compared with the
@@ -37,12 +37,13 @@ import Musl
 ///    before the copy when its length differs from what this writer last set or read.
 /// 4. Release the lock.
 ///
-/// So an append that finds the log as it left it makes five cheap system calls: `flock`, `read`
-/// of the inotify instance, `lseek`, `write`, `flock` (unlock). The name check by `fstatat` walked
-/// the name and copied a `stat` on every append: 1.9 µs against 0.9 µs for `read` and `lseek` on
-/// this project's 2-core VM; and since Linux 6.13's multigrain timestamps, a `stat` that reads the
-/// file's times makes the next `write` store a fine-grained modification time, a journalled inode
-/// update on ext4 that was 12 % of an append (issue 3). Nothing on the fast path asks for times.
+/// So an append that finds the log as it left it makes four system calls: `flock`, `statx`,
+/// `write`, `flock` (unlock).
+///
+/// (An inotify watch on the directory, read before each append, was tried instead of the `statx`
+/// and is 1 µs cheaper per append, but closing an inotify instance that holds a watch waits for
+/// an SRCU grace period, 10–20 ms here, and every process that wrote an audit record, such as
+/// each `sentinel-isolate` run, would pay it at exit.)
 ///
 /// The mapping has one cost: truncating the anchor file to zero bytes from outside while a writer
 /// runs makes that writer's next store into the page fault (SIGBUS), which ends the process before
@@ -129,15 +130,8 @@ public final class AuditLog: Sendable {
     private struct OpenFiles {
         var log: Int32
         var anchor: Int32
-        /// The log's directory (`O_PATH`), where the log's name is checked when ``watch`` reports a
-        /// change.
+        /// The log's directory (`O_PATH`), where the log's name is checked before each append.
         var directory: Int32
-        /// An inotify instance watching ``directory`` for names created, removed or renamed, or
-        /// `nil` when the kernel gave none (every append then checks the name).
-        var watch: Int32?
-        /// Whether the name must be checked at the next append whatever ``watch`` says: true
-        /// after opening, because the log was opened before the watch began.
-        var nameUnchecked = true
         var device: UInt64
         var inode: UInt64
         /// The end of the log as of our last append; `nil` when it must be read back.
@@ -158,7 +152,6 @@ public final class AuditLog: Sendable {
             Sys.close(log)
             Sys.close(anchor)
             Sys.close(directory)
-            if let watch { Sys.close(watch) }
         }
     }
 
@@ -349,9 +342,8 @@ public final class AuditLog: Sendable {
     /// Takes the exclusive flock on the file the path names now, reopening if the file was moved,
     /// deleted or replaced since we opened it; returns the file's size.
     ///
-    /// When the directory watch reports nothing, no name there changed since the last check and
-    /// `lseek` gives the size. Otherwise one `fstatat` of the log's name in its directory serves
-    /// both checks: when its device and inode are ours, its size is our file's size.
+    /// One `statx` of the log's name in its directory serves both checks: when its device and
+    /// inode are ours, its size is our file's size (no separate `fstat`).
     private func lockCurrentFile(_ files: inout OpenFiles) throws(AuditError) -> Int64 {
         for _ in 0..<8 {
             do throws(Sys.Failure) {
@@ -359,27 +351,15 @@ public final class AuditLog: Sendable {
             } catch {
                 throw AuditError(.lock, "Could not lock the audit log \(path).", path: path, errno: error.errno)
             }
-            // Drained under the lock, before the name is looked at: a change made after this
-            // read is reported at the next append.
-            let namesChanged = files.watch.map(Sys.drainEvents) ?? true
-            if !namesChanged && !files.nameUnchecked {
-                do throws(Sys.Failure) {
-                    return try Sys.endOfFile(files.log)
-                } catch {
-                    try? Sys.flock(files.log, LOCK_UN)
-                    throw AuditError(.open, "Could not check the audit log \(path).", path: path, errno: error.errno)
-                }
-            }
-            let current: stat?
+            let current: sentinel_file_identity?
             do throws(Sys.Failure) {
-                current = try Sys.lstat(in: files.directory, name: name)
+                current = try Sys.identity(in: files.directory, name: name)
             } catch {
                 try? Sys.flock(files.log, LOCK_UN)
                 throw AuditError(.open, "Could not check the audit log \(path).", path: path, errno: error.errno)
             }
-            if let current, UInt64(current.st_dev) == files.device, UInt64(current.st_ino) == files.inode {
-                files.nameUnchecked = false
-                return Int64(current.st_size)
+            if let current, current.device == files.device, current.inode == files.inode {
+                return current.size
             }
             // The path now names another file (or none): ours was moved or deleted. Reopen and
             // lock that one; its end is unknown until read.
@@ -547,21 +527,18 @@ public final class AuditLog: Sendable {
             throw AuditError(
                 .open, "Could not open the directory of the audit log \(path).", path: path, errno: error.errno)
         }
-        let watch = Sys.watchNames(inDirectory: directory)
         do throws(Sys.Failure) {
-            let info = try Sys.fstat(log)
+            let info = try Sys.identity(of: log)
             let anchorInfo = try Sys.fstat(anchor)
             let anchorMap = try Sys.mapShared(anchor, length: anchorMapLength)
             return OpenFiles(
-                log: log, anchor: anchor, directory: directory, watch: watch, device: UInt64(info.st_dev),
-                inode: UInt64(info.st_ino),
+                log: log, anchor: anchor, directory: directory, device: info.device, inode: info.inode,
                 tail: nil, anchorLength: Int64(anchorInfo.st_size), anchorMap: anchorMap, buffer: LineBuffer(),
                 anchorBuffer: LineBuffer(capacity: 256))
         } catch {
             Sys.close(log)
             Sys.close(anchor)
             Sys.close(directory)
-            if let watch { Sys.close(watch) }
             throw AuditError(.open, "Could not inspect the audit log \(path).", path: path, errno: error.errno)
         }
     }

@@ -5,6 +5,8 @@
 // opened with O_NOFOLLOW (a symlink planted by an agent must not redirect root's appends), and a
 // non-regular file is refused before it is written.
 
+import CSentinelLinux
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -61,17 +63,33 @@ enum Sys {
         return info
     }
 
-    /// `fstatat(directory, name, AT_SYMLINK_NOFOLLOW)` (`lstat` of one name in an open
-    /// directory), or `nil` when the name does not exist. `name` is NUL-terminated.
-    static func lstat(in directory: Int32, name: [CChar]) throws(Failure) -> stat? {
-        var info = stat()
-        let result = name.withUnsafeBufferPointer { Glibc.fstatat(directory, $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) }
+    /// Which file `name` in `directory` is (not following a final symlink), and its size, or `nil`
+    /// when the name does not exist. `name` is NUL-terminated.
+    ///
+    /// `statx` asking for type, inode and size only, never the times: see
+    /// `sentinel_file_identity` for why that matters to every following `write`.
+    static func identity(in directory: Int32, name: [CChar]) throws(Failure) -> sentinel_file_identity? {
+        var info = sentinel_file_identity()
+        let result = name.withUnsafeBufferPointer {
+            sentinel_file_identity(directory, $0.baseAddress!, AT_SYMLINK_NOFOLLOW, &info)
+        }
         if result != 0 {
             if errno == ENOENT { return nil }
             throw Failure(errno: errno)
         }
         return info
     }
+
+    /// Which file `fd` is open on, and its size (`statx` with `AT_EMPTY_PATH`, no times).
+    static func identity(of fd: Int32) throws(Failure) -> sentinel_file_identity {
+        var info = sentinel_file_identity()
+        if sentinel_file_identity(fd, "", emptyPath, &info) != 0 { throw Failure(errno: errno) }
+        return info
+    }
+
+    /// Linux's `AT_EMPTY_PATH`, which Swift's Glibc module (built without `_GNU_SOURCE`) does not
+    /// export; the value is part of the kernel ABI.
+    private static let emptyPath: Int32 = 0x1000
 
     /// Writes all of `bytes` with as few `write(2)` calls as the kernel allows; returns how many
     /// bytes were written before an error, with the error.
@@ -133,54 +151,6 @@ enum Sys {
             throw Failure(errno: errno)
         }
         return address
-    }
-
-    /// An inotify instance (non-blocking, close-on-exec) reporting every name created, removed or
-    /// renamed in the directory `directory` refers to, or `nil` when the kernel gives none (no
-    /// inotify, the per-user limit of instances reached, no `/proc`): the caller then checks the
-    /// name itself on every append.
-    ///
-    /// The watch is added through `/proc/self/fd/N`, so it is on the directory the descriptor
-    /// holds even if the path was changed since.
-    static func watchNames(inDirectory directory: Int32) -> Int32? {
-        let instance = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        if instance < 0 { return nil }
-        let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
-        if inotify_add_watch(instance, "/proc/self/fd/\(directory)", mask) < 0 {
-            _ = Glibc.close(instance)
-            return nil
-        }
-        return instance
-    }
-
-    /// Whether the inotify instance `fd` reported anything since the last call (events, a queue
-    /// overflow, or an error reading it), emptying its queue. Only "nothing to read" (`EAGAIN`)
-    /// answers `false`, so every doubt sends the caller to its full check.
-    static func drainEvents(_ fd: Int32) -> Bool {
-        // Room for several events with names up to NAME_MAX (an event is 16 bytes plus its
-        // name); a read returns only whole events, and EINVAL when the next does not fit.
-        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buffer in
-            var sawAny = false
-            while true {
-                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                if n > 0 {
-                    sawAny = true
-                    continue
-                }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return sawAny }
-                // End of file (cannot happen on inotify) or any other error: treat as changed.
-                return true
-            }
-        }
-    }
-
-    /// The size of the file `fd` is open on, from `lseek(SEEK_END)`: cheaper than `fstat`, and
-    /// harmless on an `O_APPEND` descriptor, whose writes go to the end whatever the offset.
-    static func endOfFile(_ fd: Int32) throws(Failure) -> Int64 {
-        let end = Glibc.lseek(fd, 0, SEEK_END)
-        if end < 0 { throw Failure(errno: errno) }
-        return Int64(end)
     }
 
     static func unmap(_ address: UnsafeMutableRawPointer, length: Int) {

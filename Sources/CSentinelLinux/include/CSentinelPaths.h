@@ -16,6 +16,24 @@ int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resol
 /// canonical path it checked, refusing any symlink swapped in after the check.
 int sentinel_openat2_mode(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 
+/// Which file a name (or descriptor) refers to, and its size: what the audit writer checks before
+/// each append.
+struct sentinel_file_identity {
+    /// The device, `major << 32 | minor`.
+    uint64_t device;
+    uint64_t inode;
+    int64_t size;
+    /// The file type and permission bits (`st_mode`).
+    uint32_t mode;
+};
+
+/// `statx(dirfd, name, flags, STATX_TYPE | STATX_INO | STATX_SIZE)` into `out`; 0, or -1 with
+/// errno set. It asks for no times on purpose: since Linux 6.13 (multigrain timestamps) a stat
+/// that returns a file's modification or change time makes the next write to that file store a
+/// fine-grained time, which on ext4 is a journalled inode update (12 % of an audit append). glibc's
+/// `statx` is hidden from Swift by _GNU_SOURCE.
+int sentinel_file_identity(int dirfd, const char *name, int flags, struct sentinel_file_identity *out);
+
 #include <spawn.h>
 
 /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34), hidden from Swift by _GNU_SOURCE:
