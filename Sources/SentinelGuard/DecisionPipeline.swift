@@ -75,9 +75,7 @@ public final class DecisionPipeline: Sendable {
 
     /// Decides one action: allow it, or ask, then record the outcome exactly once.
     public func decide(_ request: DecisionRequest) async -> PipelineDecision {
-        guard !request.verdict.isAllowed else {
-            return record(request, decision: .allow, approver: .policy, reason: request.verdict.reason, severity: .info)
-        }
+        if let allowed = decideWithoutAsking(request) { return allowed }
         let alert = SecurityAlert(
             action: request.action.rawValue, target: request.target, reason: request.verdict.reason,
             recommendation: request.recommendation, severity: request.severity
@@ -97,6 +95,17 @@ public final class DecisionPipeline: Sendable {
         var denied = record(request, decision: decision, approver: answer.approver, reason: refusal, severity: .high)
         denied.isAllowed = false
         return denied
+    }
+
+    /// Records an action the policy allows, on the caller's thread, and returns the decision (a
+    /// refusal if the record cannot be written); `nil` when the policy denies, because a denial
+    /// may wait for a human: use ``decide(_:)`` for it.
+    ///
+    /// For callers that must not hop to an executor for the common case: `sentinel guard`'s
+    /// supervisor answers an allowed exec on its receiving thread (issue 7).
+    public func decideWithoutAsking(_ request: DecisionRequest) -> PipelineDecision? {
+        guard request.verdict.isAllowed else { return nil }
+        return record(request, decision: .allow, approver: .policy, reason: request.verdict.reason, severity: .info)
     }
 
     /// Writes a record that is not a decision (activation, attestation, tamper, run start/end).

@@ -45,7 +45,9 @@ extension Supervisor {
         if access(absolute, X_OK) != 0 {
             return .answer(.error(Glibc.errno))
         }
-        let workingDirectory = (try? target.directory(for: AT_FDCWD)) ?? "/"
+        // One readlink of /proc/PID/cwd, not two, when the path was relative to it.
+        let workingDirectory =
+            !path.hasPrefix("/") && dirfd == AT_FDCWD ? directory : (try? target.directory(for: AT_FDCWD)) ?? "/"
         var verdict = policy.checkExec(
             argv.isEmpty ? [absolute] : argv, executable: absolute, searchesPath: false, workingDirectory: workingDirectory
         ).verdict
@@ -108,9 +110,24 @@ extension Supervisor {
         return (interpreter, argument?.isEmpty == true ? nil : argument)
     }
 
+    /// An ASCII letter, digit or one of `-_./=:,+@%`: a byte that never needs quoting. Checked
+    /// before the `Character` test, which costs more than the rest of an exec decision's text work.
+    static func isPlainASCII(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: "="),
+            UInt8(ascii: ":"), UInt8(ascii: ","), UInt8(ascii: "+"), UInt8(ascii: "@"), UInt8(ascii: "%"):
+            return true
+        default:
+            return false
+        }
+    }
+
     /// argv as one line for people: words with spaces or quotes are single-quoted.
     static func commandLine(_ argv: [String]) -> String {
         argv.map { word in
+            if !word.isEmpty, word.utf8.allSatisfy(isPlainASCII) { return word }
             if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return word }
             return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
         }.joined(separator: " ")

@@ -187,26 +187,52 @@ final class Supervisor: Sendable {
             count { $0.passedThrough += 1 }
             action()
         case .decide(let requests, let errno, let onDenied, let perform):
+            // What the policy allows is recorded and answered on this thread: a Task hop to the
+            // cooperative pool cost a wake-up and two context switches per exec (issue 7). Only a
+            // denial, which may wait for a human, leaves it. (Every `perform` returns quickly: an
+            // open on the command's behalf, or a thread started for a connect.)
+            if requests.allSatisfy({ $0.verdict.isAllowed }) {
+                let allowed = requests.allSatisfy { request in
+                    // decideWithoutAsking answers every allowed verdict; nil cannot happen here,
+                    // and would refuse.
+                    let decision = pipeline.decideWithoutAsking(request)
+                    tally(decision)
+                    return decision?.isAllowed == true
+                }
+                conclude(notification.id, allowed: allowed, refuseWith: errno, onDenied: onDenied, perform: perform)
+                return
+            }
             Task {
                 var allowed = true
                 for request in requests {
                     let decision = await pipeline.decide(request)
-                    count {
-                        $0.decisions += 1
-                        if decision.isAllowed { $0.allowed += 1 } else { $0.denied += 1 }
-                    }
+                    tally(decision)
                     if !decision.isAllowed {
                         allowed = false
                         break
                     }
                 }
-                if allowed {
-                    perform()
-                } else {
-                    onDenied?()
-                    answer(notification.id, .error(errno))
-                }
+                conclude(notification.id, allowed: allowed, refuseWith: errno, onDenied: onDenied, perform: perform)
             }
+        }
+    }
+
+    private func tally(_ decision: PipelineDecision?) {
+        count {
+            $0.decisions += 1
+            if decision?.isAllowed == true { $0.allowed += 1 } else { $0.denied += 1 }
+        }
+    }
+
+    private func conclude(
+        _ id: UInt64, allowed: Bool, refuseWith errno: Int32, onDenied: (@Sendable () -> Void)?,
+        perform: @Sendable () -> Void
+    ) {
+        if allowed {
+            perform()
+        } else {
+            onDenied?()
+            answer(id, .error(errno))
         }
     }
 

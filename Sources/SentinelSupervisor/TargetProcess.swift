@@ -82,23 +82,45 @@ struct TargetProcess {
     }
 
     /// A NULL-terminated array of string pointers (argv), bounded in count and total size.
+    ///
+    /// The pointers are read a page's worth at a time (one `process_vm_readv` for up to 64 of
+    /// them), not one read per pointer: each read is a system call on the exec's critical path.
     func stringArray(at address: UInt64) throws(SupervisorError) -> [String] {
         guard address != 0 else { return [] }
         var result: [String] = []
         var total = 0
         var cursor = address
+        var pointers: [UInt64] = []
+        var next = 0
         while true {
             guard result.count < Self.argumentCountLimit else {
                 throw SupervisorError(
                     .unsupported, "The argument list has more than \(Self.argumentCountLimit) entries, more than the "
                         + "guard reads; the exec is refused.", errno: E2BIG)
             }
-            let pointer = try bytes(at: cursor, count: 8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            if next == pointers.count {
+                pointers = try words(at: cursor)
+                next = 0
+            }
+            let pointer = pointers[next]
+            next += 1
+            cursor += 8
             if pointer == 0 { return result }
             let argument = try string(at: pointer, limit: Self.argumentBytesLimit - total)
             total += argument.utf8.count + 1
             result.append(argument)
-            cursor += 8
+        }
+    }
+
+    /// The 8-byte words from `address` to the end of its page (at most 64; one word when the first
+    /// one crosses into the next page). Words on the same page as a readable first word are
+    /// readable too, so reading ahead never fails where reading word by word would not.
+    func words(at address: UInt64) throws(SupervisorError) -> [UInt64] {
+        let toPageEnd = Int(4096 - address % 4096)
+        let count = max(1, min(64, toPageEnd / 8))
+        let raw = try bytes(at: address, count: count * 8)
+        return raw.withUnsafeBytes { buffer in
+            (0..<count).map { buffer.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
         }
     }
 

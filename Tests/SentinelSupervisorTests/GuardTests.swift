@@ -88,6 +88,25 @@ struct GuardTests {
         #expect(run.records.allSatisfy { $0["action"] as? String != "file_read" })
     }
 
+    @Test("a long argument list is read whole and quoted for people in the record")
+    func longArgumentList() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        // 300 pointers: the argv table is read a page's worth (at most 64 pointers) at a time,
+        // so this crosses several reads and at least one page boundary.
+        try harness.write("agent.py", """
+            import subprocess
+            words = [f"w{i}" for i in range(300)] + ["café", "two words", "it's"]
+            subprocess.run(["echo"] + words, capture_output=True, check=True)
+            """)
+        let run = try await harness.run([python, harness.root + "/agent.py"], policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let expected = "echo " + (0..<300).map { "w\($0)" }.joined(separator: " ") + " café 'two words' 'it'\\''s'"
+        let matching = GuardHarness.records(run.records, action: "exec", target: expected)
+        #expect(matching.count == 1)
+        #expect(matching.first?["decision"] as? String == "allow")
+    }
+
     @Test("the program cannot reach into the supervisor's memory or another process's")
     func supervisorMemory() async throws {
         let harness = try GuardHarness()
