@@ -55,6 +55,9 @@ public struct CommandDenylist: Sendable {
     public let keyPath: String
     /// Every denied base, folded, to the denial it means (a built-in entry wins over a policy one).
     private let entries: [String: Match]
+    /// The keys of `entries` as bytes: every name a denial can match starts with one of them,
+    /// which lets the directory scan skip most names without building a `String`.
+    private let entryBytes: [[UInt8]]
     private var identities: [FileIdentity: Match]
 
     /// Builds the denylist.
@@ -91,6 +94,7 @@ public struct CommandDenylist: Sendable {
         self.blockedCommandBases = blockedCommandBases
         self.keyPath = keyPath
         self.entries = entries
+        self.entryBytes = entries.keys.map { Array($0.utf8) }
         self.identities = [:]
         self.identities = scanIdentities(searchPath)
     }
@@ -250,6 +254,21 @@ public struct CommandDenylist: Sendable {
 
     // MARK: - Identities
 
+    /// Whether `name`, without leading `-` and ASCII case-insensitively, starts with a denied
+    /// base: every form ``match(name:)`` accepts does, so a `false` here means no match.
+    private func startsWithEntry(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        while start < name.count, name[start] == Self.dash { start += 1 }
+        let rest = name.count - start
+        return entryBytes.contains { entry in
+            guard entry.count <= rest else { return false }
+            for index in 0..<entry.count where Self.lowercased(name[start + index]) != entry[index] {
+                return false
+            }
+            return true
+        }
+    }
+
     /// Where `d_name` starts in a `struct dirent`.
     /// (19 with glibc on 64-bit Linux: `d_ino`, `d_off`, `d_reclen`, `d_type` come first.)
     private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
@@ -272,7 +291,13 @@ public struct CommandDenylist: Sendable {
             while let entry = readdir(stream) {
                 // Read the name through a pointer: glibc packs entries by `d_reclen`, so copying
                 // the whole `struct dirent` (256-byte `d_name`) can read past the buffer's end.
-                let name = String(cString: (UnsafeRawPointer(entry) + Self.direntNameOffset).assumingMemoryBound(to: CChar.self))
+                let start = (UnsafeRawPointer(entry) + Self.direntNameOffset).assumingMemoryBound(to: UInt8.self)
+                let bytes = UnsafeBufferPointer(start: start, count: strlen(start))
+                // Most of /usr/bin starts with no denied base: skip those before making a String
+                // and trying the versioned forms (the scan was the largest part of loading a
+                // policy, and so of every `sentinel guard` and `sentinel-isolate` start; issue 7).
+                guard startsWithEntry(bytes) else { continue }
+                let name = String(decoding: bytes, as: UTF8.self)
                 guard name != ".", name != "..", let match = match(name: name) else { continue }
                 var status = stat()
                 let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
