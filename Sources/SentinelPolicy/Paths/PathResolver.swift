@@ -90,6 +90,22 @@ public enum PathResolver {
             }
             let absolute = path.utf8.first == slash ? path : joined(workingDirectory, path)
             if absolute.utf8.first == slash, let fast = kernelResolve(absolute) { return fast }
+        } else if symlinkFreeTier, path.utf8.first == slash, !isPath(path, within: "/proc") {
+            // Another process's view matters only where a symlink or a /proc magic link is
+            // followed (`/dev/stdout` → `/proc/self/fd/1`). An absolute path outside /proc that
+            // crosses no symlink at all names the same file for every process that shares our
+            // root, so the symlink-free tier answers it: `sentinel guard`'s supervisor resolves
+            // `/dev/null`, opened for every `subprocess.run(..., stdout=DEVNULL)`, without the
+            // component-by-component walk (80 µs of each such open; issue 7). Any symlink on the
+            // path fails that tier (ELOOP) and the walk below decides, with the process's view.
+            if let fastest = withSymlinkFreeResolution(
+                path, workingDirectory: "/", countingLinks: countingLinks, { canonical, exists, hardLinked in
+                    ResolvedPath(
+                        canonical: path.utf8.elementsEqual(canonical) ? path : String(decoding: canonical, as: UTF8.self),
+                        exists: exists, isHardLinkedFile: hardLinked, openObject: nil)
+                }) {
+                return fastest
+            }
         }
         return try walk(path, workingDirectory: workingDirectory, processID: processID)
     }

@@ -219,6 +219,33 @@ extension String {
             #expect(read.exists == walked.exists, "\(path)")
         }
     }
+
+    @Test func anotherProcesssPathsWithoutSymlinksTakeTheShortcutAndAgreeWithTheWalk() throws {
+        // The supervisor resolves for the process it guards: absolute paths outside /proc that
+        // cross no symlink take the symlink-free tier; the rest must still be walked in that
+        // process's view (`/dev/stdout` is a link to /proc/self/fd/1, meaning *its* descriptor).
+        let fm = FileManager.default
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).resolvingSymlinksInPath().path + "/sentinel-view-\(UUID().uuidString)"
+        try fm.createDirectory(atPath: root + "/a/b", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/a/b/file"))
+        try fm.createSymbolicLink(atPath: root + "/a/abs", withDestinationPath: root + "/a/b")
+        try fm.createSymbolicLink(atPath: root + "/a/dangling", withDestinationPath: root + "/nowhere/new")
+        try fm.linkItem(atPath: root + "/a/b/file", toPath: root + "/a/hard")
+        defer { try? fm.removeItem(atPath: root) }
+        let other = getppid()
+        let paths = [
+            root + "/a/b/file", root + "/a/b/new", root + "/a/abs/file", root + "/a/dangling", root + "/a/hard",
+            root + "/a/missing/x", "/dev/null", "/dev/zero", "/dev/stdout", "/dev/fd/0", "/etc/passwd", "/",
+            "/proc/self/cwd",
+        ]
+        for path in paths {
+            let resolved = try PathResolver.resolve(path, workingDirectory: "/", processID: other)
+            let walked = try PathResolver.walk(path, workingDirectory: "/", processID: other)
+            #expect(resolved.canonical == walked.canonical, "\(path)")
+            #expect(resolved.exists == walked.exists, "\(path)")
+            #expect(resolved.isHardLinkedFile == walked.isHardLinkedFile, "\(path)")
+        }
+    }
 }
 
 /// Containment compares bytes, as the kernel compares names: a root spelt with a decomposed `é`
