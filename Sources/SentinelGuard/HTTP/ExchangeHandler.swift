@@ -116,6 +116,10 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Before the connection was made, the error is the connect's: the failed connect reports
+        // it and the caller tries the next address (as channelInactive and handlerRemoved do).
+        // Failing the exchange here would have ended the request as "connection closed".
+        if case .connecting = phase, !wasActive { return }
         let (code, reason) = Self.classify(error)
         fail(context, code, "the exchange with \(prepared.authority) at \(endpoint) failed: \(reason)",
              errno: (error as? IOError)?.errnoCode)
