@@ -78,34 +78,28 @@ public enum PathResolver {
         // open(O_PATH) walks every component (symlinks and /proc magic links included) exactly as
         // the real open will, and /proc/self/fd tells us where it landed. That is both the most
         // faithful and the fastest answer; anything unusual falls back to the walk below.
-        if processID == nil || processID == getpid() {
-            if symlinkFreeTier, let fastest = withSymlinkFreeResolution(
-                path, workingDirectory: workingDirectory, countingLinks: countingLinks, { canonical, exists, hardLinked in
-                    ResolvedPath(
-                        // The path as given when it already is the canonical one: no copy.
-                        canonical: path.utf8.elementsEqual(canonical) ? path : String(decoding: canonical, as: UTF8.self),
-                        exists: exists, isHardLinkedFile: hardLinked, openObject: nil)
-                }) {
-                return fastest
-            }
+        let ownView = processID == nil || processID == getpid()
+        // Another process's view matters only where a symlink or a /proc magic link is followed
+        // (`/dev/stdout` → `/proc/self/fd/1`). An absolute path outside /proc that crosses no
+        // symlink names the same file for every process sharing our root, so the symlink-free
+        // tier answers it too: `sentinel guard`'s supervisor resolves `/dev/null`, opened for
+        // every `subprocess.run(..., stdout=DEVNULL)`, without the component-by-component walk
+        // (80 µs of each such open; issue 7). A symlink on the path fails that tier (ELOOP) and
+        // the walk decides, in the process's view.
+        let sameForEveryProcess = !ownView && path.utf8.first == slash && !isPath(path, within: "/proc")
+        if symlinkFreeTier, ownView || sameForEveryProcess, let fastest = withSymlinkFreeResolution(
+            path, workingDirectory: ownView ? workingDirectory : "/", countingLinks: countingLinks,
+            { canonical, exists, hardLinked in
+                ResolvedPath(
+                    // The path as given when it already is the canonical one: no copy.
+                    canonical: path.utf8.elementsEqual(canonical) ? path : String(decoding: canonical, as: UTF8.self),
+                    exists: exists, isHardLinkedFile: hardLinked, openObject: nil)
+            }) {
+            return fastest
+        }
+        if ownView {
             let absolute = path.utf8.first == slash ? path : joined(workingDirectory, path)
             if absolute.utf8.first == slash, let fast = kernelResolve(absolute) { return fast }
-        } else if symlinkFreeTier, path.utf8.first == slash, !isPath(path, within: "/proc") {
-            // Another process's view matters only where a symlink or a /proc magic link is
-            // followed (`/dev/stdout` → `/proc/self/fd/1`). An absolute path outside /proc that
-            // crosses no symlink at all names the same file for every process that shares our
-            // root, so the symlink-free tier answers it: `sentinel guard`'s supervisor resolves
-            // `/dev/null`, opened for every `subprocess.run(..., stdout=DEVNULL)`, without the
-            // component-by-component walk (80 µs of each such open; issue 7). Any symlink on the
-            // path fails that tier (ELOOP) and the walk below decides, with the process's view.
-            if let fastest = withSymlinkFreeResolution(
-                path, workingDirectory: "/", countingLinks: countingLinks, { canonical, exists, hardLinked in
-                    ResolvedPath(
-                        canonical: path.utf8.elementsEqual(canonical) ? path : String(decoding: canonical, as: UTF8.self),
-                        exists: exists, isHardLinkedFile: hardLinked, openObject: nil)
-                }) {
-                return fastest
-            }
         }
         return try walk(path, workingDirectory: workingDirectory, processID: processID)
     }
