@@ -259,8 +259,9 @@ struct PinnedDialTests {
             .text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         }
         defer { Task { await server.stop() } }
-        // Nothing listens on 127.0.0.4 at the server's port: binding it there succeeds.
-        _ = try await ClosedPort.find(host: "127.0.0.4", port: server.port)
+        // Nothing listens on 127.0.0.4 at the server's port, and nothing can while we hold it.
+        let refused = try ReservedPort(host: "127.0.0.4", port: server.port)
+        defer { refused.close() }
 
         let request = HTTPRequest(url: "http://example.test:\(server.port)/")
         let response = try await client.send(request, scheme: "http", hostName: "example.test", port: server.port,
@@ -271,9 +272,11 @@ struct PinnedDialTests {
 
     @Test("Connection refused gives connectFailed")
     func refused() async throws {
-        // A port below the ephemeral range: an ephemeral one, once closed, can be handed to a
-        // listener on 0.0.0.0 of a test running in parallel, which then accepts and resets.
-        let port = try await ClosedPort.find(host: "127.0.0.9", port: 1)
+        // A port below the ephemeral range, held bound but not listening for the whole test: a
+        // connect to it is refused, and nothing else can listen there meanwhile.
+        let reserved = try ReservedPort(host: "127.0.0.9", port: 1)
+        defer { reserved.close() }
+        let port = reserved.port
         let request = HTTPRequest(url: "http://example.test:\(port)/")
         let error = await clientError { () throws(HTTPClientError) in
             try await client.send(request, scheme: "http", hostName: "example.test", port: port,
@@ -343,16 +346,40 @@ struct PinnedDialTests {
     }
 }
 
-/// A port on `host` where nothing listens.
-enum ClosedPort {
-    /// A port (`port`, or any when 0) on `host` that could be bound, closed again: nothing
-    /// listens there. Throws when `port` is taken.
-    static func find(host: String, port: Int = 0) async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: host, port: port).get()
-        let bound = channel.localAddress?.port ?? 0
-        try await channel.close().get()
-        return bound
+/// A port on `host` where nothing listens: a socket bound there and never put into listening
+/// state, held until `close()`. A connect to it is refused (RST), and no other socket can listen
+/// on the same address and port meanwhile.
+///
+/// (It replaced binding with NIO's ServerBootstrap and closing again: that made a listener for a
+/// moment, and under parallel load a client's connect could complete into its accept queue just
+/// before the close and then be reset, ECONNRESET instead of ECONNREFUSED, about one run in
+/// fourteen.)
+final class ReservedPort: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init(host: String, port: Int) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw FullListener.POSIXFailure(call: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            Glibc.close(fd)
+            throw FullListener.POSIXFailure(call: "bind \(host):\(port)")
+        }
+        self.descriptor = fd
+        self.port = port
+    }
+
+    func close() {
+        Glibc.close(descriptor)
     }
 }
 
