@@ -155,25 +155,6 @@ struct NetworkRules: Sendable, Hashable {
         phishingEnabled = document.phishing.enabled
         allowPrivateNetwork = document.networkFailsafe.allowPrivateNetwork
     }
-
-    /// Whether `name` is `suffix` or ends with `.suffix` (whole labels), compared as bytes: both are
-    /// normalised ASCII, and `String.hasSuffix` compares Characters (slower, and by canonical
-    /// equivalence rather than by the bytes that are dialled).
-    static func name(_ name: String, isWithin suffix: String) -> Bool {
-        let nameBytes = name.utf8
-        let suffixBytes = suffix.utf8
-        guard nameBytes.count >= suffixBytes.count else { return false }
-        var nameIndex = nameBytes.endIndex
-        var suffixIndex = suffixBytes.endIndex
-        while suffixIndex > suffixBytes.startIndex {
-            nameBytes.formIndex(before: &nameIndex)
-            suffixBytes.formIndex(before: &suffixIndex)
-            if nameBytes[nameIndex] != suffixBytes[suffixIndex] { return false }
-        }
-        guard nameIndex > nameBytes.startIndex else { return true }
-        nameBytes.formIndex(before: &nameIndex)
-        return nameBytes[nameIndex] == UInt8(ascii: ".")
-    }
 }
 
 extension Policy {
@@ -221,13 +202,13 @@ extension Policy {
             target.scheme.map { "\(target.host.uriHost) (\($0):\(target.port))" } ?? "\(target.host.uriHost):\(target.port)"
         }
         if let name = target.host.name {
-            if network.phishingEnabled, let tld = network.phishingTLDs.first(where: { NetworkRules.name(name, isWithin: $0.name) }) {
+            if network.phishingEnabled, let tld = network.phishingTLDs.first(where: { HostPattern.name(name, isWithin: $0.name) }) {
                 return .decided(NetworkDecision(verdict: .deny(
                     rule: tld.keyPath, reason: "Phishing Risk Detected: Blocked TLD detected: .\(tld.name) (\(name)).",
                     remedy: "Remove \"\(tld.entry)\" from phishing.blocked_tlds if \(name) is trusted."
                 ), target: target, addresses: []))
             }
-            if let blocked = network.blockedHosts.first(where: { NetworkRules.name(name, isWithin: $0.name) }) {
+            if let blocked = network.blockedHosts.first(where: { HostPattern.name(name, isWithin: $0.name) }) {
                 return .decided(NetworkDecision(verdict: .deny(
                     rule: blocked.keyPath, reason: "Network access to \(name) is blocked.",
                     remedy: "Remove \"\(blocked.entry)\" from network_failsafe.blocked_hosts."

@@ -122,20 +122,28 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
     /// Hashes what the entry matches.
     public func hash(into hasher: inout Hasher) { hasher.combine(kind) }
 
+    /// Whether `name` is `suffix` or ends with `.suffix` (whole labels), compared as bytes: both are
+    /// normalised ASCII, and `String.hasSuffix` compares Characters (slower, and by canonical
+    /// equivalence rather than by the bytes that are dialled).
+    static func name(_ name: String, isWithin suffix: String) -> Bool {
+        let nameBytes = name.utf8
+        let suffixBytes = suffix.utf8
+        guard nameBytes.count >= suffixBytes.count else { return false }
+        var nameIndex = nameBytes.endIndex
+        var suffixIndex = suffixBytes.endIndex
+        while suffixIndex > suffixBytes.startIndex {
+            nameBytes.formIndex(before: &nameIndex)
+            suffixBytes.formIndex(before: &suffixIndex)
+            if nameBytes[nameIndex] != suffixBytes[suffixIndex] { return false }
+        }
+        guard nameIndex > nameBytes.startIndex else { return true }
+        nameBytes.formIndex(before: &nameIndex)
+        return nameBytes[nameIndex] == UInt8(ascii: ".")
+    }
+
     /// Whether `name` ends with `.` + `base` (and is longer than that).
     static func isStrictSubdomain(_ name: String, of base: String) -> Bool {
-        let candidate = name.utf8
-        let suffix = base.utf8
-        guard candidate.count > suffix.count + 1 else { return false }
-        var candidateIndex = candidate.endIndex
-        var suffixIndex = suffix.endIndex
-        while suffixIndex > suffix.startIndex {
-            candidate.formIndex(before: &candidateIndex)
-            suffix.formIndex(before: &suffixIndex)
-            if candidate[candidateIndex] != suffix[suffixIndex] { return false }
-        }
-        candidate.formIndex(before: &candidateIndex)
-        return candidate[candidateIndex] == UInt8(ascii: ".")
+        name.utf8.count > base.utf8.count + 1 && Self.name(name, isWithin: base)
     }
 
     /// Wildcard-DNS services: every name under them resolves to whatever address the name
