@@ -51,6 +51,7 @@ public struct NativeSandbox: Sendable {
         defer { cgroup?.remove() }
         let limits = spec.limits
         if let cgroup {
+            plan.cgroupJoinFiles = cgroup.selfJoinFiles
             report.protections.limits = "\(cgroup.version.rawValue): pids \(limits.pids), memory \(limits.memoryBytes) bytes, cpus \(limits.cpus)"
         } else {
             plan.rlimitProcesses = limits.pids
@@ -79,7 +80,7 @@ public struct NativeSandbox: Sendable {
 
         report.startedAt = Clock.unixNow()
         let started = Clock.monotonic()
-        let outcome = try StageConnection.launch(plan: plan, cgroup: cgroup, seccomp: seccomp)
+        let outcome = try StageConnection.launch(plan: plan, seccomp: seccomp)
         report.endedAt = Clock.unixNow()
         report.durationSeconds = Clock.monotonic() - started
         if let session = outcome.seccompSession {
@@ -141,7 +142,7 @@ struct StageOutcome {
 
 /// The launcher's half of the stage protocol.
 enum StageConnection {
-    static func launch(plan: StagePlan, cgroup: SandboxCgroup?, seccomp: SeccompSetup) throws(SandboxError) -> StageOutcome {
+    static func launch(plan: StagePlan, seccomp: SeccompSetup) throws(SandboxError) -> StageOutcome {
         defer { seccomp.closeSupervisor() }
         let control: (read: Int32, write: Int32)
         let reportPipe: (read: Int32, write: Int32)
@@ -201,8 +202,6 @@ enum StageConnection {
         defer { sentinel_stop_forwarding() }
 
         do {
-            // Into the cgroup before the stage reads its plan, so every process it makes is in it.
-            try cgroup?.add(pid)
             if !forked {
                 let body = (try? JSONEncoder().encode(plan)).map { [UInt8]($0) } ?? []
                 try Sys.writeAll(control.write, Frames.lengthPrefix(body.count) + body)

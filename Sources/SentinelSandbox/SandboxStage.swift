@@ -6,11 +6,11 @@
 // executables' `main.swift`, before anything async starts, so this code runs with one thread and
 // may fork freely. The order of the steps is fixed and documented in docs/SANDBOX.md:
 //
-//  stage (S):  read plan -> check 1 thread -> setsid, pdeathsig, non-dumpable -> [root: clear
-//              groups, idmapped workspace, open bind sources] -> unshare(user, mount, pid, net,
-//              ipc, uts, cgroup) -> launcher writes uid/gid maps -> [root: setresuid to the
-//              workload id] -> [rootless: open bind sources] -> fork PID 1 -> forward signals,
-//              wait, exit with PID 1's status
+//  stage (S):  read plan -> check 1 thread -> join the cgroup -> setsid, pdeathsig,
+//              non-dumpable -> [root: clear groups, idmapped workspace, open bind sources] ->
+//              unshare(user, mount, pid, net, ipc, uts, cgroup) -> launcher writes uid/gid maps
+//              -> [root: setresuid to the workload id] -> [rootless: open bind sources] -> fork
+//              PID 1 -> forward signals, wait, exit with PID 1's status
 //  init (P):   mounts -> pivot_root -> hostname, loopback -> drop capabilities, no_new_privs ->
 //              fork workload -> reap, forward signals, report the workload's status
 //  workload:   close fds -> rlimits -> Landlock -> seccomp (last) -> execve
@@ -125,6 +125,12 @@ struct StageProcess {
         let threads = StageProcess.threadCount()
         guard threads == 1 else {
             throw StepError(.checkSingleThreaded, errno: EINVAL, "/proc/self/status says Threads: \(threads)")
+        }
+        // Into the limits' cgroup, before anything is started and before unshare(CLONE_NEWCGROUP),
+        // so the sandbox's cgroup namespace is rooted at its own group. The stage moves itself:
+        // for v1 that is the one migration without a grace-period wait (SandboxCgroup.selfJoinFiles).
+        for file in plan.cgroupJoinFiles {
+            try step(.joinCgroup, file) { () throws(Errno) in try Sys.writeFile(file, "0") }
         }
         // 2. A new session: no controlling terminal, so TIOCSTI cannot inject into the
         //    caller's terminal, and terminal signals reach only the launcher, which forwards.

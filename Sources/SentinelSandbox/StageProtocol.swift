@@ -48,11 +48,14 @@ struct StagePlan: Codable, Sendable {
     var seccompHandsOffListener = false
     /// The status line for the report (`enforce (strict profile, 413 instructions)`).
     var seccompStatus = "off"
+    /// The cgroup files the stage writes `0` to before it unshares (`SandboxCgroup.selfJoinFiles`);
+    /// empty when the limits are rlimits.
+    var cgroupJoinFiles: [String] = []
 }
 
 /// The setup steps, in the order the stage runs them. Also used as the `stage` of an error.
 enum StageStep: String, Codable, Sendable {
-    case readPlan, checkSingleThreaded, newSession, clearGroups, idmapWorkspace, openBindSources
+    case readPlan, checkSingleThreaded, joinCgroup, newSession, clearGroups, idmapWorkspace, openBindSources
     case unshareNamespaces, waitForIDMaps, switchIdentity, forkInit
     case privatizeMounts, mountRoot, bindSystem, maskSecrets, mountProc, mountDev, mountTmp
     case mountWorkspace, mountPolicy, extraBinds, blockPaths, limitNestedUserNamespaces
@@ -65,6 +68,7 @@ enum StageStep: String, Codable, Sendable {
         switch self {
         case .readPlan: return "read the sandbox plan from the launcher"
         case .checkSingleThreaded: return "confirm the stage is single-threaded"
+        case .joinCgroup: return "move into the sandbox's cgroup"
         case .newSession: return "start a new session"
         case .clearGroups: return "drop supplementary groups"
         case .idmapWorkspace: return "create an idmapped mount of the workspace"

@@ -135,6 +135,29 @@ struct IsolateWorksTests {
         #expect((protections["namespaces"] as? [String])?.contains("net") == true)
     }
 
+    /// The stage moves itself into the run's cgroup before it unshares the cgroup namespace, so
+    /// the workload sees its own group as the root. (When the launcher moved the stage from
+    /// outside, the stage usually unshared first and the workload saw `/sentinel-<pid>-…`.)
+    @Test("the workload's cgroup namespace is rooted at the run's own group (root caller: cgroups)")
+    func cgroupNamespaceRoot() throws {
+        let scratch = try Scratch(for: .root)
+        let result = try Isolate.run(.root, scratch, flags: ["--json-status"], ["/bin/cat", "/proc/self/cgroup"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stderr.split(separator: "\n").last { $0.hasPrefix("{") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let limits = try #require((object["protections"] as? [String: Any])?["limits"] as? String)
+        try #require(limits.hasPrefix("v"), "this machine gave the root caller no cgroup: \(limits)")
+        // `4:memory:/` (v1) or `0::/` (v2): the path after the second colon.
+        let groups = result.stdout.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false) }
+        let controllers = limits.hasPrefix("v1") ? ["pids", "memory", "cpu"] : [""]
+        for controller in controllers {
+            let entry = groups.first { fields in
+                fields.count == 3 && (controller.isEmpty ? fields[1].isEmpty : fields[1].split(separator: ",").contains(Substring(controller)))
+            }
+            #expect(entry.map { String($0[2]) } == "/", "controller \(controller): \(result.stdout)")
+        }
+    }
+
     @Test("a missing command is exit 127 with one sentence")
     func commandNotFound() throws {
         let scratch = try Scratch(for: .root)
