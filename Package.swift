@@ -137,7 +137,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelAudit", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelIsolateCLI", "SentinelAudit", "SentinelTestSupport"]),
     ]
 )
 

@@ -34,13 +34,13 @@ public struct IsolateCommand: ParsableCommand {
     )
 
     @Option(help: "Host directory mounted read-write at /workspace (the working directory).")
-    var workspace = "./sandbox-workspace"
+    var workspace = Defaults.workspace
 
     @Option(help: "Policy file mounted read-only at /workspace/sentinel.yaml.")
-    var policy = "./sentinel.yaml"
+    var policy = Defaults.policy
 
     @Option(help: "Network: none (loopback only), proxied (only through the policy proxy), host (no isolation; refused in production), bridge (Docker only).")
-    var network = "none"
+    var network = Defaults.network
 
     @Option(name: .customLong("proxy-socket"), help: "With --network proxied on the native backend: use this running `sentinel proxy --unix` socket instead of starting one for the run.")
     var proxySocket: String?
@@ -61,13 +61,13 @@ public struct IsolateCommand: ParsableCommand {
     var seccompProfile: String?
 
     @Option(help: "Custom seccomp profile file (Docker's JSON format).")
-    var seccomp = "./seccomp/sentinel-seccomp.json"
+    var seccomp = Defaults.seccomp
 
     @Option(help: "Seccomp mode: enforce, log or off (default: $SENTINEL_SECCOMP_MODE or enforce).")
     var seccompMode: String?
 
     @Option(help: "Image for the docker backend.")
-    var image = "sentinel-guard:local"
+    var image = Defaults.image
 
     @Flag(help: "Build the image if it is missing (docker backend).")
     var buildIfMissing = false
@@ -317,7 +317,7 @@ public struct IsolateCommand: ParsableCommand {
         var profilePath: String?
         var builtinProfile: String?
         if seccompMode != .off {
-            let defaultPath = "./seccomp/sentinel-seccomp.json"
+            let defaultPath = Defaults.seccomp
             func shipped(_ file: String, _ name: String) {
                 let path = PathResolution.absolute(file)
                 if PathResolution.isRegularFile(path) { profilePath = path } else { builtinProfile = name }

@@ -9,8 +9,20 @@ public enum IsolateEntry {
     /// Synchronous on purpose: no task, no executor, so the process stays single-threaded and the
     /// launcher can fork its sandbox stage instead of re-executing this binary (see
     /// `NativeSandbox`), which halves the cost of a run.
+    ///
+    /// An ordinary launch line is read by `IsolateCommand.scanned` without ArgumentParser's
+    /// reflection (5 ms of a launch); anything else goes to ArgumentParser.
     public static func main() -> Never {
-        run(IsolateCommand.self, Array(CommandLine.arguments.dropFirst()), program: "sentinel-isolate")
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if var command = IsolateCommand.scanned(arguments) {
+            do {
+                try command.run()
+                Glibc.exit(0)
+            } catch {
+                finish(IsolateCommand.self, after: error, program: "sentinel-isolate")
+            }
+        }
+        run(IsolateCommand.self, arguments, program: "sentinel-isolate")
     }
 
     /// Runs `command`, except that a usage error prints one sentence and exits 2 (the original
