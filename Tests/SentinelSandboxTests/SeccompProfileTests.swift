@@ -170,6 +170,34 @@ struct BuiltinSeccompProfileTests {
         #expect(BuiltinSeccompProfiles.text(named: name) == file, "update BuiltinSeccompProfiles.swift from \(path)")
     }
 
+    /// Strings are read in one piece when they hold no escape, and scalar by scalar otherwise;
+    /// both readings must give the text, and bad bytes must be refused with a position.
+    @Test(arguments: [
+        (#"read"#, "read"),
+        (#"a\"b\\c\/d\n\t"#, "a\"b\\c/d\n\t"),
+        (#"caf\u00e9 \ud83d\ude00"#, "café 😀"),
+        ("café 😀", "café 😀"),
+        (#"plain then \u0041"#, "plain then A"),
+        ("", ""),
+    ])
+    func stringsAreReadExactly(source: String, expected: String) throws {
+        let document = #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "comment": ""# + source + #""}]}"#
+        let profile = try SeccompProfile(json: Array(document.utf8), source: "<test>")
+        #expect(profile.syscalls.first?.comment == expected)
+    }
+
+    @Test(arguments: [
+        ([0xC3, 0x28], "not valid UTF-8"),
+        ([0xFF], "not valid UTF-8"),
+        ([0x61, 0x0A], "a control character"),
+    ] as [([UInt8], String)])
+    func badStringBytesAreRefused(bytes: [UInt8], expected: String) {
+        let document = Array(#"{"defaultAction": "SCMP_ACT_ERRNO", "x": ""#.utf8) + bytes + Array(#""}"#.utf8)
+        let error = #expect(throws: SeccompError.self) { try SeccompProfile(json: document, source: "<bad>") }
+        #expect(error?.description.contains(expected) == true, "\(error?.description ?? "no error")")
+        #expect(error?.description.hasPrefix("<bad>:1:") == true, "\(error?.description ?? "no error")")
+    }
+
     @Test func unknownNamesHaveNoProfile() {
         #expect(BuiltinSeccompProfiles.text(named: "custom") == nil)
     }
