@@ -285,9 +285,20 @@ public struct CommandDenylist: Sendable {
         where directory.hasPrefix("/") && !directories.contains(directory) {
             directories.append(directory)
         }
+        // Each directory once, however many names it has: on a merged-/usr system (Debian 12)
+        // /bin is /usr/bin and /sbin is /usr/sbin, and reading /usr/bin twice was about half
+        // of the scan.
+        var scanned: [FileIdentity] = []
         for directory in directories {
             guard let stream = opendir(directory) else { continue }
             defer { closedir(stream) }
+            // (A directory whose identity cannot be read is scanned anyway.)
+            var directoryStatus = stat()
+            if fstat(dirfd(stream), &directoryStatus) == 0 {
+                let identity = FileIdentity(device: UInt64(directoryStatus.st_dev), inode: UInt64(directoryStatus.st_ino))
+                if scanned.contains(identity) { continue }
+                scanned.append(identity)
+            }
             while let entry = readdir(stream) {
                 // Read the name through a pointer: glibc packs entries by `d_reclen`, so copying
                 // the whole `struct dirent` (256-byte `d_name`) can read past the buffer's end.

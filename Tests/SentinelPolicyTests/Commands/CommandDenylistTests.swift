@@ -76,6 +76,23 @@ struct CommandDenylistTests {
         #expect(denylist.match(identity: found.identity)?.entry == "python")
     }
 
+    /// A directory on PATH under two names (merged /usr: /bin is /usr/bin) is read once; the
+    /// first name must then find everything the second would have.
+    @Test("A directory reached under two names is scanned once and still found")
+    func directoryUnderTwoNames() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let bin = try scratch.directory("bin")
+        let interpreter = try scratch.script("bin/ruby3.1")
+        let alias = try scratch.symlink("alias", to: bin)
+        let disguised = try scratch.hardLink("harmless", to: interpreter)
+        for searchPath in ["\(alias):\(bin)", "\(bin):\(alias)", "\(alias)"] {
+            let denylist = try CommandDenylist(searchPath: searchPath)
+            let found = try ExecutableResolver.resolve(disguised, searchPath: nil, workingDirectory: "/")
+            #expect(denylist.match(identity: found.identity)?.entry == "ruby", "PATH=\(searchPath)")
+        }
+    }
+
     @Test("Debian's dash, behind /bin/sh, is recognised by identity")
     func dashIdentity() throws {
         let denylist = try CommandDenylist(searchPath: standardPath)
