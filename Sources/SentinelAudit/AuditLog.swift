@@ -97,11 +97,18 @@ public final class AuditLog: Sendable {
         /// survives a power failure once ``AuditLog/append(_:)`` returns. Costs a disk flush per
         /// record.
         public var synchronous: Bool
+        /// How long an append waits for the log's `flock` before it fails (and the action it
+        /// records is denied). Other Sentinel writers hold the lock for microseconds; a reader
+        /// such as `sentinel audit verify` holds a shared lock while it reads the whole log. Any
+        /// process that can open the log can also hold the lock forever (a guarded program
+        /// running as the operator can), and an append must not wait that long.
+        public var lockTimeout: Duration
 
         /// Creates options.
-        public init(key: AuditKey? = nil, synchronous: Bool = false) {
+        public init(key: AuditKey? = nil, synchronous: Bool = false, lockTimeout: Duration = .seconds(10)) {
             self.key = key
             self.synchronous = synchronous
+            self.lockTimeout = lockTimeout
         }
     }
 
@@ -339,6 +346,38 @@ public final class AuditLog: Sendable {
         for record in rest { written(record) }
     }
 
+    /// `flock(LOCK_EX)` on `fd`, waiting at most `options.lockTimeout`: without the limit, a
+    /// guarded program that holds the lock would stop its own supervisor, and with it every call
+    /// the program makes. Polls with a growing pause (50 µs to 10 ms); an uncontended lock is
+    /// one call, as before.
+    private func lockExclusively(_ fd: Int32) throws(AuditError) {
+        var pause: UInt32 = 50
+        var deadline: ContinuousClock.Instant?
+        while true {
+            do throws(Sys.Failure) {
+                try Sys.flock(fd, LOCK_EX | LOCK_NB)
+                return
+            } catch where error.errno == EWOULDBLOCK {
+                let now = ContinuousClock.now
+                let end = deadline ?? now + options.lockTimeout
+                deadline = end
+                if now >= end {
+                    throw AuditError(
+                        .lock,
+                        "Another process has held the lock on the audit log \(path) for \(options.lockTimeout) (Sentinel's "
+                            + "own writers hold it for microseconds; a long `sentinel audit verify` or a program that locked "
+                            + "the file holds it longer), so nothing was written and the action is denied. Find the holder "
+                            + "with `fuser \(path)`.",
+                        path: path, errno: EWOULDBLOCK)
+                }
+                usleep(pause)
+                pause = min(pause * 2, 10_000)
+            } catch {
+                throw AuditError(.lock, "Could not lock the audit log \(path).", path: path, errno: error.errno)
+            }
+        }
+    }
+
     /// Takes the exclusive flock on the file the path names now, reopening if the file was moved,
     /// deleted or replaced since we opened it; returns the file's size.
     ///
@@ -346,11 +385,7 @@ public final class AuditLog: Sendable {
     /// inode are ours, its size is our file's size (no separate `fstat`).
     private func lockCurrentFile(_ files: inout OpenFiles) throws(AuditError) -> Int64 {
         for _ in 0..<8 {
-            do throws(Sys.Failure) {
-                try Sys.flock(files.log, LOCK_EX)
-            } catch {
-                throw AuditError(.lock, "Could not lock the audit log \(path).", path: path, errno: error.errno)
-            }
+            try lockExclusively(files.log)
             let current: sentinel_file_identity?
             do throws(Sys.Failure) {
                 current = try Sys.identity(in: files.directory, name: name)

@@ -90,6 +90,28 @@ struct AuditLogTests {
         #expect(verification.lastSequence == 4)
     }
 
+    /// Any process that can open the log can hold its flock (a guarded program running as the
+    /// operator can): an append then fails after `lockTimeout`, instead of waiting forever, and
+    /// works again once the lock is released.
+    @Test func anAppendGivesUpOnALockHeldByAnotherProcess() throws {
+        let directory = try ScratchDirectory()
+        let path = try makeLog(in: directory, count: 2)
+        let log = try AuditLog(path: path, options: .init(lockTimeout: .milliseconds(200)))
+        // Another open file description: its flock excludes the writer's, as another process's would.
+        let holder = open(path, O_RDONLY | O_CLOEXEC)
+        try #require(holder >= 0)
+        defer { close(holder) }
+        try #require(flock(holder, LOCK_EX) == 0)
+        let error = #expect(throws: AuditError.self) { try log.append(sampleEvent(3)) }
+        #expect(error?.code == .lock)
+        #expect(error?.description.contains("fuser \(path)") == true, "\(error?.description ?? "")")
+        #expect(try readLines(path).count == 2)
+
+        try #require(flock(holder, LOCK_UN) == 0)
+        #expect(try log.append(sampleEvent(3)).sequence == 3)
+        #expect(try AuditVerifier().verify(path: path).problem == nil)
+    }
+
     @Test func twoWritersInOneProcessInterleaveWithoutBreakingTheChain() throws {
         let directory = try ScratchDirectory()
         let path = directory.file("audit.log")
