@@ -141,7 +141,8 @@ public final class DecisionPipeline: Sendable {
         } catch {
             return PipelineDecision(
                 isAllowed: false, verdict: request.verdict, approver: approver,
-                reason: "\(reason) The audit log cannot be written (\(error)), so the action is refused; fix the log path or its permissions.",
+                reason: "\(reason) The action is refused because it could not be recorded: \(error)"
+                    + (error.code == .lock ? "" : " Fix the log path, its permissions or the disk."),
                 auditSequence: nil
             )
         }

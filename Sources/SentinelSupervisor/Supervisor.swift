@@ -62,6 +62,8 @@ final class Supervisor: Sendable {
     /// action, which must be asked and recorded once.
     private let recentExecDenials = Mutex<[Int32: (key: String, at: ContinuousClock.Instant)]>([:])
     private let pidfdWarning = Atomic<Bool>(false)
+    /// Whether the operator was told that a decision could not be recorded (once per run).
+    private let unrecordedWarning = Atomic<Bool>(false)
 
     init(
         notifier: SeccompNotifier, policy: Policy, pipeline: DecisionPipeline, initialPid: Int32,
@@ -221,6 +223,11 @@ final class Supervisor: Sendable {
         count {
             $0.decisions += 1
             if decision?.isAllowed == true { $0.allowed += 1 } else { $0.denied += 1 }
+        }
+        // A decision that could not be recorded was refused: the operator must learn why (a full
+        // disk, a log the program holds locked), once, not once per call.
+        if let decision, decision.auditSequence == nil, !unrecordedWarning.exchange(true, ordering: .relaxed) {
+            log("sentinel guard: \(decision.reason) Later calls that cannot be recorded are refused too and counted as denied.")
         }
     }
 

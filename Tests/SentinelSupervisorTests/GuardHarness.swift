@@ -35,11 +35,11 @@ struct GuardHarness {
     /// the root) and the approval `handler`; returns the exit and the audit records.
     func run(
         _ command: [String], policy yaml: String, handler: any ApprovalHandler = RejectApprovalHandler(),
-        trustedEndpoints: Set<IPEndpoint> = []
+        trustedEndpoints: Set<IPEndpoint> = [], auditLockTimeout: Duration = .seconds(10)
     ) async throws -> (exit: GuardExit, records: [[String: Any]], statistics: SupervisorStatistics) {
         let document = try PolicyLoader().parse(yaml)
         let policy = try Policy(document: document, context: PolicyContext(baseDirectory: root, homeDirectory: root))
-        let log = try AuditLog(path: auditPath)
+        let log = try AuditLog(path: auditPath, options: .init(lockTimeout: auditLockTimeout))
         let pipeline = DecisionPipeline(
             mode: .guard, policySHA256: String(repeating: "0", count: 64), audit: log,
             approvals: ApprovalBroker(handler: handler, timeout: .seconds(30)))
