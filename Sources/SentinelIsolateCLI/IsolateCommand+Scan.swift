@@ -52,11 +52,8 @@ extension IsolateCommand {
             let token = arguments[index]
             // The first word that is not an option starts the command (ArgumentParser's
             // captureForPassthrough keeps it verbatim, `--` included).
-            guard token.hasPrefix("-") else { break }
-            guard token.hasPrefix("--"), token != "--" else {
-                if token == "--" { break }
-                return nil  // -h and other short spellings
-            }
+            guard token.hasPrefix("-"), token != "--" else { break }
+            guard token.hasPrefix("--") else { return nil }  // -h and other short spellings
             var name = token.dropFirst(2)
             var value: String?
             if let equals = name.firstIndex(of: "=") {
