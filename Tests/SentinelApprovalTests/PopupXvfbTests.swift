@@ -145,7 +145,7 @@ struct PopupXvfbTests {
     ///
     /// A mapped window may not take input yet (GTK finishes realising it after mapping; under a
     /// loaded CI machine keys were seen to vanish, and a lost answer then waited for the broker's
-    /// timeout). A dialog still open 5 s after its answer is closed and the question asked again
+    /// timeout). A dialog still open 20 s after its answer is closed and the question asked again
     /// with a new dialog, up to three times: repeating keys into the same dialog is not safe, since
     /// a half-applied Tab would change which button a repeat presses.
     private func ask(
@@ -154,20 +154,28 @@ struct PopupXvfbTests {
         let display = try await VirtualDisplay.start()
         let handler = PopupApprovalHandler(environment: display.environment, tools: [tool])
         #expect(handler.availableTool()?.tool == tool)
+        var closed: Set<String> = []
         for attempt in 1...3 {
             let broker = ApprovalBroker(handler: handler, timeout: .seconds(120))
             let asking = Task { await broker.decide(alert) }
-            let search = try await runTool(
-                "xdotool", ["search", "--sync", "--onlyvisible", "--name", "Sentinel Guard"],
-                environment: display.environment)
-            let window = try #require(search.output.split(separator: "\n").first.map(String.init), "no dialog window appeared")
+            // The new dialog's window, never one closed by an earlier attempt: a closed window can
+            // still be listed for a moment, and keys sent to it are lost.
+            var window: String?
+            for _ in 0..<300 where window == nil {
+                let search = try await runTool(
+                    "xdotool", ["search", "--sync", "--onlyvisible", "--name", "Sentinel Guard"],
+                    environment: display.environment)
+                window = search.output.split(separator: "\n").map(String.init).first { !closed.contains($0) }
+                if window == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let found = try #require(window, "no new dialog window appeared")
             if attempt == 1 {
                 try await runTool("import", ["-window", "root", try artifactPath(screenshot)], environment: display.environment)
             }
-            let keys = answer.xdotool.map { $0 == "%W" ? window : $0 }
+            let keys = answer.xdotool.map { $0 == "%W" ? found : $0 }
             let finished = Finished()
             let waiting = Task { let decision = await asking.value; finished.set(); return decision }
-            try await runTool("xdotool", ["windowfocus", "--sync", window], environment: display.environment)
+            try await runTool("xdotool", ["windowfocus", "--sync", found], environment: display.environment)
             try await Task.sleep(for: .seconds(2))
             if keys.first == "key" {
                 // One key per xdotool call, with a pause, so a starved dialog sees them in order.
@@ -178,10 +186,14 @@ struct PopupXvfbTests {
             } else {
                 try await runTool("xdotool", keys, environment: display.environment)
             }
-            for _ in 0..<50 where !finished.value { try await Task.sleep(for: .milliseconds(100)) }
+            // Up to 20 s: under the full suite on 2 cores, a starved dialog was seen to take
+            // longer than 5 s to act on keys it had received, and closing it then lost an
+            // answer that was only late (three times in a row, 2026-11-23).
+            for _ in 0..<200 where !finished.value { try await Task.sleep(for: .milliseconds(100)) }
             if finished.value || attempt == 3 { return await waiting.value }
             // The answer was lost: close this dialog (a deny nobody asked for) and ask again.
-            try await runTool("xdotool", ["windowkill", window], environment: display.environment)
+            try await runTool("xdotool", ["windowkill", found], environment: display.environment)
+            closed.insert(found)
             _ = await waiting.value
         }
         preconditionFailure("the loop returns on its last attempt")
