@@ -12,11 +12,13 @@ import Synchronization
 ///   its answer. Either wait running out is a denial with approver `timeout`; the handler is
 ///   cancelled, and the next prompt starts only once it has returned.
 /// - **Errors deny.** A handler that throws yields a denial naming the handler and the error.
-/// - **No double prompts.** Requests for the same action and target that arrive while one is
-///   being asked share its answer (the original prompted twice for one `subprocess.run`).
-/// - **Session answers stick.** After "approve for session", the same action on the same target
-///   (compared exactly: approving `echo x` does not approve every `echo`) is approved without
-///   asking, with approver `session`, until ``revokeSessionApprovals()``.
+/// - **No double prompts.** Requests for the same exact action (``SecurityAlert/subject``: the
+///   executable's identity and arguments, the resolved socket, the address) that arrive while one
+///   is being asked share its answer (the original prompted twice for one `subprocess.run`).
+/// - **Session answers stick, to exactly what was asked.** After "approve for session", the same
+///   action on the same subject is approved without asking, with approver `session`, until
+///   ``revokeSessionApprovals()``. Approving `wc report.txt` does not approve
+///   `/usr/bin/python3 report.txt`, whose command line reads the same.
 ///
 /// The returned ``ApprovalDecision`` carries the approver for the audit record.
 public actor ApprovalBroker {
@@ -41,9 +43,20 @@ public actor ApprovalBroker {
         public var promptOpen = false
     }
 
+    /// What an answer covers: the action and its exact subject (``SecurityAlert/subject``).
     private struct Key: Hashable {
         let action: String
-        let target: String
+        let subject: String
+
+        init(_ alert: SecurityAlert) {
+            action = alert.action
+            subject = alert.subject ?? alert.target
+        }
+
+        init(action: String, subject: String) {
+            self.action = action
+            self.subject = subject
+        }
     }
 
     private struct Waiter {
@@ -88,9 +101,10 @@ public actor ApprovalBroker {
         return snapshot
     }
 
-    /// Whether `action` on `target` was approved for the session.
-    public func isApprovedForSession(action: String, target: String) -> Bool {
-        sessionApprovals.contains(Key(action: action, target: target))
+    /// Whether `action` on `subject` (an alert's ``SecurityAlert/subject``, or its target when it
+    /// has none) was approved for the session.
+    public func isApprovedForSession(action: String, subject: String) -> Bool {
+        sessionApprovals.contains(Key(action: action, subject: subject))
     }
 
     /// Forgets every session approval; the next request for each is asked again.
@@ -101,7 +115,7 @@ public actor ApprovalBroker {
     /// Answers an alert: from a session approval, by joining an identical request in progress, or
     /// by asking the handler in turn. Never throws: every failure is a denial that says why.
     public func decide(_ alert: SecurityAlert) async -> ApprovalDecision {
-        let key = Key(action: alert.action, target: alert.target)
+        let key = Key(alert)
         if sessionApprovals.contains(key) {
             counters.sessionHits += 1
             return .approveForSession(by: .session)

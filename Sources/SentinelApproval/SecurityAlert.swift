@@ -43,16 +43,23 @@ public struct SecurityAlert: Hashable, Sendable {
     public var recommendation: String
     /// How dangerous the action is.
     public var severity: AlertSeverity
+    /// The exact action, as a key no other action shares: the executable's device and inode with
+    /// the argument vector, the resolved socket file, the address and port. Answers are
+    /// remembered and identical questions merged by this, never by `target`, which is text for
+    /// people (two execs with the same command line may run different files). `target` when nil.
+    public var subject: String?
 
     /// Creates an alert.
     public init(
-        action: String, target: String, reason: String, recommendation: String, severity: AlertSeverity = .high
+        action: String, target: String, reason: String, recommendation: String, severity: AlertSeverity = .high,
+        subject: String? = nil
     ) {
         self.action = action
         self.target = target
         self.reason = reason
         self.recommendation = recommendation
         self.severity = severity
+        self.subject = subject
     }
 }
 

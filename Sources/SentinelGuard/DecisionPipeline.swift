@@ -17,11 +17,18 @@ public struct DecisionRequest: Sendable, Hashable {
     public var severity: AlertSeverity
     /// Extra facts for the audit record (resolved executable, addresses, port…).
     public var details: [String: String]
+    /// The exact action an approval would cover (``SecurityAlert/subject``): `target` when nil.
+    public var subject: String?
+    /// Whether a person may be asked when the policy denies. False for what no answer may open
+    /// (an exec whose loaded image was not the one decided, a terminal injection): the denial
+    /// is recorded without a question.
+    public var isApprovable: Bool
 
     /// Creates a request.
     public init(
         action: AuditAction, target: String, verdict: Verdict, recommendation: String,
-        severity: AlertSeverity = .high, details: [String: String] = [:]
+        severity: AlertSeverity = .high, details: [String: String] = [:], subject: String? = nil,
+        isApprovable: Bool = true
     ) {
         self.action = action
         self.target = target
@@ -29,6 +36,8 @@ public struct DecisionRequest: Sendable, Hashable {
         self.recommendation = recommendation
         self.severity = severity
         self.details = details
+        self.subject = subject
+        self.isApprovable = isApprovable
     }
 }
 
@@ -76,9 +85,10 @@ public final class DecisionPipeline: Sendable {
     /// Decides one action: allow it, or ask, then record the outcome exactly once.
     public func decide(_ request: DecisionRequest) async -> PipelineDecision {
         if let allowed = decideWithoutAsking(request) { return allowed }
+        if !request.isApprovable { return refuseWithoutAsking(request) }
         let alert = SecurityAlert(
             action: request.action.rawValue, target: request.target, reason: request.verdict.reason,
-            recommendation: request.recommendation, severity: request.severity
+            recommendation: request.recommendation, severity: request.severity, subject: request.subject
         )
         let answer = await approvals.decide(alert)
         if answer.isApproved {
@@ -106,6 +116,15 @@ public final class DecisionPipeline: Sendable {
     public func decideWithoutAsking(_ request: DecisionRequest) -> PipelineDecision? {
         guard request.verdict.isAllowed else { return nil }
         return record(request, decision: .allow, approver: .policy, reason: request.verdict.reason, severity: .info)
+    }
+
+    /// Records a denial nobody may overturn (``DecisionRequest/isApprovable`` false, or a
+    /// refusal the caller makes itself) on the caller's thread, without asking. The decision is
+    /// never allowed, whatever the request's verdict says.
+    public func refuseWithoutAsking(_ request: DecisionRequest) -> PipelineDecision {
+        var denied = record(request, decision: .deny, approver: .policy, reason: request.verdict.reason, severity: .high)
+        denied.isAllowed = false
+        return denied
     }
 
     /// Writes a record that is not a decision (activation, attestation, tamper, run start/end).

@@ -128,7 +128,7 @@ struct ApprovalBrokerTests {
             })
         #expect(await broker.decide(alert("/usr/bin/git push")) == .approveForSession(by: "console"))
         #expect(await broker.decide(alert("/usr/bin/git push")) == .approveForSession(by: .session))
-        #expect(await broker.isApprovedForSession(action: "exec", target: "/usr/bin/git push"))
+        #expect(await broker.isApprovedForSession(action: "exec", subject: "/usr/bin/git push"))
         // Not another target, not another action on the same target.
         _ = await broker.decide(alert("/usr/bin/git push --force"))
         _ = await broker.decide(alert("/usr/bin/git push", action: "connect"))
