@@ -153,6 +153,33 @@ public struct CommandEvaluator: Sendable {
         )
     }
 
+    /// Decides an argument vector whose executable the caller has already found and identified
+    /// (a supervisor that opened the very file the kernel will run, in the calling process's
+    /// view): the same steps as ``evaluate(argv:executable:searchesPath:searchPath:workingDirectory:)``,
+    /// without a lookup or the cache, so the identity and canonical path decided on are exactly
+    /// the ones given.
+    ///
+    /// - Parameters:
+    ///   - argv: the argument vector.
+    ///   - typedName: the name or path the program gave (denylisted names deny even when the file
+    ///     behind them is allowed: `argv[0]` and this name are both checked).
+    ///   - resolved: the file that will run.
+    public func evaluate(argv: [String], typedName: String, resolved: ResolvedExecutable) -> CommandDecision {
+        guard !typedName.isEmpty else {
+            return CommandDecision(
+                verdict: .deny(rule: Self.malformedRule, reason: "Command is required: the executable name is empty."),
+                executable: nil, arguments: argv, parsedCommand: nil)
+        }
+        if let position = argv.firstIndex(where: { $0.utf8.contains(0) }) {
+            return CommandDecision(
+                verdict: .deny(rule: Self.malformedRule, reason: "Malformed command: argument \(position) contains a NUL byte, where the kernel would cut it short, so the program would see a different argument than the one checked."),
+                executable: nil, arguments: argv, parsedCommand: nil)
+        }
+        return decide(
+            typedName: typedName, extraName: argv.first, arguments: .argv(argv), searchPath: nil,
+            workingDirectory: "/", searchesPath: false, resolved: resolved)
+    }
+
     // MARK: - Steps
 
     /// The arguments a decision looks at, without copying a shell command's words.
@@ -192,7 +219,7 @@ public struct CommandEvaluator: Sendable {
 
     private func decide(
         typedName: String, extraName: String?, arguments argumentSource: Arguments,
-        searchPath: String?, workingDirectory: String, searchesPath: Bool
+        searchPath: String?, workingDirectory: String, searchesPath: Bool, resolved: ResolvedExecutable? = nil
     ) -> CommandDecision {
         let (arguments, parsed) = argumentSource.stored
         let denylist = rules.denylist
@@ -213,7 +240,9 @@ public struct CommandEvaluator: Sendable {
 
         let executable: ResolvedExecutable
         do {
-            if let cache {
+            if let resolved {
+                executable = resolved
+            } else if let cache {
                 executable = try cache.resolve(typedName, searchPath: searchPath, workingDirectory: workingDirectory, searchesPath: searchesPath)
             } else {
                 executable = try ExecutableResolver.resolve(typedName, searchPath: searchPath, workingDirectory: workingDirectory, searchesPath: searchesPath)

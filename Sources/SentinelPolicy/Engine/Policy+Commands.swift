@@ -36,6 +36,12 @@ extension Policy {
             searchPath: searchPath ?? context.searchPath, workingDirectory: workingDirectory ?? context.baseDirectory
         )
     }
+
+    /// Decides an argument vector for an executable the caller has already opened and identified
+    /// (see ``CommandEvaluator/evaluate(argv:typedName:resolved:)``): no lookup, no cache.
+    public func checkExec(_ argv: [String], typedName: String, resolved: ResolvedExecutable) -> CommandDecision {
+        commandEvaluator.evaluate(argv: argv, typedName: typedName, resolved: resolved)
+    }
 }
 
 extension CommandRules {
