@@ -58,6 +58,10 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, Codable, Expres
     public static let http: AuditAction = "http"
     /// A name lookup.
     public static let dns: AuditAction = "dns"
+    /// Pushing input into a terminal (`TIOCSTI`, `TIOCLINUX`), as if someone typed it.
+    public static let terminalInput: AuditAction = "terminal_input"
+    /// Opening a socket whose packets carry headers the program writes (raw IP, packet).
+    public static let rawSocket: AuditAction = "raw_socket"
     /// A guarded or isolated run began.
     public static let runStart: AuditAction = "run_start"
     /// A guarded or isolated run ended.

@@ -131,12 +131,13 @@ struct PolicyYAMLReader {
 
     private mutating func networkFailsafe(_ node: Node) throws(PolicyError) -> NetworkFailsafeSettings {
         var settings = NetworkFailsafeSettings()
-        let known = ["socket_connect", "allow_private_network", "blocked_hosts", "blocked_ips", "allowed_ips"]
+        let known = ["socket_connect", "allow_private_network", "allow_raw_sockets", "blocked_hosts", "blocked_ips", "allowed_ips"]
         for (key, keyNode, value) in try entries(of: node, keyPath: "network_failsafe") {
             let path = "network_failsafe.\(key)"
             switch key {
             case "socket_connect": settings.socketConnect = try bool(value, keyPath: path)
             case "allow_private_network": settings.allowPrivateNetwork = try bool(value, keyPath: path)
+            case "allow_raw_sockets": settings.allowRawSockets = try bool(value, keyPath: path)
             case "blocked_hosts": settings.blockedHosts = try stringList(value, keyPath: path)
             case "blocked_ips": settings.blockedIPs = try stringList(value, keyPath: path)
             case "allowed_ips": settings.allowedIPs = try stringList(value, keyPath: path)

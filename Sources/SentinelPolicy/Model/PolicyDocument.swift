@@ -98,6 +98,10 @@ public struct NetworkFailsafeSettings: Sendable, Hashable {
     /// Whether loopback, RFC 1918, CGNAT, link-local (never cloud metadata), ULA and site-local
     /// addresses may be reached.
     public var allowPrivateNetwork = false
+    /// Whether `sentinel guard` lets a program open raw IP sockets (`SOCK_RAW`, `SOCK_PACKET`)
+    /// and packet sockets (`AF_PACKET`): their packets carry headers the program writes, so the
+    /// address a `sendto` names is not where they go, and no connect rule can describe them.
+    public var allowRawSockets = false
     /// Host names (and their subdomains) that are always denied.
     public var blockedHosts: [Located<String>] = []
     /// Addresses or CIDR ranges that are always denied.
