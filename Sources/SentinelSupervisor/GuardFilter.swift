@@ -41,15 +41,32 @@ public enum GuardFilter {
         0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000,
     ]
 
+    /// `ioctl` requests that act on the terminal as if someone typed (`TIOCSTI`: push bytes into
+    /// its input queue, run by the operator's shell after the guard exits) or on the virtual
+    /// console (`TIOCLINUX`: selection paste, the same effect). Notified and refused, with a record.
+    public static let terminalInjectionRequests: [UInt64] = [0x5412, 0x541C]
+
+    /// `socket` forms whose packets go where headers the program writes say (raw IP sockets,
+    /// the obsolete `SOCK_PACKET`, and `AF_PACKET`): notified, and refused unless the policy sets
+    /// `network_failsafe.allow_raw_sockets`. `AF_NETLINK` raw sockets (glibc's `getifaddrs`) talk
+    /// to the kernel, not the network, and pass.
+    static let rawSocketTypes: [UInt64] = [3 /* SOCK_RAW */, 10 /* SOCK_PACKET */]
+    /// `AF_INET`, `AF_INET6` and `AF_PACKET`.
+    static let internetFamilies: [UInt64] = [2, 10]
+    static let packetFamily: UInt64 = 17
+
     /// Builds the filter.
+    ///
+    /// No rule depends on a descriptor number: a number means nothing once the program can
+    /// `dup2` any socket onto it (the listener reaches the supervisor without a notified call;
+    /// see `sentinel_guard_launch`).
     ///
     /// - Parameters:
     ///   - notifyReads: notify read-only opens too (the policy has `blocked_paths`, whose reads
     ///     are decided); otherwise only opens with O_WRONLY, O_RDWR, O_CREAT or O_TRUNC notify.
-    ///   - handoffSocket: the fd the listener is sent over, whose `sendmsg` must not be notified.
     ///   - architecture: the target architecture (this machine's by default).
     public static func builder(
-        notifyReads: Bool, handoffSocket: Int32, architecture: SeccompArchitecture? = nil
+        notifyReads: Bool, architecture: SeccompArchitecture? = nil
     ) throws(SeccompError) -> SeccompFilterBuilder {
         var builder = try SeccompFilterBuilder(architecture: architecture, defaultAction: .allow)
         for name in execCalls + entryCalls + ["creat", "openat2", "connect", "sendmsg", "sendmmsg"] {
@@ -75,7 +92,20 @@ public enum GuardFilter {
         // clone3 keeps its flags in memory; ENOSYS makes glibc (>= 2.34) fall back to clone,
         // whose flags the rules above read (as Docker's and Sentinel's profiles do).
         builder.add("clone3", .errno(UInt16(ENOSYS)))
-        builder.handOffListener(over: handoffSocket)
+        // The request is an unsigned int: the kernel ignores the register's upper half, so the
+        // rule compares the lower 32 bits only (a value with junk above them is the same request).
+        for request in terminalInjectionRequests {
+            builder.add("ioctl", .notify, when: [SeccompArgumentCondition(index: 1, .maskedEqual(mask: 0xFFFF_FFFF, value: request))])
+        }
+        for family in internetFamilies {
+            for type in rawSocketTypes {
+                builder.add("socket", .notify, when: [
+                    SeccompArgumentCondition(index: 0, .maskedEqual(mask: 0xFFFF_FFFF, value: family)),
+                    SeccompArgumentCondition(index: 1, .maskedEqual(mask: 0xF, value: type)),
+                ])
+            }
+        }
+        builder.add("socket", .notify, when: [SeccompArgumentCondition(index: 0, .maskedEqual(mask: 0xFFFF_FFFF, value: packetFamily))])
         return builder
     }
 }

@@ -53,7 +53,7 @@ public struct GuardOptions: Sendable {
 }
 
 /// One run of `sentinel guard`: the command, started under the notifying seccomp filter (and
-/// Landlock), and the supervisor that answers its calls.
+/// Landlock) and traced, and the supervisor that answers its calls.
 ///
 /// ```swift
 /// let session = try GuardSession.start(["python3", "agent.py"], options: options)
@@ -61,21 +61,27 @@ public struct GuardOptions: Sendable {
 /// ```
 ///
 /// The launch is a fork whose child runs only raw system calls (in C) before `execve`, so it is
-/// safe from a multithreaded process: no_new_privs → Landlock → the filter, whose listener goes to
-/// us over a socket pair → `execve(COMMAND)`. That first exec is the operator's, so it is recorded
-/// and let through without a decision; every later exec, by any process under the filter, is
-/// decided. The kernel keeps the filter across fork and exec, so every descendant is covered.
+/// safe from a multithreaded process. The ``ProcessTracer``'s thread forks it and attaches
+/// (`PTRACE_SEIZE`) before the child goes on: no_new_privs → Landlock → the filter with a new
+/// listener, whose number the child writes to a socket pair (a `write`, which the filter does
+/// not notify) → the supervisor takes it with `pidfd_getfd` → `execve(COMMAND)`. That first
+/// exec is the operator's, so it is recorded and let through without a decision; every later
+/// exec, by any process under the filter, is decided, and every exec is verified at its exec
+/// stop. The kernel keeps the filter and the tracing across fork and exec, so every descendant
+/// is covered.
 public final class GuardSession: Sendable {
     /// The command's process id.
     public let processID: Int32
     /// What the second layer does on this machine.
     public let landlockDescription: String
     private let supervisor: Supervisor
+    private let tracer: ProcessTracer
 
-    private init(processID: Int32, landlockDescription: String, supervisor: Supervisor) {
+    private init(processID: Int32, landlockDescription: String, supervisor: Supervisor, tracer: ProcessTracer) {
         self.processID = processID
         self.landlockDescription = landlockDescription
         self.supervisor = supervisor
+        self.tracer = tracer
     }
 
     /// What the supervisor has done so far.
@@ -114,11 +120,11 @@ public final class GuardSession: Sendable {
         try checkMemoryReadable()
 
         let (supervisorEnd, childEnd) = try wrap { () throws(SeccompError) in try SeccompHandoff.makeSocketPair() }
-        var supervisorEndOpen = true
-        defer { if supervisorEndOpen { close(supervisorEnd) } }
-        defer { close(childEnd) }
+        defer { close(supervisorEnd) }
+        var childEndOpen = true
+        defer { if childEndOpen { close(childEnd) } }
         let program = try wrap { () throws(SeccompError) in
-            try GuardFilter.builder(notifyReads: !options.policy.pathRules.blocked.isEmpty, handoffSocket: childEnd).program()
+            try GuardFilter.builder(notifyReads: !options.policy.pathRules.blocked.isEmpty).program()
         }
         let ruleset = options.landlock
             ? try GuardLandlock.prepare(for: options.policy)
@@ -130,21 +136,36 @@ public final class GuardSession: Sendable {
             throw SupervisorError(.launch, "Cannot create a pipe (\(SupervisorError.text(-piped))).", errno: -piped)
         }
         defer { close(errorPipe[0]) }
+        var errorPipeWriteOpen = true
+        defer { if errorPipeWriteOpen { close(errorPipe[1]) } }
 
         let filters = program.instructions.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
         let environment = options.environment.map { "\($0.key)=\($0.value)" }.sorted()
-        let pid = withCStrings(command) { argv in
-            withCStrings(environment) { envp in
-                filters.withUnsafeBufferPointer { filter in
-                    sentinel_guard_spawn(
-                        executable, argv, envp, filter.baseAddress, UInt16(filter.count), 0,
-                        ruleset.fileDescriptor ?? -1, childEnd, errorPipe[1], supervisorEnd)
+        let rulesetDescriptor = ruleset.fileDescriptor ?? -1
+        let errorWriter = errorPipe[1]
+        let processes = GuardedProcesses()
+        let (tracer, pid) = try ProcessTracer.launch(processes: processes, log: options.log) {
+            withCStrings(command) { argv in
+                withCStrings(environment) { envp in
+                    filters.withUnsafeBufferPointer { filter in
+                        sentinel_guard_launch(
+                            executable, argv, envp, filter.baseAddress, UInt16(filter.count), 0,
+                            rulesetDescriptor, childEnd, errorWriter, supervisorEnd)
+                    }
                 }
             }
         }
         close(errorPipe[1])
-        guard pid > 0 else {
-            throw SupervisorError(.launch, "fork failed (\(SupervisorError.text(-pid))); the command was not run.", errno: -pid)
+        errorPipeWriteOpen = false
+        close(childEnd)
+        childEndOpen = false
+        // Refuses, after the child was started: it is killed, reaped by the tracer, and the
+        // reason it gave (if any) is reported.
+        func abandon(_ message: String, errno code: Int32? = nil) -> SupervisorError {
+            kill(pid, SIGKILL)
+            _ = tracer.waitForExit()
+            let report = childFailure(errorPipe[0])
+            return SupervisorError(.childSetup, "sentinel guard could not start \(name): \(report ?? message). The command was not run.", errno: code)
         }
         // The command runs as our uid, and the kernel lets a process read and write the memory of
         // any dumpable process of the same uid (process_vm_writev, /proc/PID/mem) unless Yama
@@ -153,47 +174,59 @@ public final class GuardSession: Sendable {
         // address space, so the child keeps its own (it needs to be readable by us before exec).
         guard sentinel_set_non_dumpable() == 0 else {
             let code = errno
-            kill(pid, SIGKILL)
-            reap(pid)
-            throw SupervisorError(
-                .launch, "Cannot protect the supervisor's memory from the command (prctl PR_SET_DUMPABLE: \(SupervisorError.text(code))); the command was not run.",
+            throw abandon(
+                "cannot protect the supervisor's memory from the command (prctl PR_SET_DUMPABLE: \(SupervisorError.text(code)))",
                 errno: code)
         }
-
+        // The child waits for this byte: it is traced by now.
+        guard writeByte(supervisorEnd) else { throw abandon("the command's process ended before it was traced") }
+        guard let number = readListenerNumber(supervisorEnd) else {
+            throw abandon("the command's process ended before it installed the filter")
+        }
+        let listener: Int32
+        switch Self.takeDescriptor(number, from: pid) {
+        case .success(let descriptor): listener = descriptor
+        case .failure(let failure):
+            let code = failure.code
+            throw abandon(
+                "this process may not take the seccomp listener from the command's process (pidfd_getfd: \(SupervisorError.text(code))); "
+                    + "in a container, run with Sentinel's seccomp profile (--security-opt seccomp=seccomp/sentinel-seccomp.json)",
+                errno: code)
+        }
         let notifier: SeccompNotifier
         do {
-            notifier = try SeccompHandoff.receiveListener(from: supervisorEnd)
+            notifier = try SeccompNotifier(listener: listener)
         } catch {
-            let report = childFailure(errorPipe[0]) ?? "the command's process ended before it installed the filter (\(error))"
-            reap(pid)
-            throw SupervisorError(.childSetup, "sentinel guard could not start \(name): \(report). The command was not run.")
+            throw abandon("the seccomp listener cannot be used (\(error))")
         }
-        close(supervisorEnd)
-        supervisorEndOpen = false
-
-        let supervisor = try Supervisor(
-            notifier: notifier, policy: options.policy, pipeline: options.pipeline, initialPid: pid,
-            trustedEndpoints: options.trustedEndpoints, log: options.log)
+        let supervisor: Supervisor
+        do {
+            supervisor = try Supervisor(
+                notifier: notifier, policy: options.policy, pipeline: options.pipeline, initialPid: pid,
+                processes: processes, trustedEndpoints: options.trustedEndpoints, log: options.log)
+        } catch {
+            throw abandon(error.message)
+        }
+        tracer.onMismatch { [supervisor] mismatch in supervisor.recordExecMismatch(mismatch) }
         supervisor.start()
+        // The child closes its listener and execs once it reads this.
+        guard writeByte(supervisorEnd) else {
+            supervisor.stop()
+            throw abandon("the command's process ended before it could exec")
+        }
         // EOF on the close-on-exec pipe: the exec happened (the supervisor let it through).
         if let report = childFailure(errorPipe[0]) {
-            reap(pid)
+            _ = tracer.waitForExit()
             supervisor.stop()
             throw SupervisorError(.childSetup, "sentinel guard could not start \(name): \(report).", errno: nil)
         }
-        return GuardSession(processID: pid, landlockDescription: ruleset.description, supervisor: supervisor)
+        return GuardSession(processID: pid, landlockDescription: ruleset.description, supervisor: supervisor, tracer: tracer)
     }
 
     /// Waits (blocking this thread) for the command to exit, then stops the supervisor. Processes
-    /// the command left running lose their supervisor: their checked calls then fail (ENOSYS).
+    /// the command left running are killed: nothing would answer their checked calls.
     public func waitForExitBlocking() -> GuardExit {
-        var status: Int32 = 0
-        while waitpid(processID, &status, 0) < 0 {
-            if Glibc.errno != EINTR {
-                supervisor.stop()
-                return GuardExit(status: 1, signal: nil)
-            }
-        }
+        let status = tracer.waitForExit()
         supervisor.stop()
         let signal = status & 0x7f
         if signal == 0 { return GuardExit(status: (status >> 8) & 0xff, signal: nil) }
@@ -205,6 +238,36 @@ public final class GuardSession: Sendable {
         await withCheckedContinuation { continuation in
             let thread = Thread { [self] in continuation.resume(returning: waitForExitBlocking()) }
             thread.start()
+        }
+    }
+
+    /// A duplicate of descriptor `number` of process `pid` (`pidfd_getfd`), or the errno.
+    static func takeDescriptor(_ number: Int32, from pid: Int32) -> Result<Int32, Errno> {
+        let pidfd = sentinel_pidfd_open(pid)
+        guard pidfd >= 0 else { return .failure(Errno(-pidfd)) }
+        defer { close(pidfd) }
+        let result = sentinel_pidfd_getfd(pidfd, number)
+        return result >= 0 ? .success(result) : .failure(Errno(-result))
+    }
+
+    static func writeByte(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 1
+        while true {
+            let written = write(fd, &byte, 1)
+            if written == 1 { return true }
+            if written < 0, Glibc.errno == EINTR { continue }
+            return false
+        }
+    }
+
+    /// The listener's descriptor number in the child, or nil when the child closed its end.
+    static func readListenerNumber(_ fd: Int32) -> Int32? {
+        var number: Int32 = -1
+        while true {
+            let got = read(fd, &number, 4)
+            if got == 4 { return number }
+            if got < 0, Glibc.errno == EINTR { continue }
+            return nil
         }
     }
 
@@ -250,17 +313,13 @@ public final class GuardSession: Sendable {
         guard got == 8 else { return nil }
         let reason = SupervisorError.text(report[1])
         switch UInt32(report[0]) {
-        case SENTINEL_GUARD_STEP_NO_NEW_PRIVS.rawValue: return "setting no_new_privs failed (\(reason))"
-        case SENTINEL_GUARD_STEP_LANDLOCK.rawValue: return "applying the Landlock ruleset failed (\(reason))"
-        case SENTINEL_GUARD_STEP_SECCOMP_INSTALL.rawValue: return "the kernel refused the seccomp filter (\(reason))"
-        case SENTINEL_GUARD_STEP_SECCOMP_SEND.rawValue: return "handing the seccomp listener over failed (\(reason))"
+        case SENTINEL_GUARD_LAUNCH_STEP_WAIT.rawValue: return "its process was not released to run (\(reason))"
+        case SENTINEL_GUARD_LAUNCH_STEP_NO_NEW_PRIVS.rawValue: return "setting no_new_privs failed (\(reason))"
+        case SENTINEL_GUARD_LAUNCH_STEP_LANDLOCK.rawValue: return "applying the Landlock ruleset failed (\(reason))"
+        case SENTINEL_GUARD_LAUNCH_STEP_SECCOMP_INSTALL.rawValue: return "the kernel refused the seccomp filter (\(reason))"
+        case SENTINEL_GUARD_LAUNCH_STEP_SECCOMP_REPORT.rawValue: return "handing the seccomp listener over failed (\(reason))"
         default: return "exec failed (\(reason))"
         }
-    }
-
-    static func reap(_ pid: Int32) {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, Glibc.errno == EINTR {}
     }
 }
 

@@ -10,98 +10,161 @@ extension Supervisor {
     /// The deepest chain of `#!` interpreters followed (the kernel's own limit since Linux 5.1 is 4).
     static let interpreterDepth = 4
 
-    /// execve / execveat: read the file name and argv, decide with the command rules (the
-    /// interpreter denylist first), and let the call continue or refuse it with EACCES.
+    /// One file of an exec's chain: the file executed, then each `#!` interpreter the kernel
+    /// loads for it.
+    struct ImageStep {
+        /// The file, as identified in the caller's view.
+        var identity: FileIdentity
+        /// The path that leads to it now (nil when none does: deleted, or moved while decided).
+        var canonicalPath: String?
+        /// For an interpreter: the name in the `#!` line and its optional argument.
+        var shebang: (interpreter: String, argument: String?)?
+    }
+
+    /// execve / execveat: find the file the kernel will run *in the calling thread's view*
+    /// (``CallerView``: its root, working directory or descriptor; its `/proc/self`; magic links
+    /// followed by the kernel), follow its `#!` chain the same way, decide on the files' identities
+    /// and canonical paths with the command rules (the interpreter denylist first), and let the
+    /// call continue or refuse it with EACCES.
     ///
-    /// Continuing is the one place the kernel re-reads what was checked: a thread of the command
-    /// can rewrite the path or argv between our read and the kernel's. The documentation says so;
-    /// Landlock does not help here (it does not restrict which files may be executed by name).
+    /// Continuing is the one place the kernel acts after the check, reading the path and argv
+    /// again: the allowed exec is recorded as an ``ExecExpectation`` before it continues, and the
+    /// ``ProcessTracer`` compares what the kernel loaded with it at the exec stop, killing the
+    /// process on a mismatch before it runs one instruction.
     func planExec(
         _ notification: SeccompNotification, _ target: TargetProcess, dirfd: Int32, path pathAddress: UInt64,
         argv argvAddress: UInt64, flags: Int32
     ) throws(SupervisorError) -> Plan {
         let id = notification.id
-        var path = try target.string(at: pathAddress)
+        let tid = notification.pid
+        let path = try target.string(at: pathAddress)
         let argv = try target.stringArray(at: argvAddress)
-        if path.isEmpty {
-            guard flags & Supervisor.atEmptyPath != 0 else { return .answer(.error(ENOENT)) }
-            path = try target.link(dirfd == AT_FDCWD ? "cwd" : "fd/\(dirfd)")
+        if path.isEmpty, flags & Supervisor.atEmptyPath == 0 { return .answer(.error(ENOENT)) }
+        let tgid = try target.threadGroup()
+        let followFinal = flags & Supervisor.atSymlinkNoFollow == 0
+        let images: [ImageStep]
+        do throws(Errno) {
+            let file = try CallerView.open(
+                path, dirfd: path.hasPrefix("/") ? AT_FDCWD : dirfd, tid: tid, tgid: tgid, followFinal: followFinal,
+                reaches: processes.contains)
+            // A file that does not exist or cannot be executed fails in the kernel anyway (execvp
+            // tries every PATH entry): answer as the kernel would, without a decision.
+            guard file.isRegularFile, file.isExecutable else { return .answer(.error(EACCES)) }
+            images = try imageChain(file, tid: tid, tgid: tgid)
+        } catch {
+            return .answer(.error(error.code))
         }
-        let directory = path.hasPrefix("/") ? "/" : try target.directory(for: dirfd)
-        let absolute = path.hasPrefix("/") ? path : (directory == "/" ? "/" : directory + "/") + path
-        let commandLine = Self.commandLine(argv.isEmpty ? [path] : argv)
+        let shown = path.isEmpty ? (images[0].canonicalPath ?? "descriptor \(dirfd)") : path
+        let commandLine = Self.commandLine(argv.isEmpty ? [shown] : argv)
+        let executablePath = images[0].canonicalPath ?? shown
+        let expectation = ExecExpectation(
+            image: images[images.count - 1].identity, imagePath: images[images.count - 1].canonicalPath ?? shown,
+            arguments: argv, isScript: images.count > 1, commandLine: commandLine)
+        let identity = images[0].identity
+        let subject = "\(identity.device):\(identity.inode)\u{0}" + argv.joined(separator: "\u{0}")
+        var recorded = ["executable": executablePath, "identity": "\(identity.device):\(identity.inode)"]
+        if images.count > 1 { recorded["image"] = expectation.imagePath }
 
         // The command the operator started is trusted: its first exec is recorded, not decided.
-        if notification.pid == initialPid, claimTrustedExec() {
+        if tid == initialPid, claimTrustedExec() {
             let request = DecisionRequest(
                 action: .exec, target: commandLine,
                 verdict: .allow(rule: "guard:operator-command", reason: "The command the operator started is trusted; what it starts is checked."),
-                recommendation: "", severity: .low, details: details(notification, ["executable": absolute]))
-            return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in continueIfPending(id) }
+                recommendation: "", severity: .low, details: details(notification, recorded), subject: subject)
+            return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in
+                continueVerified(id, tid: tid, expectation)
+            }
         }
 
-        // A file that does not exist or cannot be executed fails in the kernel anyway (execvp
-        // tries every PATH entry): answer as the kernel would, without a decision.
-        if access(absolute, X_OK) != 0 {
-            return .answer(.error(Glibc.errno))
-        }
-        // One readlink of /proc/PID/cwd, not two, when the path was relative to it.
-        let workingDirectory =
-            !path.hasPrefix("/") && dirfd == AT_FDCWD ? directory : (try? target.directory(for: AT_FDCWD)) ?? "/"
-        var verdict = policy.checkExec(
-            argv.isEmpty ? [absolute] : argv, executable: absolute, searchesPath: false, workingDirectory: workingDirectory
-        ).verdict
-        // The kernel runs a script's `#!` interpreter without another execve: check it too, or
-        // `./x.sh` would start a denylisted shell unseen.
-        if verdict.isAllowed, let interpreter = interpreterVerdict(for: absolute, argv: argv, workingDirectory: workingDirectory) {
-            verdict = interpreter
-        }
-        let canonical = (try? PathResolver.resolve(absolute, workingDirectory: "/").canonical) ?? absolute
-        let key = ([canonical] + argv.dropFirst()).joined(separator: "\u{0}")
-        if !verdict.isAllowed, isRepeatedExecDenial(tid: notification.pid, key: key) {
+        let verdict = execVerdict(argv: argv, typed: path.isEmpty ? executablePath : path, images: images)
+        let key = subject
+        if !verdict.isAllowed, isRepeatedExecDenial(tid: tid, key: key) {
             return .answer(.error(EACCES))
         }
         let request = DecisionRequest(
             action: .exec, target: commandLine, verdict: verdict,
             recommendation: "Reject unless this command is required and understood.",
-            details: details(notification, ["executable": canonical]))
-        let tid = notification.pid
+            details: details(notification, recorded), subject: subject)
         return .decide(
             [request], refuseWith: EACCES, onDenied: { [self] in rememberExecDenial(tid: tid, key: key) }
         ) { [self] in
             forgetExecDenial(tid: tid)
-            continueIfPending(id)
+            continueVerified(id, tid: tid, expectation)
         }
     }
 
-    /// The verdict for the `#!` interpreter chain of `file`, nil when `file` is not a script or
-    /// its interpreters are all allowed.
-    func interpreterVerdict(for file: String, argv: [String], workingDirectory: String) -> Verdict? {
-        var current = file
-        for _ in 0..<Self.interpreterDepth {
-            guard let (interpreter, argument) = Self.shebang(of: current) else { return nil }
-            let interpreterPath = interpreter.hasPrefix("/") ? interpreter : workingDirectory + "/" + interpreter
-            let scriptArgv = [interpreter] + (argument.map { [$0] } ?? []) + [current] + argv.dropFirst()
-            let decision = policy.checkExec(scriptArgv, executable: interpreterPath, searchesPath: false, workingDirectory: workingDirectory)
+    /// `AT_SYMLINK_NOFOLLOW` (execveat refuses a final symlink with ELOOP).
+    static let atSymlinkNoFollow: Int32 = 0x100
+
+    /// Records what the exec may load, then lets it continue; refuses it when nobody is left to
+    /// verify it (the command has exited).
+    func continueVerified(_ id: UInt64, tid: Int32, _ expectation: ExecExpectation) {
+        guard processes.expect(expectation, tid: tid) else {
+            return answer(id, .error(EACCES))
+        }
+        continueIfPending(id)
+    }
+
+    /// The verdict on the file executed and on every interpreter of its `#!` chain, each decided
+    /// on its identity and canonical path.
+    func execVerdict(argv: [String], typed: String, images: [ImageStep]) -> Verdict {
+        guard let canonical = images[0].canonicalPath else {
+            return Self.namelessVerdict(typed)
+        }
+        var verdict = policy.checkExec(
+            argv.isEmpty ? [typed] : argv, typedName: typed,
+            resolved: ResolvedExecutable(path: typed.hasPrefix("/") ? typed : canonical, canonicalPath: canonical, identity: images[0].identity)
+        ).verdict
+        // The kernel runs a script's `#!` interpreter without another execve: check it too, or
+        // `./x.sh` would start a denylisted shell unseen.
+        var current = canonical
+        for step in images.dropFirst() where verdict.isAllowed {
+            guard let shebang = step.shebang else { break }
+            guard let interpreterPath = step.canonicalPath else { return Self.namelessVerdict(shebang.interpreter) }
+            let scriptArgv = [shebang.interpreter] + (shebang.argument.map { [$0] } ?? []) + [current] + argv.dropFirst()
+            let decision = policy.checkExec(
+                scriptArgv, typedName: shebang.interpreter,
+                resolved: ResolvedExecutable(path: interpreterPath, canonicalPath: interpreterPath, identity: step.identity))
             if !decision.isAllowed {
-                var verdict = decision.verdict
-                verdict.reason = "\(file) is a script run by \(interpreter): " + verdict.reason
-                return verdict
+                verdict = decision.verdict
+                verdict.reason = "\(canonical) is a script run by \(shebang.interpreter): " + verdict.reason
             }
             current = interpreterPath
         }
-        return nil
+        return verdict
+    }
+
+    /// The denial of a file no path leads to any more.
+    static func namelessVerdict(_ name: String) -> Verdict {
+        .deny(
+            rule: "guard:exec-identity",
+            reason: "\(name) is a file no path leads to (deleted, or moved while being decided), so no rule can name it; it is not run.",
+            remedy: "Run the program from a path the policy allows.")
+    }
+
+    /// The file executed and the `#!` interpreters the kernel will load for it, in order
+    /// (at most ``interpreterDepth`` of them, the kernel's own limit since Linux 5.1).
+    func imageChain(_ file: consuming CallerFile, tid: Int32, tgid: Int32) throws(Errno) -> [ImageStep] {
+        var steps = [ImageStep(identity: file.identity, canonicalPath: file.canonicalPath(), shebang: nil)]
+        var current = file
+        for _ in 0..<Self.interpreterDepth {
+            guard let prefix = current.prefix(256), let shebang = Self.shebang(in: prefix) else { return steps }
+            // The kernel opens the interpreter as the calling process, relative to its working
+            // directory when the name is relative.
+            let next = try CallerView.open(shebang.interpreter, dirfd: AT_FDCWD, tid: tid, tgid: tgid, reaches: processes.contains)
+            guard next.isRegularFile else { throw Errno(EACCES) }
+            steps.append(ImageStep(identity: next.identity, canonicalPath: next.canonicalPath(), shebang: shebang))
+            current = next
+        }
+        // A fifth `#!` level: the kernel refuses it (ELOOP).
+        if let prefix = current.prefix(256), Self.shebang(in: prefix) != nil { throw Errno(ELOOP) }
+        return steps
     }
 
     /// The interpreter and optional argument of a `#!` line, as the kernel splits it.
-    static func shebang(of file: String) -> (String, String?)? {
-        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = read(fd, &buffer, buffer.count)
-        guard count > 2, buffer[0] == UInt8(ascii: "#"), buffer[1] == UInt8(ascii: "!") else { return nil }
-        let line = buffer[2..<count].prefix { $0 != UInt8(ascii: "\n") }
+    static func shebang(in bytes: [UInt8]) -> (interpreter: String, argument: String?)? {
+        guard bytes.count > 2, bytes[0] == UInt8(ascii: "#"), bytes[1] == UInt8(ascii: "!") else { return nil }
+        let line = bytes[2...].prefix { $0 != UInt8(ascii: "\n") }
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: [" ", "\t", "\r"])
         guard !text.isEmpty else { return nil }
         let parts = text.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })

@@ -55,6 +55,19 @@ extension Supervisor {
                 details: details(notification))
             return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in answer(id, .error(EACCES)) }
         }
+        // The supervisor opens with its own credentials, and it is the one process here that is
+        // not dumpable: /proc/<supervisor>/mem, maps, environ and fd/N are open to it and closed
+        // to the program. An entry of a process outside the guarded tree is never opened on the
+        // program's behalf (the program may try itself: the kernel then decides).
+        if let process = Self.procfsProcess(resolved.canonical), !processes.contains(process) {
+            let request = DecisionRequest(
+                action: isWrite ? .fileWrite : .fileRead, target: resolved.canonical,
+                verdict: .deny(
+                    rule: "guard:foreign-process",
+                    reason: "\(resolved.canonical) belongs to process \(process), which is not one of the guarded program's; the supervisor does not open it on the program's behalf."),
+                recommendation: "", details: details(notification, ["path": path]), isApprovable: false)
+            return .decide([request], refuseWith: EACCES, onDenied: nil) {}
+        }
         let open: @Sendable () -> Void = { [self] in
             openOnBehalf(id: id, tid: tid, absolute: absolute, resolved: resolved, flags: flags, mode: mode)
         }
@@ -77,6 +90,13 @@ extension Supervisor {
             recommendation: "Reject unless the file path is expected for this task.",
             details: details(notification, ["path": path]))
         return .decide([request], refuseWith: EACCES, onDenied: nil, perform: open)
+    }
+
+    /// The process id `path` belongs to when it is under `/proc/<pid>/`, else nil.
+    static func procfsProcess(_ path: String) -> Int32? {
+        guard path.hasPrefix("/proc/") else { return nil }
+        let component = path.dropFirst(6).prefix { $0 != "/" }
+        return Int32(component)
     }
 
     /// Opens the checked file ourselves and installs the descriptor in the calling thread's

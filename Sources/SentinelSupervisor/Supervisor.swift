@@ -39,6 +39,7 @@ final class Supervisor: Sendable {
         case mkdir, mkdirAt, mknod, mknodAt, rename, renameAt, renameAt2, link, linkAt, symlink, symlinkAt
         case unlink, unlinkAt, rmdir
         case connect, sendTo, sendMsg, sendMMsg
+        case ioctl, socket
     }
 
     /// `AT_EMPTY_PATH` (a `_GNU_SOURCE` constant the Glibc module does not import).
@@ -50,6 +51,8 @@ final class Supervisor: Sendable {
     let trustedEndpoints: Set<IPEndpoint>
     let pipeline: DecisionPipeline
     let initialPid: Int32
+    /// The processes under the guard, and the execs decided for them (shared with the tracer).
+    let processes: GuardedProcesses
     let log: @Sendable (String) -> Void
     let kinds: [UInt32: Kind]
     let names: [UInt32: String]
@@ -67,9 +70,10 @@ final class Supervisor: Sendable {
 
     init(
         notifier: SeccompNotifier, policy: Policy, pipeline: DecisionPipeline, initialPid: Int32,
-        trustedEndpoints: Set<IPEndpoint> = [], log: @escaping @Sendable (String) -> Void
+        processes: GuardedProcesses, trustedEndpoints: Set<IPEndpoint> = [], log: @escaping @Sendable (String) -> Void
     ) throws(SupervisorError) {
         self.notifier = notifier
+        self.processes = processes
         self.trustedEndpoints = trustedEndpoints
         self.policy = policy
         self.pipeline = pipeline
@@ -84,7 +88,7 @@ final class Supervisor: Sendable {
             ("rename", .rename), ("renameat", .renameAt), ("renameat2", .renameAt2), ("link", .link),
             ("linkat", .linkAt), ("symlink", .symlink), ("symlinkat", .symlinkAt), ("unlink", .unlink),
             ("unlinkat", .unlinkAt), ("rmdir", .rmdir), ("connect", .connect), ("sendto", .sendTo),
-            ("sendmsg", .sendMsg), ("sendmmsg", .sendMMsg),
+            ("sendmsg", .sendMsg), ("sendmmsg", .sendMMsg), ("ioctl", .ioctl), ("socket", .socket),
         ]
         var kinds: [UInt32: Kind] = [:]
         var names: [UInt32: String] = [:]
@@ -193,11 +197,12 @@ final class Supervisor: Sendable {
             // cooperative pool cost a wake-up and two context switches per exec (issue 7). Only a
             // denial, which may wait for a human, leaves it. (Every `perform` returns quickly: an
             // open on the command's behalf, or a thread started for a connect.)
-            if requests.allSatisfy({ $0.verdict.isAllowed }) {
+            if requests.allSatisfy({ $0.verdict.isAllowed || !$0.isApprovable }) {
                 let allowed = requests.allSatisfy { request in
                     // decideWithoutAsking answers every allowed verdict; nil cannot happen here,
-                    // and would refuse.
-                    let decision = pipeline.decideWithoutAsking(request)
+                    // and would refuse. A denial nobody may overturn is recorded here too.
+                    let decision = request.verdict.isAllowed
+                        ? pipeline.decideWithoutAsking(request) : pipeline.refuseWithoutAsking(request)
                     tally(decision)
                     return decision?.isAllowed == true
                 }
@@ -306,6 +311,10 @@ final class Supervisor: Sendable {
             return try planConnect(notification, target)
         case .sendTo, .sendMsg, .sendMMsg:
             return try planSend(notification, target, kind: kind)
+        case .ioctl:
+            return planTerminalInjection(notification)
+        case .socket:
+            return planRawSocket(notification)
         }
     }
 

@@ -200,5 +200,6 @@ long sentinel_probe(sentinel_probe_syscall which, long argument);
 
 #include "CSentinelPaths.h"
 #include "CSentinelSupervisor.h"
+#include "CSentinelTrace.h"
 
 #endif

@@ -1,7 +1,6 @@
 // CSentinelSupervisor: what `sentinel guard`'s supervisor needs from the kernel that Swift cannot
-// call: the variadic `syscall` (pidfd_open, pidfd_getfd, openat2 with a mode), and a fork + exec
-// that runs nothing but raw system calls in the child, so it is safe even when the calling
-// process is multithreaded (a Swift process that has started its concurrency runtime is).
+// call: the variadic `syscall` (pidfd_open, pidfd_getfd, openat2 with a mode). The launch of the
+// command is in CSentinelTrace.h.
 // Every function returns a negative errno on failure. No policy logic here.
 
 #ifndef C_SENTINEL_SUPERVISOR_H
@@ -10,28 +9,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/filter.h>
-
-/// Where `sentinel_guard_spawn`'s child failed, as written to the error pipe.
-enum sentinel_guard_spawn_step {
-    SENTINEL_GUARD_STEP_NO_NEW_PRIVS = 1,
-    SENTINEL_GUARD_STEP_LANDLOCK = 2,
-    SENTINEL_GUARD_STEP_SECCOMP_INSTALL = 3,
-    SENTINEL_GUARD_STEP_SECCOMP_SEND = 4,
-    SENTINEL_GUARD_STEP_EXEC = 5,
-};
-
-/// Forks; the child (only raw system calls between fork and exec: async-signal-safe) unblocks
-/// every signal, resets SIGPIPE to its default, sets no_new_privs, applies the Landlock ruleset
-/// `landlock_ruleset_fd` (skipped when negative), installs the seccomp `filter` with a new
-/// listener and sends the listener over `handoff_socket` (then closes its copy), and execs
-/// `path` with `argv`/`envp`. On failure the child writes two ints (step, errno) to `error_pipe`
-/// (which must be close-on-exec, so a successful exec closes it with nothing written) and exits
-/// with status 127. `close_fd` (if >= 0) is closed in the child first (the supervisor's end of
-/// the socket pair). Returns the child's pid, or a negative errno when fork fails.
-int sentinel_guard_spawn(
-    const char *path, char *const argv[], char *const envp[], const struct sock_filter *filter,
-    unsigned short count, unsigned int seccomp_flags, int landlock_ruleset_fd, int handoff_socket,
-    int error_pipe, int close_fd);
 
 /// `pidfd_open(pid, 0)` (Linux 5.3). Returns the pidfd (close-on-exec) or a negative errno.
 int sentinel_pidfd_open(pid_t pid);
@@ -47,6 +24,19 @@ int sentinel_supervisor_openat2(int dirfd, const char *path, uint64_t flags, uin
 /// `process_vm_readv` of one range: reads up to `length` bytes at `address` in process `pid`.
 /// Returns the number of bytes read (short at an unmapped page) or a negative errno.
 long sentinel_supervisor_read_memory(pid_t pid, uint64_t address, void *buffer, unsigned long length);
+
+/// `process_vm_writev` of one range: writes `length` bytes to `address` in process `pid` (the
+/// per-message byte counts `sendmmsg` reports, when the supervisor sent on the caller's behalf).
+/// Returns the number of bytes written or a negative errno.
+long sentinel_supervisor_write_memory(pid_t pid, uint64_t address, const void *buffer, unsigned long length);
+
+/// `tgkill(tgid, tid, signal)` (glibc 2.30 declares it only with _GNU_SOURCE): the SIGPIPE a
+/// send made on the thread's behalf would have raised in it. Returns 0 or a negative errno.
+int sentinel_supervisor_tgkill(pid_t tgid, pid_t tid, int signal);
+
+/// The file system type of the file open at `fd` (`fstatfs`'s `f_type`: 0x9fa0 for procfs), or
+/// a negative errno. (`sys/statfs.h` is not part of the Glibc module Swift imports.)
+long sentinel_supervisor_fs_type(int fd);
 
 /// `renameat2(olddirfd, oldpath, newdirfd, newpath, flags)` (glibc 2.28 declares it only with
 /// _GNU_SOURCE, which the Glibc module does not define). Returns 0 or a negative errno.
