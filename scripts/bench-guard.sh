@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Measures what `sentinel guard` costs, as a ratio to the same program run unguarded in the same
-# run (hyperfine, release build). Goals (issue 7): 10,000 file opens <= 1.3x, 100 echo execs <= 1.1x.
+# run (hyperfine, release build), and the time added per operation. Goals (issue 7): 10,000 file
+# opens <= 1.3x, 100 echo execs <= 1.1x. The fork workload (1,000 forks, no exec, nothing decided)
+# isolates what tracing every process costs (issue 13: each fork is two ptrace stops); the exec
+# workload includes the exec-stop verification.
 #
 #   scripts/bench-guard.sh            # builds release, prints hyperfine tables and the ratios
 #   RUNS=20 scripts/bench-guard.sh
@@ -36,17 +39,34 @@ import subprocess
 for i in range(100):
     subprocess.run(["/usr/bin/echo", str(i)], stdout=subprocess.DEVNULL)
 PY
+cat > "$WORK/fork_exit.py" <<'PY'
+import os
+for i in range(1000):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+PY
 cd "$WORK"
 GUARD="$SENTINEL guard --quiet --policy sentinel.yaml --"
-for bench in open_read open_write exec_echo; do
+cat > "$WORK/start.py" <<'PY'
+PY
+# `start` (an empty program) measures the guard's own start-up, which the per-operation figures
+# leave out.
+declare -A OPERATIONS=([start]=1 [open_read]=10000 [open_write]=10000 [exec_echo]=100 [fork_exit]=1000)
+for bench in start open_read open_write exec_echo fork_exit; do
     hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$bench.json" \
         -n unguarded "$PYTHON $bench.py" -n guarded "$GUARD $PYTHON $bench.py" \
         --prepare 'rm -f audit.log audit.log.anchor' >/dev/null
-    "$PYTHON" - "$bench" <<'PY'
+    "$PYTHON" - "$bench" "${OPERATIONS[$bench]}" <<'PY'
 import json, sys
-name = sys.argv[1]
+name, operations = sys.argv[1], int(sys.argv[2])
 results = {r["command"]: r for r in json.load(open(name + ".json"))["results"]}
-base, guarded = results["unguarded"]["mean"], results["guarded"]["mean"]
-print(f"{name:11s} unguarded {base*1000:8.1f} ms  guarded {guarded*1000:8.1f} ms  ratio {guarded/base:5.2f}x")
+base, guarded = results["unguarded"]["median"], results["guarded"]["median"]
+start = {r["command"]: r for r in json.load(open("start.json"))["results"]}
+startup = 0 if name == "start" else start["guarded"]["median"] - start["unguarded"]["median"]
+added = (guarded - base - startup) / operations * 1e6
+print(f"{name:11s} unguarded {base*1000:8.1f} ms  guarded {guarded*1000:8.1f} ms  ratio {guarded/base:5.2f}x  "
+      f"added {added:7.1f} µs per operation ({operations}, start-up excluded)")
 PY
 done
