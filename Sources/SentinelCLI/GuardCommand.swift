@@ -180,9 +180,12 @@ struct GuardInvocation: Sendable {
         }
         let session: GuardSession
         do {
+            // The command gets the operator's environment without Sentinel's keys (GuardOptions
+            // removes them too; said here as well because this is where the environment is chosen).
             session = try GuardSession.start(
                 argv, options: GuardOptions(
-                    policy: compiled, pipeline: pipeline, landlock: !noLandlock, log: say, trustedEndpoints: trusted))
+                    policy: compiled, pipeline: pipeline, environment: SentinelEnvironment.withoutSecrets(environment),
+                    landlock: !noLandlock, log: say, trustedEndpoints: trusted))
         } catch {
             say("sentinel guard: \(error)")
             pipeline.note(.runEnd, target: shown, reason: "The command could not be started: \(error)", severity: .medium)

@@ -47,12 +47,29 @@ final class KeysScratch {
 
 @Suite("Sentinel's own keys stay with Sentinel (sentinel guard, sentinel-isolate)", .serialized)
 struct SentinelKeysTests {
+    /// Programs that print their environment three ways: the C library's, the kernel's copy of
+    /// the exec-time environment, and an interpreter's.
+    static let printers: [[String]] = [
+        ["/usr/bin/env"],
+        ["/usr/bin/cat", "/proc/self/environ"],
+        ["/usr/bin/python3", "-c", "import os; print(dict(os.environ)); print(open('/proc/self/environ', 'rb').read())"],
+    ]
+
     static func guardRun(
         _ command: [String], log: String, environment: [String: String], in directory: String
     ) throws -> ChildOutcome {
         try ChildProcess.run(
             ProxyCommandTests.binary, ["guard", "--policy", "builtin:default", "--audit-log", log, "--quiet", "--"] + command,
             environment: environment, directory: directory)
+    }
+
+    @Test("a command under sentinel guard sees none of the operator's keys", arguments: printers)
+    func guardedProgramSeesNoKey(command: [String]) throws {
+        let scratch = try KeysScratch()
+        let keys = OperatorKeys()
+        let outcome = try Self.guardRun(command, log: scratch.path + "/audit.log", environment: keys.environment, in: scratch.path)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        keys.expectNoKey(in: outcome.stdout)
     }
 
     @Test(
