@@ -111,4 +111,37 @@ struct SentinelKeysTests {
         #expect(outcome.stderr.contains("nothing was run"), "\(outcome.stderr)")
         #expect(outcome.stdout.isEmpty)
     }
+
+    /// Ways of asking sentinel-isolate to pass a key in: by name, with a value, or in the policy.
+    static let requests: [(flags: [String], policy: String, name: String)] = [
+        (["--env", "SENTINEL_AUDIT_HMAC_KEY"], "allowed_paths: [./]\n", "SENTINEL_AUDIT_HMAC_KEY"),
+        (["--env", "SENTINEL_POLICY_HMAC_KEY"], "allowed_paths: [./]\n", "SENTINEL_POLICY_HMAC_KEY"),
+        (["--env", "SENTINEL_AUDIT_HMAC_KEY=typed-on-the-command-line"], "allowed_paths: [./]\n", "SENTINEL_AUDIT_HMAC_KEY"),
+        ([], "allowed_paths: [./]\nsandbox:\n  env_allow: [SENTINEL_AUDIT_HMAC_KEY]\n", "SENTINEL_AUDIT_HMAC_KEY"),
+        ([], "allowed_paths: [./]\nsandbox:\n  env_allow: [LANG, SENTINEL_POLICY_HMAC_KEY]\n", "SENTINEL_POLICY_HMAC_KEY"),
+    ]
+
+    @Test(
+        "sentinel-isolate refuses to pass a key into the sandbox, with a sentence and exit 2, on both backends",
+        arguments: requests, ["native", "docker"])
+    func isolateRefusesToPassAKey(request: (flags: [String], policy: String, name: String), backend: String) throws {
+        let scratch = try KeysScratch()
+        try FileManager.default.createDirectory(atPath: scratch.path + "/ws", withIntermediateDirectories: false)
+        try request.policy.write(toFile: scratch.path + "/sentinel.yaml", atomically: false, encoding: .utf8)
+        let keys = OperatorKeys()
+        // The refusal comes before anything starts: no Docker engine is needed to see it, and
+        // --dry-run would print the command if it did not come.
+        let outcome = try ChildProcess.run(
+            IsolateValidationTests.binary,
+            ["--workspace", "ws", "--policy", "sentinel.yaml", "--backend", backend] + (backend == "docker" ? ["--dry-run"] : [])
+                + request.flags + ["--", "/bin/sh", "-c", "echo ran; env"],
+            environment: keys.environment, directory: scratch.path)
+        #expect(outcome.status == 2, "\(outcome.stdout)\(outcome.stderr)")
+        #expect(
+            outcome.stderr.contains("\(request.name) is one of Sentinel's own keys and never enters a sandbox"),
+            "\(outcome.stderr)")
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "one sentence: \(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty, "nothing may run or be printed: \(outcome.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/sentinel-audit.log"), "no run was started")
+    }
 }
