@@ -2,6 +2,7 @@
 // pool: each prompt gets its own thread, which is cheap because prompts are rare and one at a time.
 
 import Foundation
+import SentinelPolicy
 import Synchronization
 
 #if canImport(Glibc)
@@ -163,7 +164,11 @@ private func spawn(
     path: String, arguments: [String], environment: [String: String], stdout: Int32, stderr: Int32
 ) throws(ApprovalError) -> pid_t {
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    // Without Sentinel's keys: a dialog runs as the operator while the program that caused it
+    // waits, and that program (under `sentinel guard`, the same uid) could read the dialog's
+    // /proc/PID/environ.
+    let envp: [UnsafeMutablePointer<CChar>?] =
+        SentinelEnvironment.withoutSecrets(environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
         argv.forEach { free($0) }
         envp.forEach { free($0) }

@@ -9,6 +9,7 @@
 
 import Crypto
 import Foundation
+import SentinelPolicy
 
 #if canImport(Glibc)
 import Glibc
@@ -24,8 +25,9 @@ import Musl
 /// the log but does not know the key cannot recompute the chain after editing it. Keep the key
 /// out of the guarded program's reach (not in its environment, not in a file it can read).
 public struct AuditKey: Sendable {
-    /// The environment variable a key is read from.
-    public static let environmentVariable = "SENTINEL_AUDIT_HMAC_KEY"
+    /// The environment variable a key is read from (one of Sentinel's own secrets, which no
+    /// program it starts ever sees: `SentinelEnvironment.secrets`).
+    public static let environmentVariable = SentinelEnvironment.auditHMACKey
     /// Keys shorter than this are refused: a short key can be guessed offline from the log itself.
     public static let minimumLength = 16
 

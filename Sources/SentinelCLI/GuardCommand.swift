@@ -156,15 +156,17 @@ struct GuardInvocation: Sendable {
             throw ExitCode(2)
         }
         for warning in loaded.warnings + compiled.warnings { say("sentinel guard: warning: \(warning)") }
+        let environment = ProcessInfo.processInfo.environment
         let log: AuditLog
         let logPath = auditLog ?? loaded.document.audit.path
         do {
-            log = try AuditLog(path: logPath)
+            // SENTINEL_AUDIT_HMAC_KEY keys the chain exactly as in compatibility mode and
+            // isolation; a key too short to be one refuses the run rather than chaining unkeyed.
+            log = try AuditLog(path: logPath, options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment)))
         } catch {
             say("sentinel guard: the audit log \(logPath) cannot be opened (\(error)); nothing was run.")
             throw ExitCode(2)
         }
-        let environment = ProcessInfo.processInfo.environment
         let resolution = ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue, environment: environment)
         if let warning = resolution.warning { say("sentinel guard: warning: \(warning)") }
         let broker = ApprovalBroker(
@@ -178,9 +180,12 @@ struct GuardInvocation: Sendable {
         }
         let session: GuardSession
         do {
+            // The command gets the operator's environment without Sentinel's keys (GuardOptions
+            // removes them too; said here as well because this is where the environment is chosen).
             session = try GuardSession.start(
                 argv, options: GuardOptions(
-                    policy: compiled, pipeline: pipeline, landlock: !noLandlock, log: say, trustedEndpoints: trusted))
+                    policy: compiled, pipeline: pipeline, environment: SentinelEnvironment.withoutSecrets(environment),
+                    landlock: !noLandlock, log: say, trustedEndpoints: trusted))
         } catch {
             say("sentinel guard: \(error)")
             pipeline.note(.runEnd, target: shown, reason: "The command could not be started: \(error)", severity: .medium)

@@ -2,6 +2,7 @@
 // its own: the policy already resolved the file), and collects its output.
 
 import Glibc
+import SentinelPolicy
 
 /// What a finished process did.
 public struct CompletedProcess: Sendable, Hashable {
@@ -22,7 +23,8 @@ public struct CompletedProcess: Sendable, Hashable {
 /// wait is a blocking `waitpid`: callers run a process per decision, which is what the original
 /// did too. Captured output is drained from both pipes with poll so neither can fill and stall.
 public enum ProcessRunner {
-    /// Runs `path` with `arguments` (`arguments[0]` is argv[0]) in the caller's environment.
+    /// Runs `path` with `arguments` (`arguments[0]` is argv[0]) in the caller's environment,
+    /// without Sentinel's own keys (`SentinelEnvironment.secrets`).
     ///
     /// - Parameter capture: collect stdout and stderr (otherwise they are inherited).
     /// - Throws: `SentinelError(.operationFailed)` when the process cannot be started.
@@ -46,8 +48,12 @@ public enum ProcessRunner {
         }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // This process holds the keys (it reads them); the program it starts must not.
+        var envp: [UnsafeMutablePointer<CChar>?] =
+            SentinelEnvironment.withoutSecrets(SentinelEnvironment.current()).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, nil, &argv, environ)
+        let result = posix_spawn(&pid, path, &actions, nil, &argv, &envp)
         if capture {
             close(outPipe[1])
             close(errPipe[1])

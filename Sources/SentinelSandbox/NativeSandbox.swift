@@ -6,6 +6,7 @@
 import CSentinelLinux
 import FoundationEssentials
 import Glibc
+import SentinelPolicy
 
 /// Runs commands in the native Linux sandbox.
 public struct NativeSandbox: Sendable {
@@ -372,6 +373,21 @@ public enum SandboxValidation {
         guard spec.limits.pids > 0, spec.limits.memoryBytes > 0, spec.limits.cpus > 0, spec.limits.openFiles > 0 else {
             throw SandboxError(.invalidSpec, "Limits must be positive (pids, memory, cpus, open files).")
         }
+        try checkEnvironment(spec)
+    }
+
+    /// Refuses a spec that asks for one of Sentinel's own keys (`SentinelEnvironment.secrets`) by
+    /// name, from the caller or with a value: asking is a mistake to report, not a wish to
+    /// honour, because the workload could print the key (and with the audit key rewrite the log
+    /// without detection).
+    public static func checkEnvironment(_ spec: SandboxSpec) throws(SandboxError) {
+        for name in spec.environmentAllowList + spec.environment.keys.sorted() where SentinelEnvironment.isSecret(name) {
+            throw SandboxError(
+                .invalidSpec,
+                "\(name) is one of Sentinel's own keys and never enters a sandbox, where the program could read it: "
+                    + "remove it from --env and from the policy's sandbox.env_allow (Sentinel reads it from its own "
+                    + "environment; nothing inside needs it).")
+        }
     }
 }
 
@@ -381,14 +397,17 @@ public enum SandboxEnvironment {
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// PATH, HOME=/workspace, LANG and TERM (from the caller when set), then the allow-listed
-    /// caller variables, then the spec's explicit variables. Nothing else of the caller passes.
+    /// caller variables, then the spec's explicit variables. Nothing else of the caller passes,
+    /// and never Sentinel's own keys (`SentinelEnvironment.secrets`; validation refuses a spec
+    /// that names one, and they are removed here as well).
     public static func build(spec: SandboxSpec, caller: [String: String]) -> [String] {
+        let caller = SentinelEnvironment.withoutSecrets(caller)
         var environment: [String: String] = ["PATH": path, "HOME": "/workspace", "LANG": caller["LANG"] ?? "C.UTF-8"]
         if let term = caller["TERM"] { environment["TERM"] = term }
         for name in spec.environmentAllowList {
             if let value = caller[name] { environment[name] = value }
         }
-        for (name, value) in spec.environment { environment[name] = value }
+        for (name, value) in SentinelEnvironment.withoutSecrets(spec.environment) { environment[name] = value }
         return environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }
     }
 }

@@ -20,7 +20,8 @@ public struct GuardOptions: Sendable {
     public var policy: Policy
     /// The pipeline every decision goes through (mode `guard`).
     public var pipeline: DecisionPipeline
-    /// The command's environment (the caller's when nil is given).
+    /// The command's environment (the caller's when nil is given), without Sentinel's own keys
+    /// (`SentinelEnvironment.secrets`): the command must not be able to print them.
     public var environment: [String: String]
     /// Apply the file rules a second time with Landlock (when the kernel has it).
     public var landlock: Bool
@@ -40,7 +41,7 @@ public struct GuardOptions: Sendable {
         self.trustedEndpoints = trustedEndpoints
         self.policy = policy
         self.pipeline = pipeline
-        self.environment = environment ?? ProcessInfo.processInfo.environment
+        self.environment = SentinelEnvironment.withoutSecrets(environment ?? ProcessInfo.processInfo.environment)
         self.landlock = landlock
         self.log = log
     }

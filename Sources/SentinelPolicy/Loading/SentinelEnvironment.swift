@@ -19,6 +19,30 @@ public enum SentinelEnvironment {
     public static let policyImmutable = "SENTINEL_POLICY_IMMUTABLE"
     /// `SENTINEL_PRODUCTION`: production prerequisites apply.
     public static let production = "SENTINEL_PRODUCTION"
+    /// `SENTINEL_AUDIT_HMAC_KEY`: the key of the audit log's HMAC-SHA256 chain.
+    public static let auditHMACKey = "SENTINEL_AUDIT_HMAC_KEY"
+
+    /// Sentinel's own secrets: the variables that hold a key. They never reach a program Sentinel
+    /// runs (a guarded command, a sandbox, a container, a dialog), because whoever knows the
+    /// audit key can rewrite the log and recompute its chain, and whoever knows the policy key
+    /// can sign policies that every Sentinel holding that key accepts.
+    ///
+    /// This is the one list; every place that hands an environment to a program filters it
+    /// with ``withoutSecrets(_:)``. The digests (`SENTINEL_POLICY_SHA256`,
+    /// `SENTINEL_POLICY_HMAC_SHA256`) are not secrets and pass: a Sentinel inside the program
+    /// then refuses an HMAC it cannot check, rather than running with an unverified policy.
+    public static let secrets: Set<String> = [auditHMACKey, policyHMACKey]
+
+    /// Whether `name` is one of ``secrets`` (names are compared exactly, as the kernel and
+    /// `getenv` do).
+    public static func isSecret(_ name: String) -> Bool {
+        secrets.contains(name)
+    }
+
+    /// `environment` without ``secrets``: what a program Sentinel starts may see.
+    public static func withoutSecrets(_ environment: [String: String]) -> [String: String] {
+        environment.filter { !isSecret($0.key) }
+    }
 
     /// The process's environment as a dictionary.
     public static func current() -> [String: String] {

@@ -79,6 +79,8 @@ fi
 # /workspace/sentinel.yaml and records it. Its audit log is SENTINEL_GUARD_AUDIT_LOG when set
 # (`sentinel-isolate` mounts a directory outside the workspace there), else the policy's
 # audit.path. SENTINEL_GUARD_IN_CONTAINER=0 runs the command without it, and says so.
+# The guard gets no audit key, so its log is SHA-256 chained: the command runs as the same uid
+# and could read a key from any place the guard could (docs/DOCKER.md); the key stays on the host.
 case "${SENTINEL_GUARD_IN_CONTAINER:-1}" in
     0)
         echo "sentinel-entrypoint: SENTINEL_GUARD_IN_CONTAINER=0: the command runs without sentinel guard (no per-action decisions or audit inside the container)." >&2

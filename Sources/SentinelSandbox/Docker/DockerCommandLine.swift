@@ -3,6 +3,8 @@
 // step 10), and what it lacked (a non-root user, an init, limits on open files and core dumps,
 // the scrubbed environment, the spec's binds and masks) comes after the seccomp option.
 
+import SentinelPolicy
+
 /// One `docker run` invocation, ready to spawn or to print.
 public struct DockerInvocation: Sendable, Equatable {
     /// The arguments after the `docker` executable, starting with `run`.
@@ -59,6 +61,10 @@ public enum DockerCommandLine {
         guard Self.isValidUser(user) else {
             throw SandboxError(.invalidSpec, "The container user must be a non-root uid:gid (got '\(user)').")
         }
+        // Sentinel's keys never go into a container: a spec asking for one is refused, and the
+        // caller's copies are not even looked at (`--env NAME` would read them from the client).
+        try SandboxValidation.checkEnvironment(spec)
+        let callerEnvironment = SentinelEnvironment.withoutSecrets(callerEnvironment)
         try volumePath(spec.workspace, "workspace")
         if let policy = spec.policyFile { try volumePath(policy, "policy file") }
         let limits = spec.limits

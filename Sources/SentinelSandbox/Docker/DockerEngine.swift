@@ -4,19 +4,21 @@
 
 import CSentinelLinux
 import Glibc
+import SentinelPolicy
 
 /// The `docker` client and the engine behind it.
 public struct DockerEngine: Sendable {
     /// The client executable's absolute path.
     public let binary: String
     /// The environment the client runs with (the caller's, for DOCKER_HOST and DOCKER_CONFIG,
-    /// plus the values of `--env NAME` variables).
+    /// plus the values of `--env NAME` variables), without Sentinel's own keys: the client does
+    /// not need them, and an `--env NAME` naming one then has nothing to copy into a container.
     public let environment: [String: String]
 
     /// Finds `name` (a path, or a name looked up on the caller's `PATH`). Throws the original's
     /// sentence when it is not there.
     public init(binary name: String, callerEnvironment: [String: String]) throws(SandboxError) {
-        self.environment = callerEnvironment
+        self.environment = SentinelEnvironment.withoutSecrets(callerEnvironment)
         if name.contains("/") {
             guard access(name, X_OK) == 0 else {
                 throw SandboxError(.unsupported, "Docker binary not found in PATH: \(name). Install Docker (apt-get install docker.io) or use --backend native.")
@@ -41,7 +43,7 @@ public struct DockerEngine: Sendable {
     /// container), and returns the raw wait status.
     public func runInheritingTerminal(_ arguments: [String], extraEnvironment: [String: String]) throws(SandboxError) -> Int32 {
         var environment = self.environment
-        for (name, value) in extraEnvironment { environment[name] = value }
+        for (name, value) in SentinelEnvironment.withoutSecrets(extraEnvironment) { environment[name] = value }
         let pid = try spawn(arguments, environment: environment, stdout: nil, stderr: nil)
         var forwarded = StageProcess.forwardedSignals
         _ = sentinel_forward_signals(pid, &forwarded, Int32(forwarded.count))
