@@ -525,7 +525,12 @@ private struct Lexer {
                 index += 1
                 return
             case backslash:
-                guard index + 1 < bytes.count else { break }
+                // A backslash as the last byte inside an open double quote: the quote is never
+                // closed. (A `break` here only left the switch, without moving `index`: the
+                // parser spun forever on `"\`, issue 14.)
+                guard index + 1 < bytes.count else {
+                    throw rejection(.unterminated, "\"", at: open, "the double quote at column \(column(open)) is never closed")
+                }
                 let next = bytes[index + 1]
                 switch next {
                 case newline:

@@ -169,6 +169,10 @@ struct ShellCommandParserTests {
         .init("ls 'a\u{0}'", .nulCharacter, "\\0"),
         .init("echo 'abc", .unterminated, "'"),
         .init("echo \"abc", .unterminated, "\""),
+        // An unclosed double quote ending in a backslash: the parser spun forever (issue 14).
+        .init("\"\\", .unterminated, "\""),
+        .init("echo \"abc\\", .unterminated, "\""),
+        .init("echo \"\\\\\\", .unterminated, "\""),
         .init("echo ${x", .unterminated, "${"),
         .init("echo $'x", .unterminated, "$'"),
         .init("echo \\", .trailingBackslash, "\\"),
