@@ -85,7 +85,7 @@ public final class DecisionPipeline: Sendable {
     /// Decides one action: allow it, or ask, then record the outcome exactly once.
     public func decide(_ request: DecisionRequest) async -> PipelineDecision {
         if let allowed = decideWithoutAsking(request) { return allowed }
-        if !request.isApprovable { return refuseWithoutAsking(request) }
+        if !request.isApprovable || request.verdict.isFinal { return refuseWithoutAsking(request) }
         let alert = SecurityAlert(
             action: request.action.rawValue, target: request.target, reason: request.verdict.reason,
             recommendation: request.recommendation, severity: request.severity, subject: request.subject

@@ -197,7 +197,7 @@ final class Supervisor: Sendable {
             // cooperative pool cost a wake-up and two context switches per exec (issue 7). Only a
             // denial, which may wait for a human, leaves it. (Every `perform` returns quickly: an
             // open on the command's behalf, or a thread started for a connect.)
-            if requests.allSatisfy({ $0.verdict.isAllowed || !$0.isApprovable }) {
+            if requests.allSatisfy({ $0.verdict.isAllowed || !$0.isApprovable || $0.verdict.isFinal }) {
                 let allowed = requests.allSatisfy { request in
                     // decideWithoutAsking answers every allowed verdict; nil cannot happen here,
                     // and would refuse. A denial nobody may overturn is recorded here too.

@@ -430,6 +430,37 @@ struct GuardAttackTests {
         #expect(results["own"] == "ok")
     }
 
+    // MARK: - Issue 14: "never reachable" means never
+
+    @Test("a connect to an always-blocked address (0.0.0.0, which Linux routes to loopback) is refused without a question")
+    func neverReachable() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        let listener = try LoopbackListener(address: "127.0.0.1")
+        let asked = Counter()
+        let handler = ClosureApprovalHandler(name: "yes-to-all") { alert in
+            asked.increment(alert.target)
+            return .approveForSession
+        }
+        try harness.write("unspecified.py", """
+            import socket
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            s = socket.socket()
+            try:
+                s.connect(("0.0.0.0", \(listener.port)))
+                out.write("connect: connected\\n")
+            except OSError as error:
+                out.write(f"connect: errno {error.errno}\\n")
+            """)
+        let run = try await harness.run([python, harness.root + "/unspecified.py"], policy: GuardTests.policy(), handler: handler)
+        #expect(run.exit.status == 0)
+        #expect(try harness.results()["connect"] == "errno 13")
+        #expect(asked.values.isEmpty, "asked: \(asked.values)")
+        let records = GuardHarness.records(run.records, action: "connect", target: "0.0.0.0:\(listener.port)")
+        #expect(records.map { $0["decision"] as? String } == ["deny"])
+        #expect(records.first?["rule"] as? String == "builtin:special-address")
+    }
+
     // MARK: - Class 7: an approval covers exactly the action asked
 
     @Test("approving `wc report.txt` for the session does not approve python3 run with the same argv")

@@ -209,7 +209,7 @@ extension Policy {
                 ), target: target, addresses: []))
             }
             if let blocked = network.blockedHosts.first(where: { HostPattern.name(name, isWithin: $0.name) }) {
-                return .decided(NetworkDecision(verdict: .deny(
+                return .decided(NetworkDecision(verdict: .finalDeny(
                     rule: blocked.keyPath, reason: "Network access to \(name) is blocked.",
                     remedy: "Remove \"\(blocked.entry)\" from network_failsafe.blocked_hosts."
                 ), target: target, addresses: []))
@@ -286,10 +286,10 @@ extension Policy {
             if let denial = checkRanges(address, embedded: embedded) { return denial }
         }
         if classification.category == .cloudMetadata {
-            return .deny(rule: "builtin:cloud-metadata", reason: "\(classification.description) and is never reachable.")
+            return .finalDeny(rule: "builtin:cloud-metadata", reason: "\(classification.description) and is never reachable.")
         }
         if classification.category.isAlwaysBlocked {
-            return .deny(rule: "builtin:special-address", reason: "\(classification.description) and is never reachable.")
+            return .finalDeny(rule: "builtin:special-address", reason: "\(classification.description) and is never reachable.")
         }
         if classification.category.isPrivateNetwork && !network.allowPrivateNetwork {
             return .deny(rule: "network_failsafe.allow_private_network",
@@ -310,11 +310,11 @@ extension Policy {
         let candidates = embedded.map { [address, $0] } ?? [address]
         for candidate in candidates {
             if let index = network.blockedAddresses.firstIndex(of: candidate.withoutZone) {
-                return .deny(rule: network.blockedAddressKeys[index], reason: "Socket access to \(address) is blocked.",
+                return .finalDeny(rule: network.blockedAddressKeys[index], reason: "Socket access to \(address) is blocked.",
                              remedy: "Remove it from network_failsafe.blocked_hosts.")
             }
             if let range = network.blockedIPs.first(where: { $0.network.contains(candidate.withoutZone) }) {
-                return .deny(rule: range.keyPath, reason: "Socket access to \(address) is blocked (\(range.entry)).",
+                return .finalDeny(rule: range.keyPath, reason: "Socket access to \(address) is blocked (\(range.entry)).",
                              remedy: "Remove \"\(range.entry)\" from network_failsafe.blocked_ips.")
             }
         }

@@ -24,13 +24,18 @@ public struct Verdict: Sendable, Hashable, CustomStringConvertible {
     /// For a denial, the policy change that would allow the action; `nil` when no policy change
     /// should (a cloud-metadata address, a malformed command) or for an allow.
     public var remedy: String?
+    /// For a denial, whether it is final: what the policy calls always denied (cloud metadata and
+    /// the other never-reachable address categories, `blocked_hosts`, `blocked_ips`). No person is
+    /// asked, and no answer, scope or approval mode can turn it into an allow.
+    public var isFinal: Bool
 
     /// Creates a verdict.
-    public init(decision: Decision, rule: String, reason: String, remedy: String? = nil) {
+    public init(decision: Decision, rule: String, reason: String, remedy: String? = nil, isFinal: Bool = false) {
         self.decision = decision
         self.rule = rule
         self.reason = reason
         self.remedy = remedy
+        self.isFinal = decision == .deny && isFinal
     }
 
     /// An allow decided by `rule`.
@@ -41,6 +46,11 @@ public struct Verdict: Sendable, Hashable, CustomStringConvertible {
     /// A deny decided by `rule`, with the policy change that would allow it, if any.
     public static func deny(rule: String, reason: String, remedy: String? = nil) -> Verdict {
         Verdict(decision: .deny, rule: rule, reason: reason, remedy: remedy)
+    }
+
+    /// A final deny (``isFinal``): nobody is asked, nothing can allow it.
+    public static func finalDeny(rule: String, reason: String, remedy: String? = nil) -> Verdict {
+        Verdict(decision: .deny, rule: rule, reason: reason, remedy: remedy, isFinal: true)
     }
 
     /// Whether the action may go ahead.
