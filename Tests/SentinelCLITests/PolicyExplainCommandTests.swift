@@ -16,4 +16,18 @@ struct PolicyExplainCommandTests {
         #expect(outcome.stdout.contains("builtin:shell-syntax"), "\(outcome.stdout)\(outcome.stderr)")
         #expect(outcome.stdout.contains("never closed"), "\(outcome.stdout)")
     }
+
+    @Test("a command run through an allowed wrapper is decided by what it runs (the attacker's five, issue 14)",
+          arguments: ["env python3 -c 1", "env sh", "find . -exec sh -c id {} +", "xargs python3", "timeout 5 python3 x.py"])
+    func wrappers(text: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "allowed_commands: [env, find, xargs, timeout, ls]\n".write(toFile: directory + "/p.yaml", atomically: true, encoding: .utf8)
+        let outcome = try ChildProcess.run(
+            ProxyCommandTests.binary, ["policy", "explain", "--policy", directory + "/p.yaml", "--command", text], timeout: 20)
+        #expect(outcome.stdout.hasPrefix("deny"), "\(outcome.stdout)\(outcome.stderr)")
+        #expect(outcome.stdout.contains("builtin:interpreter-denylist"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains(" runs '"), "\(outcome.stdout)")
+    }
 }

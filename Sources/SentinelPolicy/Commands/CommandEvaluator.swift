@@ -186,11 +186,14 @@ public struct CommandEvaluator: Sendable {
     private enum Arguments {
         case argv([String])
         case words(ParsedCommand)
+        /// The command a wrapper runs, read from the wrapper's own arguments.
+        case list([CommandWrappers.Word])
 
         var count: Int {
             switch self {
             case .argv(let argv): argv.count
             case .words(let command): command.words.count
+            case .list(let words): words.count
             }
         }
 
@@ -198,6 +201,7 @@ public struct CommandEvaluator: Sendable {
             switch self {
             case .argv(let argv): argv[position]
             case .words(let command): command.words[position].value
+            case .list(let words): words[position].value
             }
         }
 
@@ -205,6 +209,7 @@ public struct CommandEvaluator: Sendable {
             switch self {
             case .argv: true
             case .words(let command): command.words[position].isLiteral
+            case .list(let words): words[position].isLiteral
             }
         }
 
@@ -213,13 +218,15 @@ public struct CommandEvaluator: Sendable {
             switch self {
             case .argv(let argv): (argv, nil)
             case .words(let command): ([], command)
+            case .list(let words): (words.map(\.value), nil)
             }
         }
     }
 
     private func decide(
         typedName: String, extraName: String?, arguments argumentSource: Arguments,
-        searchPath: String?, workingDirectory: String, searchesPath: Bool, resolved: ResolvedExecutable? = nil
+        searchPath: String?, workingDirectory: String, searchesPath: Bool, resolved: ResolvedExecutable? = nil,
+        depth: Int = 0, appendsUnknownArguments: Bool = false
     ) -> CommandDecision {
         let (arguments, parsed) = argumentSource.stored
         let denylist = rules.denylist
@@ -287,6 +294,13 @@ public struct CommandEvaluator: Sendable {
         for index in allowance.indices {
             let rule = rules.rules[index]
             guard !rule.argsDeny.isEmpty else { continue }
+            if appendsUnknownArguments {
+                return CommandDecision(
+                    verdict: .deny(
+                        rule: "\(rule.keyPath).args_deny",
+                        reason: "'\(typedName)' (\(executable.canonicalPath)) is given arguments read at run time (xargs), whose values cannot be known, and \(rule.keyPath) restricts arguments with args_deny."),
+                    executable: executable, arguments: arguments, parsedCommand: parsed)
+            }
             for position in 1..<max(1, argumentSource.count) {
                 let argument = argumentSource[position]
                 guard argumentSource.isLiteral(position) else {
@@ -314,11 +328,54 @@ public struct CommandEvaluator: Sendable {
             }
         }
 
-        return CommandDecision(
+        let allowed = CommandDecision(
             verdict: .allow(rule: rules.rules[first].keyPath, reason: allowance.reason),
             executable: executable, arguments: arguments, parsedCommand: parsed
         )
+        guard let grammar = CommandWrappers.grammar(named: CommandDenylist.lastComponent(of: executable.canonicalPath)) else {
+            return allowed
+        }
+        // A command that runs another command is decided by the one it runs (issue 14).
+        func denied(_ verdict: Verdict) -> CommandDecision {
+            CommandDecision(verdict: verdict, executable: executable, arguments: arguments, parsedCommand: parsed)
+        }
+        guard depth < Self.wrapperDepth else {
+            return denied(.deny(
+                rule: Self.wrapperRule,
+                reason: "'\(typedName)' nests more than \(Self.wrapperDepth) commands that run other commands; the command at the end is not decided, so it is denied."))
+        }
+        let words = (1..<max(1, argumentSource.count)).map {
+            CommandWrappers.Word(argumentSource[$0], isLiteral: argumentSource.isLiteral($0))
+        }
+        switch CommandWrappers.inner(of: grammar, arguments: words) {
+        case .nothing:
+            return allowed
+        case .unknowable(let why):
+            return denied(.deny(
+                rule: Self.wrapperRule,
+                reason: "'\(typedName)' (\(executable.canonicalPath)) runs another command, and \(why); the command it would run cannot be known from the text, so it is denied.",
+                remedy: "Run the command directly (and allow it), without \(grammar.name)."))
+        case .commands(let inners):
+            for inner in inners {
+                let directory = inner.workingDirectory.map { $0.hasPrefix("/") ? $0 : workingDirectory + "/" + $0 } ?? workingDirectory
+                let decision = decide(
+                    typedName: inner.argv[0].value, extraName: nil, arguments: .list(inner.argv),
+                    searchPath: inner.searchPath ?? searchPath, workingDirectory: directory, searchesPath: true,
+                    depth: depth + 1, appendsUnknownArguments: inner.appendsUnknownArguments)
+                if !decision.isAllowed {
+                    var verdict = decision.verdict
+                    verdict.reason = "\(grammar.name) runs '\(inner.argv.map(\.value).joined(separator: " "))': " + verdict.reason
+                    return denied(verdict)
+                }
+            }
+            return allowed
+        }
     }
+
+    /// The rule named when a command that runs another command cannot be decided by it.
+    public static let wrapperRule = "builtin:wrapped-command"
+    /// The deepest chain of wrappers followed (`env nice timeout stdbuf … cmd`).
+    static let wrapperDepth = 8
 
     /// A sentence turned into a clause that follows a colon.
     private static func clause(_ sentence: String) -> String {
