@@ -37,7 +37,7 @@ struct GuardCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-landlock"), help: "Do not apply the file rules a second time with Landlock.")
     var noLandlock = false
 
-    @Flag(name: .long, help: "Do not print the summary line when the command ends.")
+    @Flag(name: .long, help: "Do not print the summary line when the command ends, and do not tell a refused program why on its standard error.")
     var quiet = false
 
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
@@ -185,7 +185,7 @@ struct GuardInvocation: Sendable {
             session = try GuardSession.start(
                 argv, options: GuardOptions(
                     policy: compiled, pipeline: pipeline, environment: SentinelEnvironment.withoutSecrets(environment),
-                    landlock: !noLandlock, log: say, trustedEndpoints: trusted))
+                    landlock: !noLandlock, log: say, trustedEndpoints: trusted, explainRefusals: !quiet))
         } catch {
             say("sentinel guard: \(error)")
             pipeline.note(.runEnd, target: shown, reason: "The command could not be started: \(error)", severity: .medium)

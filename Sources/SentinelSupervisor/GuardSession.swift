@@ -31,13 +31,17 @@ public struct GuardOptions: Sendable {
     /// and recorded like any connect: the policy proxy of a `--network proxied` container, whose
     /// address the operator knows and the policy cannot.
     public var trustedEndpoints: Set<IPEndpoint>
+    /// Whether a refused process is told why with one line on its standard error (the
+    /// decision's reason, its rule and what would allow it). `--quiet` turns it off.
+    public var explainRefusals: Bool
 
     /// Creates the options.
     public init(
         policy: Policy, pipeline: DecisionPipeline, environment: [String: String]? = nil,
         landlock: Bool = true, log: @escaping @Sendable (String) -> Void = GuardOptions.standardError,
-        trustedEndpoints: Set<IPEndpoint> = []
+        trustedEndpoints: Set<IPEndpoint> = [], explainRefusals: Bool = true
     ) {
+        self.explainRefusals = explainRefusals
         self.trustedEndpoints = trustedEndpoints
         self.policy = policy
         self.pipeline = pipeline
@@ -204,7 +208,8 @@ public final class GuardSession: Sendable {
         do {
             supervisor = try Supervisor(
                 notifier: notifier, policy: options.policy, pipeline: options.pipeline, initialPid: pid,
-                processes: processes, trustedEndpoints: options.trustedEndpoints, log: options.log)
+                processes: processes, trustedEndpoints: options.trustedEndpoints, explainRefusals: options.explainRefusals,
+                log: options.log)
         } catch {
             throw abandon(error.message)
         }

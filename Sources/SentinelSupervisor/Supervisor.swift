@@ -53,6 +53,8 @@ final class Supervisor: Sendable {
     let initialPid: Int32
     /// The processes under the guard, and the execs decided for them (shared with the tracer).
     let processes: GuardedProcesses
+    /// Whether a refused process is told why on its standard error (not with `--quiet`).
+    let explainRefusals: Bool
     let log: @Sendable (String) -> Void
     let kinds: [UInt32: Kind]
     let names: [UInt32: String]
@@ -70,10 +72,12 @@ final class Supervisor: Sendable {
 
     init(
         notifier: SeccompNotifier, policy: Policy, pipeline: DecisionPipeline, initialPid: Int32,
-        processes: GuardedProcesses, trustedEndpoints: Set<IPEndpoint> = [], log: @escaping @Sendable (String) -> Void
+        processes: GuardedProcesses, trustedEndpoints: Set<IPEndpoint> = [], explainRefusals: Bool = true,
+        log: @escaping @Sendable (String) -> Void
     ) throws(SupervisorError) {
         self.notifier = notifier
         self.processes = processes
+        self.explainRefusals = explainRefusals
         self.trustedEndpoints = trustedEndpoints
         self.policy = policy
         self.pipeline = pipeline
@@ -198,28 +202,32 @@ final class Supervisor: Sendable {
             // denial, which may wait for a human, leaves it. (Every `perform` returns quickly: an
             // open on the command's behalf, or a thread started for a connect.)
             if requests.allSatisfy({ $0.verdict.isAllowed || !$0.isApprovable || $0.verdict.isFinal }) {
-                let allowed = requests.allSatisfy { request in
+                var refusal: (DecisionRequest, PipelineDecision?)?
+                for request in requests {
                     // decideWithoutAsking answers every allowed verdict; nil cannot happen here,
                     // and would refuse. A denial nobody may overturn is recorded here too.
                     let decision = request.verdict.isAllowed
                         ? pipeline.decideWithoutAsking(request) : pipeline.refuseWithoutAsking(request)
                     tally(decision)
-                    return decision?.isAllowed == true
+                    if decision?.isAllowed != true {
+                        refusal = (request, decision)
+                        break
+                    }
                 }
-                conclude(notification.id, allowed: allowed, refuseWith: errno, onDenied: onDenied, perform: perform)
+                conclude(notification, refusal: refusal, refuseWith: errno, onDenied: onDenied, perform: perform)
                 return
             }
             Task {
-                var allowed = true
+                var refusal: (DecisionRequest, PipelineDecision?)?
                 for request in requests {
                     let decision = await pipeline.decide(request)
                     tally(decision)
                     if !decision.isAllowed {
-                        allowed = false
+                        refusal = (request, decision)
                         break
                     }
                 }
-                conclude(notification.id, allowed: allowed, refuseWith: errno, onDenied: onDenied, perform: perform)
+                conclude(notification, refusal: refusal, refuseWith: errno, onDenied: onDenied, perform: perform)
             }
         }
     }
@@ -237,15 +245,43 @@ final class Supervisor: Sendable {
     }
 
     private func conclude(
-        _ id: UInt64, allowed: Bool, refuseWith errno: Int32, onDenied: (@Sendable () -> Void)?,
-        perform: @Sendable () -> Void
+        _ notification: SeccompNotification, refusal: (DecisionRequest, PipelineDecision?)?, refuseWith errno: Int32,
+        onDenied: (@Sendable () -> Void)?, perform: @Sendable () -> Void
     ) {
-        if allowed {
-            perform()
-        } else {
-            onDenied?()
-            answer(id, .error(errno))
+        guard let (request, decision) = refusal else { return perform() }
+        onDenied?()
+        if explainRefusals, notifier.isPending(notification.id) {
+            explain(request, decision, to: notification.pid)
         }
+        answer(notification.id, .error(errno))
+    }
+
+    /// Writes one line to the refused process's standard error (a duplicate of its descriptor 2,
+    /// taken while its call still waits), so a program, or an AI agent reading its tool's output,
+    /// learns what was refused, by which rule, and what would allow it: an `EACCES` alone says
+    /// nothing. The rule is the audit record's.
+    func explain(_ request: DecisionRequest, _ decision: PipelineDecision?, to tid: Int32) {
+        guard let tgid = try? TargetProcess(tid: tid).threadGroup(), case .success(let stderr) = duplicate(2, tgid: tgid) else {
+            return
+        }
+        let line = Self.refusalLine(request, decision)
+        _ = line.withCString { Glibc.write(stderr.value, $0, strlen($0)) }
+    }
+
+    /// `sentinel: refused exec of perl -e 1: Command 'perl' is blocked … [builtin:interpreter-denylist]`,
+    /// with the policy change that would allow it when there is one; one line, at most 600 bytes.
+    static func refusalLine(_ request: DecisionRequest, _ decision: PipelineDecision?) -> String {
+        let action = request.action.rawValue.replacingOccurrences(of: "_", with: " ")
+        var reason = decision?.reason ?? request.verdict.reason
+        if let remedy = request.verdict.remedy {
+            if let last = reason.last, !".!?".contains(last) { reason += "." }
+            reason += " To allow it: \(remedy)"
+        }
+        let target = request.target.count > 200 ? String(request.target.prefix(200)) + "…" : request.target
+        var line = "sentinel: refused \(action) of \(target): \(reason) [\(request.verdict.rule)]"
+        line = String(line.map { $0.isNewline || $0 == "\u{1b}" ? " " : $0 })
+        if line.utf8.count > 600 { line = String(line.prefix(597)) + "…" }
+        return line + "\n"
     }
 
     func count(_ body: (inout SupervisorStatistics) -> Void) {

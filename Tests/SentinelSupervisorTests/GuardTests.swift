@@ -88,6 +88,41 @@ struct GuardTests {
         #expect(run.records.allSatisfy { $0["action"] as? String != "file_read" })
     }
 
+    @Test("a refused program is told why on its standard error, with the audit record's rule; --quiet keeps it silent",
+          arguments: [true, false])
+    func refusalExplained(explain: Bool) async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("told.py", """
+            import os, subprocess
+            log = os.open("\(harness.workspace)/stderr.txt", os.O_WRONLY | os.O_CREAT, 0o644)
+            os.dup2(log, 2)
+            try:
+                subprocess.run(["id"])
+            except OSError:
+                pass
+            try:
+                open("\(harness.outside)/x", "w")
+            except OSError:
+                pass
+            """)
+        let run = try await harness.run([python, harness.root + "/told.py"], policy: Self.policy(), explainRefusals: explain)
+        #expect(run.exit.status == 0)
+        let told = try String(contentsOfFile: harness.workspace + "/stderr.txt", encoding: .utf8)
+        if explain {
+            let lines = told.split(separator: "\n")
+            #expect(lines.count == 2, "\(told)")
+            #expect(lines.first?.hasPrefix("sentinel: refused exec of id: ") == true, "\(told)")
+            #expect(lines.first?.hasSuffix("[default:allowed_commands]") == true, "\(told)")
+            #expect(lines.first?.contains("To allow it: Add \"/usr/bin/id\" to allowed_commands.") == true, "\(told)")
+            #expect(lines.last?.hasPrefix("sentinel: refused file write of \(harness.outside)/x: ") == true, "\(told)")
+            let record = try #require(GuardHarness.records(run.records, action: "exec", target: "id").first)
+            #expect(record["rule"] as? String == "default:allowed_commands")
+        } else {
+            #expect(told.isEmpty, "\(told)")
+        }
+    }
+
     @Test("a long argument list is read whole and quoted for people in the record")
     func longArgumentList() async throws {
         let harness = try GuardHarness()
