@@ -20,7 +20,8 @@ public enum GuardFilter {
     /// Calls that reach a network address.
     public static let networkCalls = ["connect", "sendto", "sendmsg", "sendmmsg"]
 
-    /// Calls refused with EPERM: each would let the command change what a path or an identity
+    /// Calls refused with EPERM (notified, so each refusal is recorded with its reason): each
+    /// would let the command change what a path or an identity
     /// means to the kernel without the supervisor seeing it (a mount namespace where the
     /// supervisor's path checks no longer describe the child's view; a new uid the supervisor,
     /// which acts on the child's behalf with its own credentials, does not share), or run calls
@@ -35,6 +36,19 @@ public enum GuardFilter {
         "kcmp", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",
         "setgroups", "capset",
     ]
+
+    /// A condition every call meets (no bit compared): the last alternative of a call whose
+    /// earlier conditional rules did not match.
+    static let always = SeccompArgumentCondition(index: 0, .maskedEqual(mask: 0, value: 0))
+
+    /// The identity calls, how many id arguments each takes, and the id those arguments may
+    /// repeat (the uid or the gid the command starts with, which cannot change under the filter).
+    static func identityCalls(uid: UInt32, gid: UInt32) -> [(String, Int, UInt32)] {
+        [("setuid", 1, uid), ("setreuid", 2, uid), ("setresuid", 3, uid), ("setfsuid", 1, uid),
+         ("setgid", 1, gid), ("setregid", 2, gid), ("setresgid", 3, gid), ("setfsgid", 1, gid)]
+    }
+
+    static let identityCallNames: Set<String> = Set(identityCalls(uid: 0, gid: 0).map(\.0))
 
     /// The `CLONE_NEW*` flags: a `clone` with any of them is refused (as `unshare` is).
     static let namespaceFlags: [UInt64] = [
@@ -65,9 +79,13 @@ public enum GuardFilter {
     ///   - notifyReads: notify read-only opens too (the policy has `blocked_paths`, whose reads
     ///     are decided); otherwise only opens with O_WRONLY, O_RDWR, O_CREAT or O_TRUNC notify.
     ///   - architecture: the target architecture (this machine's by default).
+    ///   - uid: the user id the command runs as (setting it again is allowed); this process's.
+    ///   - gid: the group id the command runs as; this process's.
     public static func builder(
-        notifyReads: Bool, architecture: SeccompArchitecture? = nil
+        notifyReads: Bool, uid: UInt32? = nil, gid: UInt32? = nil, architecture: SeccompArchitecture? = nil
     ) throws(SeccompError) -> SeccompFilterBuilder {
+        let uid = uid ?? getuid()
+        let gid = gid ?? getgid()
         var builder = try SeccompFilterBuilder(architecture: architecture, defaultAction: .allow)
         for name in execCalls + entryCalls + ["creat", "openat2", "connect", "sendmsg", "sendmmsg"] {
             builder.add(name, .notify)
@@ -85,9 +103,25 @@ public enum GuardFilter {
                 }
             }
         }
-        for name in refusedCalls { builder.add(name, .errno(UInt16(EPERM))) }
+        // Setting the ids a process already holds changes nothing, and glibc's posix_spawn does it
+        // in the child with POSIX_SPAWN_RESETIDS (make, issue 15): allowed in the filter itself.
+        // Any other identity change, and every other refused call, is notified, refused with
+        // EPERM and recorded with a reason: nothing is refused silently.
+        for (name, count, id) in Self.identityCalls(uid: uid, gid: gid) {
+            for combination in 0..<(1 << count) {
+                let conditions = (0..<count).map { index in
+                    SeccompArgumentCondition(
+                        index: index, .maskedEqual(mask: 0xFFFF_FFFF, value: combination & (1 << index) != 0 ? 0xFFFF_FFFF : UInt64(id)))
+                }
+                // setuid, setgid, setfsuid and setfsgid take no "unchanged" (-1).
+                if count == 1, combination != 0 { continue }
+                builder.add(name, .allow, when: conditions)
+            }
+            builder.add(name, .notify, when: [Self.always])
+        }
+        for name in refusedCalls where !identityCallNames.contains(name) { builder.add(name, .notify) }
         for flag in namespaceFlags {
-            builder.add("clone", .errno(UInt16(EPERM)), when: [SeccompArgumentCondition(index: 0, .maskedEqual(mask: flag, value: flag))])
+            builder.add("clone", .notify, when: [SeccompArgumentCondition(index: 0, .maskedEqual(mask: flag, value: flag))])
         }
         // clone3 keeps its flags in memory; ENOSYS makes glibc (>= 2.34) fall back to clone,
         // whose flags the rules above read (as Docker's and Sentinel's profiles do).

@@ -48,6 +48,35 @@ extension Supervisor {
         return .decide([request], refuseWith: EPERM, onDenied: nil) { [self] in continueIfPending(id) }
     }
 
+    /// A call the guard never lets a program make: refused with EPERM, as the filter used to do
+    /// silently, and now recorded with the reason (issue 15: `make` failed with "Operation not
+    /// permitted" and the log said nothing). No answer can allow it.
+    func planRefusedCall(_ notification: SeccompNotification) -> Plan {
+        let name = syscallName(notification)
+        let why: String
+        switch name {
+        case "unshare", "setns", "clone":
+            why = "it would move the program into new namespaces, where the supervisor's view of its files, addresses and processes no longer describes it"
+        case "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fspick", "mount_setattr":
+            why = "it would change what paths mean to the program, and the supervisor decides by path"
+        case "open_by_handle_at":
+            why = "it opens a file by a handle, past every path check"
+        case "io_uring_setup", "io_uring_enter", "io_uring_register":
+            why = "io_uring makes system calls the filter cannot see"
+        case "ptrace":
+            why = "it would let the program trace another process, or suspend that process's filter"
+        case "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp":
+            why = "it reaches into another process's memory or descriptors"
+        default:
+            why = "it would change the user, group or capabilities the program runs with (setting the ids it already holds is allowed), and the supervisor acts on its behalf with the ones it started with"
+        }
+        let request = DecisionRequest(
+            action: "syscall", target: name,
+            verdict: .deny(rule: "guard:refused-call", reason: "\(name) is refused under sentinel guard: \(why)."),
+            recommendation: "", severity: .high, details: details(notification), isApprovable: false)
+        return .decide([request], refuseWith: EPERM, onDenied: nil) {}
+    }
+
     /// Records a process the tracer killed at its exec stop: the image the kernel loaded was not
     /// the one decided (a path or argv rewritten after the check, a file swapped in). A decision
     /// no answer can change.

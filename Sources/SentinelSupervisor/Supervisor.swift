@@ -40,6 +40,8 @@ final class Supervisor: Sendable {
         case unlink, unlinkAt, rmdir
         case connect, sendTo, sendMsg, sendMMsg
         case ioctl, socket
+        /// A call the guard never lets a program make (GuardFilter.refusedCalls, a namespace clone).
+        case refused
     }
 
     /// `AT_EMPTY_PATH` (a `_GNU_SOURCE` constant the Glibc module does not import).
@@ -96,7 +98,7 @@ final class Supervisor: Sendable {
         ]
         var kinds: [UInt32: Kind] = [:]
         var names: [UInt32: String] = [:]
-        for (name, kind) in table {
+        for (name, kind) in table + (GuardFilter.refusedCalls + ["clone"]).map({ ($0, Kind.refused) }) {
             if let number = architecture.syscalls.number(of: name) {
                 kinds[number] = kind
                 names[number] = name
@@ -351,6 +353,8 @@ final class Supervisor: Sendable {
             return planTerminalInjection(notification)
         case .socket:
             return planRawSocket(notification)
+        case .refused:
+            return planRefusedCall(notification)
         }
     }
 
