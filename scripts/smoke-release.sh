@@ -36,4 +36,23 @@ check "isolate" 0 "$bin/sentinel-isolate" --workspace ws --policy sentinel.yaml 
 check "isolate exit status" 7 "$bin/sentinel-isolate" --workspace ws --policy sentinel.yaml --audit-log "$work/isolate.log" -- /bin/sh -c 'exit 7'
 check "proxy starts and stops" 124 timeout 2 "$bin/sentinel" proxy --listen 127.0.0.1:0 --policy sentinel.yaml --audit-log proxy.log
 check "proxy audit verify" 0 "$bin/sentinel" audit verify proxy.log
+# The escape battery, as the release binary runs it: every attempt must be reported blocked. A
+# debug build cannot show what the optimiser drops (2026-12-07: the memory bomb's allocations
+# were removed in release, and it reported 8 GiB "allocated and touched" in 0.14 s).
+attack() {  # attack NAME COMMAND...
+    local name="$1"; shift
+    local status=0
+    "$@" >"$work/attack" 2>&1 || status=$?
+    if [[ "$status" != 0 ]] || grep -q "NOT BLOCKED" "$work/attack" || ! grep -Eq '^([0-9]+) of \1 attempts blocked\.$' "$work/attack"; then
+        echo "smoke-release: FAILED $name: exit $status" >&2
+        cat "$work/attack" >&2
+        exit 1
+    fi
+    echo "smoke-release: ok $name" >&2
+}
+attack "doctor --attack" "$bin/sentinel" doctor --attack
+if [[ "$(id -u)" == 0 ]]; then
+    # And as an ordinary user (rootless sandbox, rlimits instead of a cgroup).
+    attack "doctor --attack as uid 65534" env -C /tmp setpriv --reuid=65534 --regid=65534 --clear-groups "$bin/sentinel" doctor --attack
+fi
 echo "smoke-release: all release commands ran" >&2

@@ -5,6 +5,7 @@
 #endif
 #include "CSentinelSupervisor.h"
 #include "CSentinelSeccomp.h"
+#include "CSentinelPaths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +24,6 @@
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
 
 int sentinel_pidfd_open(pid_t pid) {
     long result = syscall(SYS_pidfd_open, pid, 0);
@@ -37,16 +35,11 @@ int sentinel_pidfd_getfd(int pidfd, int target_fd) {
     return result < 0 ? -errno : (int)result;
 }
 
-struct sentinel_open_how {
-    uint64_t flags;
-    uint64_t mode;
-    uint64_t resolve;
-};
-
 int sentinel_supervisor_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
-    struct sentinel_open_how how = {flags, mode, resolve};
-    long result = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-    return result < 0 ? -errno : (int)result;
+    // paths.c's openat2, which walks the path itself when openat2 is refused with ENOSYS (the
+    // guard runs under Sentinel's seccomp profiles inside the container).
+    int result = sentinel_openat2_mode(dirfd, path, flags, mode, resolve);
+    return result < 0 ? -errno : result;
 }
 
 long sentinel_supervisor_read_memory(pid_t pid, uint64_t address, void *buffer, unsigned long length) {

@@ -41,18 +41,19 @@ public enum EscapeBattery {
         }
         let executable = Sys.readlink("/proc/self/exe") ?? "/proc/self/exe"
         let secretName = "SENTINEL_ATTACK_SECRET"
+        let memoryLimit = 256 << 20
         var arguments = ["/.sentinel-probe/sentinel", probeMarker, "--canary", canary, "--secret", secretName]
-        arguments += ["--home", ProcessInfo.processInfo.environment["HOME"] ?? "/root"]
-        if sleeper > 0 { arguments += ["--host-pid", "\(sleeper)"] }
+        arguments += ["--home", ProcessInfo.processInfo.environment["HOME"] ?? "/root", "--memory-limit", "\(memoryLimit)"]
+        if sleeper > 0 { arguments += ["--host-pid", "\(sleeper)", "--host-marker", sleeperMarker] }
         if let listener { arguments += ["--port", "\(listener.port)"] }
         if abstract != nil { arguments += ["--abstract", abstractName] }
         var spec = SandboxSpec(
             command: arguments, workspace: workspace, policyFile: base + "/sentinel.yaml",
             binds: [SandboxSpec.Bind(source: executable, destination: "/.sentinel-probe/sentinel", readOnly: true)])
-        spec.limits = SandboxSpec.Limits(pids: 128, memoryBytes: 256 << 20, cpus: 1.0, tmpBytes: 16 << 20)
+        spec.limits = SandboxSpec.Limits(pids: 128, memoryBytes: Int64(memoryLimit), cpus: 1.0, tmpBytes: 16 << 20)
         var environment = ProcessInfo.processInfo.environment
         environment[secretName] = "s3cr3t-\(UInt32.random(in: 0...UInt32.max))"
-        _ = try await NativeSandbox().run(spec, callerEnvironment: environment)
+        let report = try await NativeSandbox().run(spec, callerEnvironment: environment)
 
         guard let text = try? Sys.readFile(workspace + "/.sentinel-attack.jsonl") else {
             throw SandboxError(.launchFailed, "The escape probe left no results in the workspace; the sandbox could not run it.")
@@ -84,6 +85,25 @@ public enum EscapeBattery {
         for path in ["/etc/sentinel-escape", "/usr/bin/sentinel-escape"] {
             hostCheck("write outside /workspace (\(path.hasPrefix("/etc") ? "/etc" : "/usr/bin"))", Sys.fileType(path) == nil, "\(path) exists on the host")
         }
+        hostCheck("write outside via ../", Sys.fileType("/etc/sentinel-escape") == nil, "/etc/sentinel-escape exists on the host")
+        // A kill by the kernel counts only if the memory cgroup saw its OOM killer run (the cgroup
+        // is read by the launcher after the run: the report's denial); rlimits leave no trace
+        // outside, and there the probe's own count against the limit decides.
+        if !report.protections.limits.hasPrefix("rlimits"),
+            let index = results.firstIndex(where: { $0.name == "memory bomb" }),
+            results[index].detail.hasPrefix(EscapeProbe.memoryKilledPrefix)
+        {
+            if report.denials.contains(where: { $0.hasPrefix("memory limit reached") }) {
+                results[index].detail += "; the memory cgroup recorded the OOM kill"
+            } else {
+                results[index].blocked = false
+                results[index].detail += "; host check: the kernel killed it, but the memory cgroup recorded no OOM kill"
+            }
+        }
+        // An attempt the probe never reported (it died, or its line was lost) proves nothing.
+        for name in EscapeProbe.attemptNames where !results.contains(where: { $0.name == name }) {
+            results.append(EscapeAttempt(name: name, blocked: false, detail: "inconclusive: the probe reported no result"))
+        }
         return results
     }
 
@@ -93,10 +113,13 @@ public enum EscapeBattery {
         try Sys.writeAll(fd, Array(text.utf8))
     }
 
+    /// The host process's argument, which the probe looks for in /proc/PID/cmdline.
+    private static let sleeperMarker = "987654"
+
     /// A host process the probe tries to see and kill.
     private static func spawnSleeper() -> pid_t {
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup("987654"), nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup(sleeperMarker), nil]
         defer { for pointer in argv { free(pointer) } }
         return posix_spawn(&pid, "/bin/sleep", nil, nil, argv, nil) == 0 ? pid : 0
     }

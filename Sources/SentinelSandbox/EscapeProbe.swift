@@ -33,6 +33,10 @@ struct ProbeTargets {
     var port: UInt16 = 0
     var abstractName = ""
     var secretName = ""
+    /// What the host process's command line holds (the sleeper's argument).
+    var hostMarker = ""
+    /// The sandbox's memory limit in bytes, which the memory bomb must not get past.
+    var memoryLimit = 0
     var output = "/workspace/.sentinel-attack.jsonl"
 
     init(_ arguments: [String]) {
@@ -46,6 +50,8 @@ struct ProbeTargets {
             case "--port": port = UInt16(value) ?? 0
             case "--abstract": abstractName = value
             case "--secret": secretName = value
+            case "--host-marker": hostMarker = value
+            case "--memory-limit": memoryLimit = Int(value) ?? 0
             case "--out": output = value
             default: break
             }
@@ -55,13 +61,38 @@ struct ProbeTargets {
 }
 
 enum EscapeProbe {
-    /// Runs every attempt and writes the results; returns 0.
+    /// Every attempt `runInside` makes, in order: the launcher reports any it finds no result for
+    /// as not blocked (a probe that died midway proves nothing about the rest).
+    static let attemptNames = [
+        "write outside /workspace (/etc)", "write outside /workspace (/usr/bin)", "write outside via ../",
+        "write to the host canary path", "write through a symlink", "hard link to a file outside /workspace",
+        "read a root-only file (/etc/shadow)", "read the caller's home", "reach the host through /proc/1/root",
+        "mount a file system", "unshare a mount namespace", "create a nested user namespace", "chroot",
+        "ptrace PID 1 (the sandbox's init)", "see a host process", "kill a host process",
+        "connect to a host loopback service", "connect to a host abstract Unix socket", "connect to the Docker socket",
+        "open a raw socket", "open a packet socket", "reconfigure the network (netlink/ioctl: loopback down)",
+        "open a netlink audit socket", "open a vsock socket", "keyctl", "bpf", "io_uring", "perf_event_open",
+        "userfaultfd", "load a kernel module", "kexec_load", "TIOCSTI into the terminal",
+        "gain privileges through setuid (no_new_privs, nosuid)", "write /proc/sys", "write /proc/sysrq-trigger",
+        "write /sys", "write a cgroup", "open /dev/kmsg", "open /dev/mem", "change the host name",
+        "read a secret from the caller's environment", "fork bomb", "memory bomb", "fill /tmp",
+    ]
+
+    /// How the memory bomb's detail starts when the kernel killed it; the launcher then looks for
+    /// the OOM kill in the cgroup.
+    static let memoryKilledPrefix = "killed by SIGKILL"
+
+    /// Runs every attempt and writes the results, one JSON line each as soon as it is known (so a
+    /// probe that dies leaves what it found); returns 0.
     static func runInside(_ arguments: [String]) -> Int32 {
         let targets = ProbeTargets(arguments)
-        var results: [EscapeAttempt] = []
+        let output = open(targets.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { return 1 }
+        defer { close(output) }
         func attempt(_ name: String, _ body: () -> (Bool, String)) {
             let (blocked, detail) = body()
-            results.append(EscapeAttempt(name: name, blocked: blocked, detail: detail))
+            guard let line = try? JSONEncoder().encode(EscapeAttempt(name: name, blocked: blocked, detail: detail)) else { return }
+            try? Sys.writeAll(output, Array(line) + [0x0a])
         }
         /// A call that must fail: blocked when it returns < 0.
         func mustFail(_ result: Int) -> (Bool, String) {
@@ -109,8 +140,12 @@ enum EscapeProbe {
         attempt("ptrace PID 1 (the sandbox's init)") { mustFail(sentinel_probe(SENTINEL_PROBE_PTRACE_ATTACH, 1)) }
         attempt("see a host process") {
             guard targets.hostPID > 0 else { return (true, "no host pid") }
+            // The host process is `sleep <marker>`: a process of the sandbox that happens to have
+            // the same pid number does not show the marker.
             let cmdline = (try? Sys.readFile("/proc/\(targets.hostPID)/cmdline")) ?? ""
-            return cmdline.contains("sentinel") ? (false, "/proc/\(targets.hostPID) shows the host process") : (true, "not visible")
+            guard !targets.hostMarker.isEmpty else { return (false, "inconclusive: no marker for the host process") }
+            return cmdline.contains(targets.hostMarker)
+                ? (false, "/proc/\(targets.hostPID) shows the host process") : (true, "not visible")
         }
         attempt("kill a host process") {
             guard targets.hostPID > 0 else { return (true, "no host pid") }
@@ -141,25 +176,8 @@ enum EscapeProbe {
         attempt("userfaultfd") { mustFail(sentinel_probe(SENTINEL_PROBE_USERFAULTFD, 0)) }
         attempt("load a kernel module") { mustFail(sentinel_probe(SENTINEL_PROBE_INIT_MODULE, 0)) }
         attempt("kexec_load") { mustFail(sentinel_probe(SENTINEL_PROBE_KEXEC_LOAD, 0)) }
-        attempt("TIOCSTI into the terminal") {
-            var byte: CChar = 0x0a
-            var details: [String] = []
-            var fds: [Int32] = [0, 1, 2]
-            let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
-            if tty >= 0 { fds.append(tty) } else { details.append("/dev/tty: \(Errno.current)") }
-            defer { if tty >= 0 { close(tty) } }
-            for fd in fds where ioctl(fd, UInt(SENTINEL_TIOCSTI), &byte) == 0 {
-                return (false, "TIOCSTI succeeded on fd \(fd)")
-            }
-            return (true, (details + ["every fd refused"]).joined(separator: "; "))
-        }
-        attempt("gain privileges through setuid (no_new_privs, nosuid)") {
-            let status = (try? Sys.readFile("/proc/self/status")) ?? ""
-            let noNewPrivs = status.split(separator: "\n").contains { $0.hasPrefix("NoNewPrivs:") && $0.hasSuffix("1") }
-            var info = statvfs()
-            let nosuid = statvfs("/usr/bin", &info) == 0 && info.f_flag & UInt(ST_NOSUID) != 0
-            return (noNewPrivs && nosuid, "NoNewPrivs \(noNewPrivs ? 1 : 0), /usr nosuid \(nosuid)")
-        }
+        attempt("TIOCSTI into the terminal") { injectIntoTerminal() }
+        attempt("gain privileges through setuid (no_new_privs, nosuid)") { runSetUIDProgram() }
         attempt("write /proc/sys") { openForWrite("/proc/sys/kernel/hostname") }
         attempt("write /proc/sysrq-trigger") { openForWrite("/proc/sysrq-trigger") }
         attempt("write /sys") { openForWrite("/sys/kernel/uevent_helper") }
@@ -179,15 +197,9 @@ enum EscapeProbe {
             return getenv(targets.secretName) == nil ? (true, "not in the environment") : (false, "\(targets.secretName) is set")
         }
         attempt("fork bomb") { forkBomb() }
-        attempt("memory bomb") { memoryBomb() }
+        attempt("memory bomb") { memoryBomb(limit: targets.memoryLimit) }
         attempt("fill /tmp") { fillTmp() }
 
-        let lines = results.compactMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-        let text = lines.joined(separator: "\n") + "\n"
-        let fd = open(targets.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return 1 }
-        try? Sys.writeAll(fd, Array(text.utf8))
-        close(fd)
         return 0
     }
 
@@ -257,27 +269,165 @@ enum EscapeProbe {
         }
     }
 
-    /// Touches memory until refused or killed; blocked unless 8 GiB fit.
-    private static func memoryBomb() -> (Bool, String) {
+    /// Takes memory in 16 MiB pieces until refused or killed; blocked when that happens within
+    /// `limit` bytes, not when 8 GiB fit.
+    ///
+    /// Each piece is mapped and then populated by the kernel (`MADV_POPULATE_WRITE`, Linux 5.14),
+    /// which faults in and charges every page: a system call, so there is nothing an optimiser can
+    /// drop. (The first version touched `malloc`ed memory it never read, and the release build
+    /// removed the allocations: it reported 8 GiB "allocated and touched" in 0.14 s.) The child
+    /// tells the parent how far it got through a pipe, after each piece.
+    private static func memoryBomb(limit: Int) -> (Bool, String) {
+        guard limit > 0 else { return (false, "inconclusive: no memory limit given") }
+        guard let progress = try? Sys.pipe() else { return (false, "inconclusive: pipe: \(Errno.current)") }
+        let chunk = 16 << 20
         let child = fork()
         if child == 0 {
+            close(progress.read)
             var total = 0
-            let chunk = 16 << 20
             while total < 8 << 30 {
-                guard let pointer = malloc(chunk) else { _exit(10) }
-                memset(pointer, 0x5a, chunk)
+                guard let region = mmap(nil, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                    region != UnsafeMutableRawPointer(bitPattern: -1)  // MAP_FAILED
+                else { _exit(10) }
+                if madvise(region, chunk, 23 /* MADV_POPULATE_WRITE */) != 0 {
+                    guard errno == EINVAL else { _exit(11) }
+                    // Before 5.14: one write per page. The stores go to memory from mmap and are
+                    // followed by a write(2) the compiler cannot see through, so they stay.
+                    let bytes = region.assumingMemoryBound(to: UInt8.self)
+                    for offset in stride(from: 0, to: chunk, by: 4096) { bytes[offset] = 0x5a }
+                }
                 total += chunk
+                var mebibytes = UInt32(total >> 20)
+                _ = write(progress.write, &mebibytes, 4)
             }
             _exit(12)
         }
-        guard child > 0 else { return (true, "fork: \(Errno.current)") }
+        close(progress.write)
+        defer { close(progress.read) }
+        guard child > 0 else { return (false, "inconclusive: fork: \(Errno.current)") }
         let status = (try? Sys.wait(child))?.status ?? 0
+        var reached: UInt32 = 0
+        var record: UInt32 = 0
+        while read(progress.read, &record, 4) == 4 { reached = record }
+        let limitMiB = limit >> 20
+        let within = Int(reached) <= limitMiB
         switch WaitStatus(raw: status) {
-        case .exited(10): return (true, "allocation refused (memory limit)")
-        case .exited(12): return (false, "8 GiB allocated and touched")
-        case .exited(let code): return (true, "memory bomb ended with status \(code)")
-        case .signaled(let signal): return (true, "memory bomb killed by signal \(signal) (OOM killer)")
+        case .exited(12): return (false, "8 GiB allocated and touched (limit \(limitMiB) MiB)")
+        case .exited(let code) where code == 10 || code == 11:
+            let what = code == 10 ? "mmap" : "populating the pages"
+            return within
+                ? (true, "\(what) refused after \(reached) MiB (limit \(limitMiB) MiB)")
+                : (false, "\(what) refused only after \(reached) MiB, over the limit of \(limitMiB) MiB")
+        case .signaled(9):
+            return within
+                ? (true, "\(memoryKilledPrefix) after \(reached) MiB (limit \(limitMiB) MiB)")
+                : (false, "\(memoryKilledPrefix) only after \(reached) MiB, over the limit of \(limitMiB) MiB")
+        case .exited(let code): return (false, "inconclusive: the memory bomb ended with status \(code) after \(reached) MiB")
+        case .signaled(let signal): return (false, "inconclusive: the memory bomb died of signal \(signal) after \(reached) MiB")
         }
+    }
+
+    /// TIOCSTI on a terminal that is the caller's controlling terminal, where the kernel itself
+    /// would allow it (with `dev.tty.legacy_tiocsti` = 1): a new pty from the sandbox's own devpts,
+    /// made the controlling terminal of a new session in a child. Only the seccomp rule answers
+    /// EPERM there (legacy_tiocsti = 0 answers EIO). fds 0-2 are tried too, for a real terminal.
+    private static func injectIntoTerminal() -> (Bool, String) {
+        var byte: CChar = 0x0a
+        for fd: Int32 in [0, 1, 2] where ioctl(fd, UInt(SENTINEL_TIOCSTI), &byte) == 0 {
+            return (false, "TIOCSTI succeeded on fd \(fd)")
+        }
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard master >= 0 else { return (false, "inconclusive: /dev/ptmx: \(Errno.current)") }
+        defer { close(master) }
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        guard ioctl(master, 0x4004_5431 /* TIOCSPTLCK */, &unlock) == 0, ioctl(master, 0x8004_5430 /* TIOCGPTN */, &number) == 0
+        else { return (false, "inconclusive: pty setup: \(Errno.current)") }
+        guard let result = try? Sys.pipe() else { return (false, "inconclusive: pipe: \(Errno.current)") }
+        let child = "/dev/pts/\(number)".withCString { slavePath -> pid_t in
+            let pid = fork()
+            guard pid == 0 else { return pid }
+            // The child: a session leader opening a terminal without O_NOCTTY acquires it.
+            var code: Int32 = 0
+            if setsid() < 0 {
+                code = -errno
+            } else {
+                let slave = open(slavePath, O_RDWR)
+                if slave < 0 || ioctl(slave, 0x540E /* TIOCSCTTY */, 0) < 0 {
+                    code = -errno
+                } else {
+                    var injected: CChar = 0x0a
+                    code = ioctl(slave, UInt(SENTINEL_TIOCSTI), &injected) == 0 ? 0 : errno
+                }
+            }
+            _ = write(result.write, &code, 4)
+            _exit(0)
+        }
+        close(result.write)
+        defer { close(result.read) }
+        guard child > 0 else { return (false, "inconclusive: fork: \(Errno.current)") }
+        _ = try? Sys.wait(child)
+        var code: Int32 = 0
+        guard read(result.read, &code, 4) == 4 else { return (false, "inconclusive: the child reported nothing") }
+        switch code {
+        case 0: return (false, "TIOCSTI succeeded on the controlling terminal /dev/pts/\(number)")
+        case ..<0: return (false, "inconclusive: could not make /dev/pts/\(number) the controlling terminal: \(Errno(-code))")
+        case EPERM: return (true, "refused on the controlling terminal: \(Errno(code)) (the seccomp rule); fds 0-2 refused too")
+        default: return (true, "refused on the controlling terminal: \(Errno(code)); fds 0-2 refused too")
+        }
+    }
+
+    /// Runs a set-user-id program of the host's /usr with `LD_SHOW_AUXV=1`. When the kernel honours
+    /// the bit, the exec is a secure one (AT_SECURE 1) and the dynamic loader ignores the variable;
+    /// when it does not (no_new_privs, nosuid), the loader prints the auxiliary vector, with the
+    /// effective uid the kernel gave the program. Which program does not matter: the loader prints
+    /// before it runs (`--version` makes it exit at once).
+    private static func runSetUIDProgram() -> (Bool, String) {
+        let candidates = ["/usr/bin/su", "/usr/bin/passwd", "/usr/bin/mount", "/usr/bin/gpasswd", "/usr/bin/newgrp",
+                          "/usr/bin/chsh", "/usr/bin/chfn", "/usr/bin/umount", "/bin/su"]
+        guard let program = candidates.first(where: { path in
+            var info = stat()
+            return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_ISUID != 0
+        }) else {
+            return (true, "no set-user-id program in /usr/bin to run (nothing to gain privileges through)")
+        }
+        guard let output = try? Sys.pipe() else { return (false, "inconclusive: pipe: \(Errno.current)") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output.write, 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(program), strdup("--version"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("LD_SHOW_AUXV=1"), nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        close(output.write)
+        defer { close(output.read) }
+        guard spawned == 0 else { return (false, "inconclusive: could not run \(program): \(Errno(spawned))") }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(output.read, &buffer, buffer.count)
+            if count <= 0 { break }
+            bytes += buffer[0..<count]
+        }
+        _ = try? Sys.wait(pid)
+        var auxv: [String: Int] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("AT_") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, let value = Int(String(parts[1].drop(while: { $0 == " " || $0 == "\t" }))) {
+                auxv[String(parts[0])] = value
+            }
+        }
+        guard let secure = auxv["AT_SECURE"], let euid = auxv["AT_EUID"] else {
+            return (false, "\(program) ran as a secure exec (the loader ignored LD_SHOW_AUXV): its set-user-id bit took effect")
+        }
+        if secure != 0 || euid == 0 {
+            return (false, "\(program) ran with AT_SECURE \(secure) and effective uid \(euid)")
+        }
+        return (true, "\(program) (set-user-id) ran with effective uid \(euid), AT_SECURE 0: the bit had no effect")
     }
 
     /// Writes to /tmp until ENOSPC; blocked unless 2 GiB fit.

@@ -8,13 +8,24 @@
 extern const uint64_t sentinel_resolve_no_symlinks;
 
 /// `openat2(dirfd, path, &{flags, 0, resolve}, sizeof)`: glibc 2.36 has no wrapper and Swift
-/// cannot call the variadic `syscall`. Returns the descriptor, or -1 with errno set (ENOSYS before
-/// Linux 5.6, ELOOP when `resolve` forbids a symlink the path crosses).
+/// cannot call the variadic `syscall`. Returns the descriptor, or -1 with errno set (ELOOP when
+/// `resolve` forbids a symlink the path crosses). When openat2 answers ENOSYS (Sentinel's own
+/// seccomp profiles refuse it that way, and `sentinel guard` runs under them in a container; or
+/// Linux before 5.6), `resolve` = `sentinel_resolve_no_symlinks` is served by
+/// `sentinel_open_no_symlinks`; any other `resolve` still fails with ENOSYS.
 int sentinel_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
 
 /// `sentinel_openat2` with a creation mode (for O_CREAT): compatibility mode opens the exact
 /// canonical path it checked, refusing any symlink swapped in after the check.
 int sentinel_openat2_mode(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+/// What `openat2(dirfd, path, &{flags, mode, RESOLVE_NO_SYMLINKS})` does, with `openat` alone:
+/// every directory component is opened with O_PATH|O_DIRECTORY|O_NOFOLLOW from the one before
+/// (`.` and empty components skipped, `..` looked up by the kernel as openat2 would), the last
+/// with `flags | O_NOFOLLOW`; a symlink anywhere (one the caller's O_PATH|O_NOFOLLOW asks for at
+/// the end excepted) fails with ELOOP. Each step holds the directory it came from, so a symlink
+/// swapped in later is never followed. Public so tests can compare it with openat2 directly.
+int sentinel_open_no_symlinks(int dirfd, const char *path, uint64_t flags, uint64_t mode);
 
 /// Which file a name (or descriptor) refers to, and its size: what the audit writer checks before
 /// each append.

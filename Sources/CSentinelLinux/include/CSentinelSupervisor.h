@@ -18,7 +18,8 @@ int sentinel_pidfd_open(pid_t pid);
 int sentinel_pidfd_getfd(int pidfd, int target_fd);
 
 /// `openat2(dirfd, path, &{flags, mode, resolve})`: openat2 with a creation mode (glibc 2.36 has
-/// no wrapper). Returns the fd or a negative errno.
+/// no wrapper), or `sentinel_open_no_symlinks` when openat2 answers ENOSYS (see
+/// `sentinel_openat2`). Returns the fd or a negative errno.
 int sentinel_supervisor_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 
 /// `process_vm_readv` of one range: reads up to `length` bytes at `address` in process `pid`.

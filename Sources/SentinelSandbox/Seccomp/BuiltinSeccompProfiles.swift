@@ -19,27 +19,26 @@ public enum BuiltinSeccompProfiles {
                 "connect", "copy_file_range", "dup", "dup3", "epoll_create1", "epoll_ctl",
                 "epoll_pwait", "epoll_pwait2", "eventfd2", "execve", "execveat", "exit",
                 "exit_group", "faccessat", "faccessat2", "fadvise64", "fallocate", "fchdir",
-                "fchmod", "fchmodat", "fchmodat2", "fchown", "fchownat", "fcntl", "fdatasync",
-                "fgetxattr", "file_getattr", "file_setattr", "flistxattr", "flock", "fremovexattr",
-                "fsetxattr", "fstat", "fstatfs", "fsync", "ftruncate", "futex", "futex_requeue",
-                "futex_wait", "futex_waitv", "futex_wake", "get_mempolicy", "get_robust_list",
-                "getcpu", "getcwd", "getdents64", "getegid", "geteuid", "getgid", "getgroups",
-                "getitimer", "getpeername", "getpgid", "getpid", "getppid", "getpriority",
-                "getrandom", "getresgid", "getresuid", "getrlimit", "getrusage", "getsid",
-                "getsockname", "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr",
-                "getxattrat", "inotify_add_watch", "inotify_init1", "inotify_rm_watch", "io_cancel",
-                "io_destroy", "io_getevents", "io_pgetevents", "io_setup", "io_submit",
-                "ioprio_get", "kill", "landlock_add_rule", "landlock_create_ruleset",
-                "landlock_restrict_self", "lgetxattr", "linkat", "listen", "listmount", "listxattr",
-                "listxattrat", "llistxattr", "lremovexattr", "lseek", "lsetxattr", "madvise",
-                "map_shadow_stack", "memfd_create", "mincore", "mkdirat", "mknodat", "mlock",
-                "mmap", "mprotect", "mq_getsetattr", "mq_notify", "mq_open", "mq_timedreceive",
-                "mq_timedsend", "mq_unlink", "mremap", "mseal", "msgctl", "msgget", "msgrcv",
-                "msgsnd", "msync", "munlock", "munmap", "name_to_handle_at", "nanosleep",
-                "newfstatat", "openat", "openat2", "pidfd_open", "pidfd_send_signal", "pipe2",
-                "pkey_alloc", "pkey_free", "pkey_mprotect", "ppoll", "prctl", "pread64", "preadv",
-                "preadv2", "prlimit64", "pselect6", "pwrite64", "pwritev", "pwritev2", "read",
-                "readahead", "readlinkat", "readv", "recvfrom", "recvmmsg", "recvmsg",
+                "fchown", "fchownat", "fcntl", "fdatasync", "fgetxattr", "file_getattr",
+                "file_setattr", "flistxattr", "flock", "fremovexattr", "fsetxattr", "fstat",
+                "fstatfs", "fsync", "ftruncate", "futex", "futex_requeue", "futex_wait",
+                "futex_waitv", "futex_wake", "get_mempolicy", "get_robust_list", "getcpu", "getcwd",
+                "getdents64", "getegid", "geteuid", "getgid", "getgroups", "getitimer",
+                "getpeername", "getpgid", "getpid", "getppid", "getpriority", "getrandom",
+                "getresgid", "getresuid", "getrlimit", "getrusage", "getsid", "getsockname",
+                "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr", "getxattrat",
+                "inotify_add_watch", "inotify_init1", "inotify_rm_watch", "io_cancel", "io_destroy",
+                "io_getevents", "io_pgetevents", "io_setup", "io_submit", "ioprio_get", "kill",
+                "landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self",
+                "lgetxattr", "linkat", "listen", "listmount", "listxattr", "listxattrat",
+                "llistxattr", "lremovexattr", "lseek", "lsetxattr", "madvise", "map_shadow_stack",
+                "memfd_create", "mincore", "mlock", "mmap", "mprotect", "mq_getsetattr",
+                "mq_notify", "mq_open", "mq_timedreceive", "mq_timedsend", "mq_unlink", "mremap",
+                "mseal", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock", "munmap",
+                "name_to_handle_at", "nanosleep", "newfstatat", "pidfd_open", "pidfd_send_signal",
+                "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect", "ppoll", "prctl", "pread64",
+                "preadv", "preadv2", "prlimit64", "pselect6", "pwrite64", "pwritev", "pwritev2",
+                "read", "readahead", "readlinkat", "readv", "recvfrom", "recvmmsg", "recvmsg",
                 "removexattr", "removexattrat", "renameat", "renameat2", "restart_syscall", "rseq",
                 "rt_sigaction", "rt_sigpending", "rt_sigprocmask", "rt_sigqueueinfo",
                 "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait", "rt_tgsigqueueinfo",
@@ -62,11 +61,11 @@ public enum BuiltinSeccompProfiles {
         {
             "comment": "x86-64 system calls aarch64 does not have (older forms of the calls above, and arch_prctl, which the dynamic loader needs to set up thread-local storage).",
             "names": [
-                "access", "alarm", "arch_prctl", "chmod", "chown", "creat", "dup2", "epoll_create",
-                "epoll_wait", "eventfd", "fork", "futimesat", "get_thread_area", "getdents",
-                "getpgrp", "inotify_init", "lchown", "link", "lstat", "mkdir", "mknod", "open",
-                "pause", "pipe", "poll", "readlink", "rename", "rmdir", "select", "set_thread_area",
-                "signalfd", "stat", "symlink", "time", "unlink", "utime", "utimes", "vfork"
+                "access", "alarm", "arch_prctl", "chown", "dup2", "epoll_create", "epoll_wait",
+                "eventfd", "fork", "futimesat", "get_thread_area", "getdents", "getpgrp",
+                "inotify_init", "lchown", "link", "lstat", "pause", "pipe", "poll", "readlink",
+                "rename", "rmdir", "select", "set_thread_area", "signalfd", "stat", "symlink",
+                "time", "unlink", "utime", "utimes", "vfork"
             ],
             "action": "SCMP_ACT_ALLOW",
             "includes": {"arches": ["amd64"]}
@@ -602,6 +601,211 @@ public enum BuiltinSeccompProfiles {
             "args": [
                 {"index": 1, "value": 4294967295, "valueTwo": 21532, "op": "SCMP_CMP_MASKED_EQ"}
             ]
+        },
+        {
+            "comment": "openat2 passes its flags and mode in memory a filter cannot read, so a set-id mode could not be refused; ENOSYS makes programs fall back to openat, whose mode is checked below (runc answers calls newer than a profile with ENOSYS too). Sentinel's own openat2 users walk the path with openat instead.",
+            "names": ["openat2"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 38
+        },
+        {
+            "comment": "fchmod with a mode that has neither S_ISUID nor S_ISGID (mode & 06000 == 0): the workspace and read-write binds are the host's: a set-user-id or set-group-id file left there runs with its owner's ids (root's, for a root caller's idmapped workspace) for whoever starts it on the host.",
+            "names": ["fchmod"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 1, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "fchmodat, fchmodat2 (6.6), mkdirat and mknodat with a mode that has neither S_ISUID nor S_ISGID (mode & 06000 == 0): the workspace and read-write binds are the host's: a set-user-id or set-group-id file left there runs with its owner's ids (root's, for a root caller's idmapped workspace) for whoever starts it on the host.",
+            "names": ["fchmodat", "fchmodat2", "mkdirat", "mknodat"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 2, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "chmod, creat, mkdir and mknod (x86-64) with a mode that has neither S_ISUID nor S_ISGID (mode & 06000 == 0): the workspace and read-write binds are the host's: a set-user-id or set-group-id file left there runs with its owner's ids (root's, for a root caller's idmapped workspace) for whoever starts it on the host.",
+            "names": ["chmod", "creat", "mkdir", "mknod"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 1, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "openat that creates nothing (flags & (O_CREAT|__O_TMPFILE) == 0): the kernel ignores the mode then, whatever the register holds.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 2, "value": 4194368, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "openat that creates, with a mode that has neither S_ISUID nor S_ISGID.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 3, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "open (x86-64) that creates nothing (flags & (O_CREAT|__O_TMPFILE) == 0): the kernel ignores the mode then, whatever the register holds.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 1, "value": 4194368, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "open (x86-64) that creates, with a mode that has neither S_ISUID nor S_ISGID.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 2, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: fchmod with S_ISUID in the mode.",
+            "names": ["fchmod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: fchmod with S_ISGID in the mode.",
+            "names": ["fchmod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: fchmodat, fchmodat2 (6.6), mkdirat and mknodat with S_ISUID in the mode.",
+            "names": ["fchmodat", "fchmodat2", "mkdirat", "mknodat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: fchmodat, fchmodat2 (6.6), mkdirat and mknodat with S_ISGID in the mode.",
+            "names": ["fchmodat", "fchmodat2", "mkdirat", "mknodat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: chmod, creat, mkdir and mknod (x86-64) with S_ISUID in the mode.",
+            "names": ["chmod", "creat", "mkdir", "mknod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: chmod, creat, mkdir and mknod (x86-64) with S_ISGID in the mode.",
+            "names": ["chmod", "creat", "mkdir", "mknod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: openat with O_CREAT and S_ISUID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: openat with O_CREAT and S_ISGID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: openat with O_TMPFILE and S_ISUID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: openat with O_TMPFILE and S_ISGID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_CREAT and S_ISUID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_CREAT and S_ISGID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_TMPFILE and S_ISUID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_TMPFILE and S_ISGID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
         }
     ]
 }
@@ -623,43 +827,42 @@ public enum BuiltinSeccompProfiles {
                 "connect", "copy_file_range", "dup", "dup3", "epoll_create1", "epoll_ctl",
                 "epoll_pwait", "epoll_pwait2", "eventfd2", "execve", "execveat", "exit",
                 "exit_group", "faccessat", "faccessat2", "fadvise64", "fallocate", "fchdir",
-                "fchmod", "fchmodat", "fchmodat2", "fchown", "fchownat", "fcntl", "fdatasync",
-                "fgetxattr", "file_getattr", "file_setattr", "flistxattr", "flock", "fremovexattr",
-                "fsetxattr", "fstat", "fstatfs", "fsync", "ftruncate", "futex", "futex_requeue",
-                "futex_wait", "futex_waitv", "futex_wake", "get_mempolicy", "get_robust_list",
-                "getcpu", "getcwd", "getdents64", "getegid", "geteuid", "getgid", "getgroups",
-                "getitimer", "getpeername", "getpgid", "getpid", "getppid", "getpriority",
-                "getrandom", "getresgid", "getresuid", "getrlimit", "getrusage", "getsid",
-                "getsockname", "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr",
-                "getxattrat", "inotify_add_watch", "inotify_init1", "inotify_rm_watch", "io_cancel",
-                "io_destroy", "io_getevents", "io_pgetevents", "io_setup", "io_submit",
-                "ioprio_get", "ioprio_set", "kill", "landlock_add_rule", "landlock_create_ruleset",
+                "fchown", "fchownat", "fcntl", "fdatasync", "fgetxattr", "file_getattr",
+                "file_setattr", "flistxattr", "flock", "fremovexattr", "fsetxattr", "fstat",
+                "fstatfs", "fsync", "ftruncate", "futex", "futex_requeue", "futex_wait",
+                "futex_waitv", "futex_wake", "get_mempolicy", "get_robust_list", "getcpu", "getcwd",
+                "getdents64", "getegid", "geteuid", "getgid", "getgroups", "getitimer",
+                "getpeername", "getpgid", "getpid", "getppid", "getpriority", "getrandom",
+                "getresgid", "getresuid", "getrlimit", "getrusage", "getsid", "getsockname",
+                "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr", "getxattrat",
+                "inotify_add_watch", "inotify_init1", "inotify_rm_watch", "io_cancel", "io_destroy",
+                "io_getevents", "io_pgetevents", "io_setup", "io_submit", "ioprio_get",
+                "ioprio_set", "kill", "landlock_add_rule", "landlock_create_ruleset",
                 "landlock_restrict_self", "lgetxattr", "linkat", "listen", "listmount", "listxattr",
                 "listxattrat", "llistxattr", "lremovexattr", "lseek", "lsetxattr", "madvise",
                 "map_shadow_stack", "mbind", "membarrier", "memfd_create", "migrate_pages",
-                "mincore", "mkdirat", "mknodat", "mlock", "mlock2", "mlockall", "mmap",
-                "move_pages", "mprotect", "mq_getsetattr", "mq_notify", "mq_open",
-                "mq_timedreceive", "mq_timedsend", "mq_unlink", "mremap", "mseal", "msgctl",
-                "msgget", "msgrcv", "msgsnd", "msync", "munlock", "munlockall", "munmap",
-                "name_to_handle_at", "nanosleep", "newfstatat", "openat", "openat2", "pidfd_open",
-                "pidfd_send_signal", "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect", "ppoll",
-                "prctl", "pread64", "preadv", "preadv2", "prlimit64", "pselect6", "pwrite64",
-                "pwritev", "pwritev2", "read", "readahead", "readlinkat", "readv", "recvfrom",
-                "recvmmsg", "recvmsg", "removexattr", "removexattrat", "renameat", "renameat2",
-                "restart_syscall", "rseq", "rt_sigaction", "rt_sigpending", "rt_sigprocmask",
-                "rt_sigqueueinfo", "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait",
-                "rt_tgsigqueueinfo", "sched_get_priority_max", "sched_get_priority_min",
-                "sched_getaffinity", "sched_getattr", "sched_getparam", "sched_getscheduler",
-                "sched_rr_get_interval", "sched_setaffinity", "sched_setattr", "sched_setparam",
-                "sched_setscheduler", "sched_yield", "seccomp", "semctl", "semget", "semop",
-                "semtimedop", "sendfile", "sendmmsg", "sendmsg", "sendto", "set_mempolicy",
-                "set_mempolicy_home_node", "set_robust_list", "set_tid_address", "setfsgid",
-                "setfsuid", "setgid", "setgroups", "setitimer", "setpgid", "setpriority",
-                "setregid", "setresgid", "setresuid", "setreuid", "setrlimit", "setsid",
-                "setsockopt", "setuid", "setxattr", "setxattrat", "shmat", "shmctl", "shmdt",
-                "shmget", "shutdown", "sigaltstack", "signalfd4", "socketpair", "splice", "statfs",
-                "statmount", "statx", "symlinkat", "sync", "sync_file_range", "syncfs", "sysinfo",
-                "tee", "tgkill", "timer_create", "timer_delete", "timer_getoverrun",
+                "mincore", "mlock", "mlock2", "mlockall", "mmap", "move_pages", "mprotect",
+                "mq_getsetattr", "mq_notify", "mq_open", "mq_timedreceive", "mq_timedsend",
+                "mq_unlink", "mremap", "mseal", "msgctl", "msgget", "msgrcv", "msgsnd", "msync",
+                "munlock", "munlockall", "munmap", "name_to_handle_at", "nanosleep", "newfstatat",
+                "pidfd_open", "pidfd_send_signal", "pipe2", "pkey_alloc", "pkey_free",
+                "pkey_mprotect", "ppoll", "prctl", "pread64", "preadv", "preadv2", "prlimit64",
+                "pselect6", "pwrite64", "pwritev", "pwritev2", "read", "readahead", "readlinkat",
+                "readv", "recvfrom", "recvmmsg", "recvmsg", "removexattr", "removexattrat",
+                "renameat", "renameat2", "restart_syscall", "rseq", "rt_sigaction", "rt_sigpending",
+                "rt_sigprocmask", "rt_sigqueueinfo", "rt_sigreturn", "rt_sigsuspend",
+                "rt_sigtimedwait", "rt_tgsigqueueinfo", "sched_get_priority_max",
+                "sched_get_priority_min", "sched_getaffinity", "sched_getattr", "sched_getparam",
+                "sched_getscheduler", "sched_rr_get_interval", "sched_setaffinity", "sched_setattr",
+                "sched_setparam", "sched_setscheduler", "sched_yield", "seccomp", "semctl",
+                "semget", "semop", "semtimedop", "sendfile", "sendmmsg", "sendmsg", "sendto",
+                "set_mempolicy", "set_mempolicy_home_node", "set_robust_list", "set_tid_address",
+                "setfsgid", "setfsuid", "setgid", "setgroups", "setitimer", "setpgid",
+                "setpriority", "setregid", "setresgid", "setresuid", "setreuid", "setrlimit",
+                "setsid", "setsockopt", "setuid", "setxattr", "setxattrat", "shmat", "shmctl",
+                "shmdt", "shmget", "shutdown", "sigaltstack", "signalfd4", "socketpair", "splice",
+                "statfs", "statmount", "statx", "symlinkat", "sync", "sync_file_range", "syncfs",
+                "sysinfo", "tee", "tgkill", "timer_create", "timer_delete", "timer_getoverrun",
                 "timer_gettime", "timer_settime", "timerfd_create", "timerfd_gettime",
                 "timerfd_settime", "times", "tkill", "truncate", "umask", "uname", "unlinkat",
                 "utimensat", "vmsplice", "wait4", "waitid", "write", "writev"
@@ -669,11 +872,11 @@ public enum BuiltinSeccompProfiles {
         {
             "comment": "x86-64 system calls aarch64 does not have (older forms of the calls above, and arch_prctl, which the dynamic loader needs to set up thread-local storage).",
             "names": [
-                "access", "alarm", "arch_prctl", "chmod", "chown", "creat", "dup2", "epoll_create",
-                "epoll_wait", "eventfd", "fork", "futimesat", "get_thread_area", "getdents",
-                "getpgrp", "inotify_init", "lchown", "link", "lstat", "mkdir", "mknod", "open",
-                "pause", "pipe", "poll", "readlink", "rename", "rmdir", "select", "set_thread_area",
-                "signalfd", "stat", "symlink", "time", "unlink", "utime", "utimes", "vfork"
+                "access", "alarm", "arch_prctl", "chown", "dup2", "epoll_create", "epoll_wait",
+                "eventfd", "fork", "futimesat", "get_thread_area", "getdents", "getpgrp",
+                "inotify_init", "lchown", "link", "lstat", "pause", "pipe", "poll", "readlink",
+                "rename", "rmdir", "select", "set_thread_area", "signalfd", "stat", "symlink",
+                "time", "unlink", "utime", "utimes", "vfork"
             ],
             "action": "SCMP_ACT_ALLOW",
             "includes": {"arches": ["amd64"]}
@@ -1209,6 +1412,211 @@ public enum BuiltinSeccompProfiles {
             "args": [
                 {"index": 1, "value": 4294967295, "valueTwo": 21532, "op": "SCMP_CMP_MASKED_EQ"}
             ]
+        },
+        {
+            "comment": "openat2 passes its flags and mode in memory a filter cannot read, so a set-id mode could not be refused; ENOSYS makes programs fall back to openat, whose mode is checked below (runc answers calls newer than a profile with ENOSYS too). Sentinel's own openat2 users walk the path with openat instead.",
+            "names": ["openat2"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 38
+        },
+        {
+            "comment": "fchmod with a mode that has neither S_ISUID nor S_ISGID (mode & 06000 == 0): the workspace and read-write binds are the host's: a set-user-id or set-group-id file left there runs with its owner's ids (root's, for a root caller's idmapped workspace) for whoever starts it on the host.",
+            "names": ["fchmod"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 1, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "fchmodat, fchmodat2 (6.6), mkdirat and mknodat with a mode that has neither S_ISUID nor S_ISGID (mode & 06000 == 0): the workspace and read-write binds are the host's: a set-user-id or set-group-id file left there runs with its owner's ids (root's, for a root caller's idmapped workspace) for whoever starts it on the host.",
+            "names": ["fchmodat", "fchmodat2", "mkdirat", "mknodat"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 2, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "chmod, creat, mkdir and mknod (x86-64) with a mode that has neither S_ISUID nor S_ISGID (mode & 06000 == 0): the workspace and read-write binds are the host's: a set-user-id or set-group-id file left there runs with its owner's ids (root's, for a root caller's idmapped workspace) for whoever starts it on the host.",
+            "names": ["chmod", "creat", "mkdir", "mknod"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 1, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "openat that creates nothing (flags & (O_CREAT|__O_TMPFILE) == 0): the kernel ignores the mode then, whatever the register holds.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 2, "value": 4194368, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "openat that creates, with a mode that has neither S_ISUID nor S_ISGID.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 3, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "open (x86-64) that creates nothing (flags & (O_CREAT|__O_TMPFILE) == 0): the kernel ignores the mode then, whatever the register holds.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 1, "value": 4194368, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "open (x86-64) that creates, with a mode that has neither S_ISUID nor S_ISGID.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 2, "value": 3072, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: fchmod with S_ISUID in the mode.",
+            "names": ["fchmod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: fchmod with S_ISGID in the mode.",
+            "names": ["fchmod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: fchmodat, fchmodat2 (6.6), mkdirat and mknodat with S_ISUID in the mode.",
+            "names": ["fchmodat", "fchmodat2", "mkdirat", "mknodat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: fchmodat, fchmodat2 (6.6), mkdirat and mknodat with S_ISGID in the mode.",
+            "names": ["fchmodat", "fchmodat2", "mkdirat", "mknodat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: chmod, creat, mkdir and mknod (x86-64) with S_ISUID in the mode.",
+            "names": ["chmod", "creat", "mkdir", "mknod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: chmod, creat, mkdir and mknod (x86-64) with S_ISGID in the mode.",
+            "names": ["chmod", "creat", "mkdir", "mknod"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: openat with O_CREAT and S_ISUID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: openat with O_CREAT and S_ISGID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: openat with O_TMPFILE and S_ISUID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: openat with O_TMPFILE and S_ISGID in the mode.",
+            "names": ["openat"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 2, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 3, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ]
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_CREAT and S_ISUID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_CREAT and S_ISGID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_TMPFILE and S_ISUID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
+        },
+        {
+            "comment": "set-id file: open (x86-64) with O_TMPFILE and S_ISGID in the mode.",
+            "names": ["open"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [
+                {"index": 1, "value": 4194304, "valueTwo": 4194304, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": 1024, "valueTwo": 1024, "op": "SCMP_CMP_MASKED_EQ"}
+            ],
+            "includes": {"arches": ["amd64"]}
         }
     ]
 }
