@@ -164,9 +164,65 @@ public enum BuiltinSeccompProfiles {
         },
         {
             "comment": "changing other processes, or comparing their descriptors.",
-            "names": ["kcmp", "process_madvise", "process_vm_writev", "ptrace"],
+            "names": ["kcmp", "process_madvise", "process_vm_writev"],
             "action": "SCMP_ACT_ERRNO",
             "errnoRet": 1
+        },
+        {
+            "comment": "ptrace PTRACE_SEIZE (attach to the command it starts): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16902, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_CONT (resume a stopped process, passing its signal on): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 7, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_LISTEN (leave a process in its job-control stop): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16904, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_GETEVENTMSG (learn a new process's id, or an exec's former thread id): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16897, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_DETACH (let a process go): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 17, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_INTERRUPT (stop a process): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16903, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_SETOPTIONS (set the events it follows): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16896, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
         },
         {
             "comment": "reading another process's memory and copying its descriptors: `sentinel guard`, the container's entrypoint, reads the arguments of the calls it decides this way. The kernel's ptrace access check still applies (same uid and a dumpable target; Sentinel's supervisors are not dumpable), the sandbox's PID namespace holds only its own processes, and the guard refuses both calls to the command it runs.",
@@ -975,9 +1031,65 @@ public enum BuiltinSeccompProfiles {
         },
         {
             "comment": "changing other processes, or comparing their descriptors.",
-            "names": ["kcmp", "process_madvise", "process_vm_writev", "ptrace"],
+            "names": ["kcmp", "process_madvise", "process_vm_writev"],
             "action": "SCMP_ACT_ERRNO",
             "errnoRet": 1
+        },
+        {
+            "comment": "ptrace PTRACE_SEIZE (attach to the command it starts): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16902, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_CONT (resume a stopped process, passing its signal on): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 7, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_LISTEN (leave a process in its job-control stop): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16904, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_GETEVENTMSG (learn a new process's id, or an exec's former thread id): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16897, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_DETACH (let a process go): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 17, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_INTERRUPT (stop a process): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16903, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
+        },
+        {
+            "comment": "ptrace PTRACE_SETOPTIONS (set the events it follows): `sentinel guard`'s tracer verifies every exec at its exec stop (issue 13). Only the tracer's requests are allowed; none reads or writes memory or registers, every other request gets the default EPERM, and the guard refuses ptrace to the command it runs.",
+            "names": ["ptrace"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [
+                {"index": 0, "value": 16896, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+            ]
         },
         {
             "comment": "reading another process's memory and copying its descriptors: `sentinel guard`, the container's entrypoint, reads the arguments of the calls it decides this way. The kernel's ptrace access check still applies (same uid and a dumpable target; Sentinel's supervisors are not dumpable), the sandbox's PID namespace holds only its own processes, and the guard refuses both calls to the command it runs.",
