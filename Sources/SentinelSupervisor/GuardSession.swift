@@ -160,6 +160,7 @@ public final class GuardSession: Sendable {
                 }
             }
         }
+        processes.startChain(pid)
         close(errorPipe[1])
         errorPipeWriteOpen = false
         close(childEnd)

@@ -32,6 +32,11 @@ final class GuardedProcesses: Sendable {
         var expectations: [Int32: ExecExpectation] = [:]
         /// Set once the command has exited: nothing is continued any more.
         var ended = false
+        /// Processes (thread group ids) still in the operator's chain: the command the operator
+        /// typed and what its shims run before the real program starts (issue 15).
+        var chain: Set<Int32> = []
+        /// Processes whose execs are not decided, with the `trust_children` rule that allows it.
+        var trusted: [Int32: String] = [:]
     }
 
     private let state = Mutex(State())
@@ -64,6 +69,47 @@ final class GuardedProcesses: Sendable {
         state.withLock { state in
             state.tracked.remove(id)
             state.expectations[id] = nil
+            state.chain.remove(id)
+            state.trusted[id] = nil
+        }
+    }
+
+    /// Puts process `tgid` in the operator's chain (the command the operator started).
+    func startChain(_ tgid: Int32) {
+        _ = state.withLock { $0.chain.insert(tgid) }
+    }
+
+    /// Whether process `tgid` is in the operator's chain.
+    func isInChain(_ tgid: Int32) -> Bool {
+        state.withLock { $0.chain.contains(tgid) }
+    }
+
+    /// Whether any process is in the operator's chain (a cheap check before looking one up).
+    var chainIsEmpty: Bool { state.withLock { $0.chain.isEmpty } }
+
+    /// Takes process `tgid` out of the operator's chain: it started the real program, or made a
+    /// decided write or connect.
+    func leaveChain(_ tgid: Int32) {
+        _ = state.withLock { $0.chain.remove(tgid) }
+    }
+
+    /// Lets process `tgid` and what it starts run without exec decisions (`trust_children`).
+    func trust(_ tgid: Int32, rule: String) {
+        state.withLock { $0.trusted[tgid] = rule }
+    }
+
+    /// The `trust_children` rule process `tgid` runs under, if any.
+    func trustRule(_ tgid: Int32) -> String? {
+        state.withLock { $0.trusted[tgid] }
+    }
+
+    /// A new process (not a thread) inherits its parent's chain and trust: the shims of the
+    /// operator's command fork subshells (pyenv), and a trusted test runner's children are
+    /// trusted too.
+    func inherit(child: Int32, parent: Int32) {
+        state.withLock { state in
+            if state.chain.contains(parent) { state.chain.insert(child) }
+            if let rule = state.trusted[parent] { state.trusted[child] = rule }
         }
     }
 
@@ -232,8 +278,12 @@ final class ProcessTracer: Sendable {
             case Self.eventStop:
                 if signal == SIGTRAP {
                     // A new process or thread's first stop (with PTRACE_SEIZE, the kernel reports
-                    // it as an event stop with SIGTRAP), which may come before its parent's event.
+                    // it as an event stop with SIGTRAP), which may come before its parent's event:
+                    // the parent is read from /proc, before the child runs an instruction.
                     processes.add(pid)
+                    if let (tgid, parent) = Self.lineage(of: pid), tgid == pid {
+                        processes.inherit(child: pid, parent: parent)
+                    }
                     _ = sentinel_ptrace_cont(pid, 0)
                 } else {
                     // Job control (SIGSTOP, SIGTSTP…): stay stopped, as without a tracer.
@@ -257,6 +307,22 @@ final class ProcessTracer: Sendable {
         for id in processes.end() {
             kill(id, SIGKILL)
         }
+    }
+
+    /// The thread group and parent process of `pid`, from `/proc/PID/status`.
+    static func lineage(of pid: Int32) -> (tgid: Int32, parent: Int32)? {
+        guard let file = fopen("/proc/\(pid)/status", "re") else { return nil }
+        defer { fclose(file) }
+        var tgid: Int32?
+        var parent: Int32?
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, 256, file) != nil, tgid == nil || parent == nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("Tgid:") { tgid = Int32(text.dropFirst(5).filter(\.isNumber)) }
+            if text.hasPrefix("PPid:") { parent = Int32(text.dropFirst(5).filter(\.isNumber)) }
+        }
+        guard let tgid, let parent else { return nil }
+        return (tgid, parent)
     }
 
     // MARK: - Exec verification

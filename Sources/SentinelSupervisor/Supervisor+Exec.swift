@@ -65,18 +65,32 @@ extension Supervisor {
         var recorded = ["executable": executablePath, "identity": "\(identity.device):\(identity.inode)"]
         if images.count > 1 { recorded["image"] = expectation.imagePath }
 
-        // The command the operator started is trusted: its first exec is recorded, not decided.
-        if tid == initialPid, claimTrustedExec() {
+        // The command the operator started is trusted, through the shims it passes on the way to
+        // the real program (issue 15): each exec of the chain is recorded, not decided.
+        if processes.isInChain(tgid) {
+            if !Self.continuesChain(images: images, executable: executablePath, argv: argv) {
+                processes.leaveChain(tgid)
+            }
             let request = DecisionRequest(
                 action: .exec, target: commandLine,
-                verdict: .allow(rule: "guard:operator-command", reason: "The command the operator started is trusted; what it starts is checked."),
+                verdict: .allow(rule: "guard:operator-command", reason: "The command the operator started is trusted, with the shims it runs on its way; what the program starts is checked."),
+                recommendation: "", severity: .low, details: details(notification, recorded), subject: subject)
+            return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in
+                continueVerified(id, tid: tid, expectation)
+            }
+        }
+        // Under a `trust_children` entry (a test runner, a build tool): not decided, recorded.
+        if let rule = processes.trustRule(tgid) {
+            let request = DecisionRequest(
+                action: .exec, target: commandLine,
+                verdict: .allow(rule: rule, reason: "Started by a command the policy trusts to start anything (\(rule)); its writes and connects are still decided."),
                 recommendation: "", severity: .low, details: details(notification, recorded), subject: subject)
             return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in
                 continueVerified(id, tid: tid, expectation)
             }
         }
 
-        let verdict = execVerdict(argv: argv, typed: path.isEmpty ? executablePath : path, images: images)
+        let (verdict, trustRule) = execVerdict(argv: argv, typed: path.isEmpty ? executablePath : path, images: images)
         let key = subject
         if !verdict.isAllowed, isRepeatedExecDenial(tid: tid, key: key) {
             return .answer(.error(EACCES))
@@ -89,8 +103,23 @@ extension Supervisor {
             [request], refuseWith: EACCES, onDenied: { [self] in rememberExecDenial(tid: tid, key: key) }
         ) { [self] in
             forgetExecDenial(tid: tid)
+            // trust_children: the program's own children are not decided for exec from now on.
+            if let trustRule { processes.trust(tgid, rule: trustRule) }
             continueVerified(id, tid: tid, expectation)
         }
+    }
+
+    /// Whether an exec of the operator's chain leads on to another exec rather than to the real
+    /// program: a `#!` script (a shim), a command that runs another (`env`), or a shell running a
+    /// script file (`bash /path/shim`, as `#!/usr/bin/env bash` makes it). Anything else is the
+    /// program the operator meant; what it starts is decided.
+    static func continuesChain(images: [ImageStep], executable: String, argv: [String]) -> Bool {
+        if images.count > 1 { return true }
+        let name = executable.split(separator: "/").last ?? Substring(executable)
+        if CommandWrappers.grammar(named: name) != nil { return true }
+        let shells: Set<Substring> = ["bash", "sh", "dash", "zsh", "ksh", "mksh", "ash"]
+        if shells.contains(name), argv.count > 1, !argv[1].hasPrefix("-"), !argv[1].isEmpty { return true }
+        return false
     }
 
     /// `AT_SYMLINK_NOFOLLOW` (execveat refuses a final symlink with ELOOP).
@@ -106,21 +135,23 @@ extension Supervisor {
     }
 
     /// The verdict on the file executed and on every interpreter of its `#!` chain, each decided
-    /// on its identity and canonical path.
-    func execVerdict(argv: [String], typed: String, images: [ImageStep]) -> Verdict {
+    /// on its identity and canonical path, and the `trust_children` rule that allowed it, if any.
+    func execVerdict(argv: [String], typed: String, images: [ImageStep]) -> (Verdict, String?) {
         guard let canonical = images[0].canonicalPath else {
-            return Self.namelessVerdict(typed)
+            return (Self.namelessVerdict(typed), nil)
         }
-        var verdict = policy.checkExec(
+        let decision = policy.checkExec(
             argv.isEmpty ? [typed] : argv, typedName: typed,
-            resolved: ResolvedExecutable(path: typed.hasPrefix("/") ? typed : canonical, canonicalPath: canonical, identity: images[0].identity)
-        ).verdict
+            resolved: ResolvedExecutable(path: typed.hasPrefix("/") ? typed : canonical, canonicalPath: canonical, identity: images[0].identity))
+        var verdict = decision.verdict
+        // trust_children covers the program's own `#!` interpreter (pytest is a Python script).
+        if decision.isAllowed, let rule = decision.trustedChildrenRule { return (verdict, rule) }
         // The kernel runs a script's `#!` interpreter without another execve: check it too, or
         // `./x.sh` would start a denylisted shell unseen.
         var current = canonical
         for step in images.dropFirst() where verdict.isAllowed {
             guard let shebang = step.shebang else { break }
-            guard let interpreterPath = step.canonicalPath else { return Self.namelessVerdict(shebang.interpreter) }
+            guard let interpreterPath = step.canonicalPath else { return (Self.namelessVerdict(shebang.interpreter), nil) }
             let scriptArgv = [shebang.interpreter] + (shebang.argument.map { [$0] } ?? []) + [current] + argv.dropFirst()
             let decision = policy.checkExec(
                 scriptArgv, typedName: shebang.interpreter,
@@ -131,7 +162,7 @@ extension Supervisor {
             }
             current = interpreterPath
         }
-        return verdict
+        return (verdict, nil)
     }
 
     /// The denial of a file no path leads to any more.

@@ -60,7 +60,6 @@ final class Supervisor: Sendable {
     let log: @Sendable (String) -> Void
     let kinds: [UInt32: Kind]
     let names: [UInt32: String]
-    private let trustedExecUsed = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let wakePipe: (read: Int32, write: Int32)
     private let state = Mutex(SupervisorStatistics())
@@ -199,6 +198,15 @@ final class Supervisor: Sendable {
             count { $0.passedThrough += 1 }
             action()
         case .decide(let requests, let errno, let onDenied, let perform):
+            // A decided write, connect or send ends the operator's chain for that process: from
+            // then on it is the program, not a shim on its way (issue 15).
+            // (Opening a terminal or /dev/null, which every shell does at start, is not one.)
+            if !processes.chainIsEmpty,
+                requests.contains(where: { $0.action != .exec && $0.verdict.rule != "builtin:harmless-devices" }),
+                let tgid = try? TargetProcess(tid: notification.pid).threadGroup()
+            {
+                processes.leaveChain(tgid)
+            }
             // What the policy allows is recorded and answered on this thread: a Task hop to the
             // cooperative pool cost a wake-up and two context switches per exec (issue 7). Only a
             // denial, which may wait for a human, leaves it. (Every `perform` returns quickly: an
@@ -401,10 +409,6 @@ final class Supervisor: Sendable {
         _ = recentExecDenials.withLock { $0.removeValue(forKey: tid) }
     }
 
-    /// Claims the one trusted exec (the operator's command); false once it is used.
-    func claimTrustedExec() -> Bool {
-        !trustedExecUsed.exchange(true, ordering: .sequentiallyConsistent)
-    }
 
     func warnOnce(_ message: String) {
         if !pidfdWarning.exchange(true, ordering: .relaxed) { log(message) }

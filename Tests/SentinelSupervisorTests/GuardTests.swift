@@ -187,6 +187,112 @@ struct GuardTests {
         #expect(GuardHarness.records(direct.records, action: "exec", target: "echo built").map { $0["decision"] as? String } == ["allow"])
     }
 
+    @Test("the operator's command is trusted through its shims (a #!/usr/bin/env bash shim that forks a subshell), not after")
+    func operatorChainThroughShims() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try FileManager.default.createDirectory(atPath: harness.root + "/shims", withIntermediateDirectories: true)
+        try harness.write("version", "3\n")
+        // A pyenv-style shim: `env bash`, a `$(…)` subshell (pyenv forks several), then exec.
+        try harness.write("shims/python3", """
+            #!/usr/bin/env bash
+            set -e
+            version="$(cat \(harness.root)/version)"
+            exec \(python) "$@"
+            """)
+        chmod(harness.root + "/shims/python3", 0o755)
+        try harness.write("agent.py", """
+            import subprocess
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            try:
+                subprocess.run(["/bin/bash", "-c", "true"])
+                out.write("bash: ran\\n")
+            except OSError as error:
+                out.write(f"bash: errno {error.errno}\\n")
+            out.write("agent: ran\\n")
+            """)
+        let run = try await harness.run([harness.root + "/shims/python3", harness.root + "/agent.py"], policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["agent"] == "ran", "\(results)")
+        #expect(results["bash"] == "errno 13", "what the agent starts is decided: \(results)")
+        let chained = run.records.filter { $0["rule"] as? String == "guard:operator-command" }
+        let targets = chained.compactMap { $0["target"] as? String }
+        #expect(targets.contains { $0.hasPrefix("bash ") || $0.hasPrefix("/usr/bin/env") || $0.contains("shims/python3") }, "\(targets)")
+        #expect(targets.contains { $0.hasPrefix("cat ") }, "the shim's subshell is part of the chain: \(targets)")
+        #expect(targets.contains { $0.hasPrefix("\(python) ") }, "\(targets)")
+        #expect(GuardHarness.records(run.records, action: "exec", target: "/bin/bash -c true").map { $0["decision"] as? String } == ["deny"])
+    }
+
+    @Test("trust_children: a test runner (a Python script) runs, and what it starts is not decided for exec; its writes still are")
+    func trustChildren() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("ws/runtests", """
+            #!\(python)
+            import subprocess
+            subprocess.run(["/bin/bash", "-c", "echo child > \(harness.workspace)/child.txt"], check=True)
+            try:
+                open("\(harness.outside)/escape.txt", "w")
+            except OSError as error:
+                open("\(harness.workspace)/results.txt", "a").write(f"outside: errno {error.errno}\\n")
+            """)
+        chmod(harness.workspace + "/runtests", 0o755)
+        try harness.write("agent.py", """
+            import subprocess
+            try:
+                code = subprocess.run(["\(harness.workspace)/runtests"]).returncode
+            except OSError as error:
+                code = f"errno {error.errno}"
+            open("\(harness.workspace)/results.txt", "a").write(f"runtests: {code}\\n")
+            """)
+        for trusted in [true, false] {
+            try? FileManager.default.removeItem(atPath: harness.workspace + "/results.txt")
+            try? FileManager.default.removeItem(atPath: harness.workspace + "/child.txt")
+            let entry = trusted ? "{command: ./ws/runtests, trust_children: true}" : "./ws/runtests"
+            let run = try await harness.run(
+                [python, harness.root + "/agent.py"],
+                policy: Self.policy().replacingOccurrences(of: "allowed_commands: [echo]", with: "allowed_commands: [echo, \(entry)]"))
+            #expect(run.exit.status == 0)
+            let results = try harness.results()
+            if trusted {
+                #expect(results["runtests"] == "0", "\(results)")
+                #expect(results["outside"] == "errno 13", "writes are still decided: \(results)")
+                #expect(FileManager.default.fileExists(atPath: harness.workspace + "/child.txt"))
+                let child = run.records.first { ($0["target"] as? String)?.hasPrefix("/bin/bash -c") == true }
+                #expect(child?["decision"] as? String == "allow")
+                #expect(child?["rule"] as? String == "allowed_commands[1].trust_children", "\(String(describing: child))")
+            } else {
+                // Without the opt-in the script's interpreter is on the built-in denylist.
+                #expect(results["runtests"] == "errno 13", "\(results)")
+                #expect(!FileManager.default.fileExists(atPath: harness.workspace + "/child.txt"))
+            }
+        }
+    }
+
+    @Test("allow_interpreter lifts the built-in denylist for exactly that interpreter")
+    func allowInterpreter() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("interp.py", """
+            import subprocess
+            out = open("\(harness.workspace)/results.txt", "w", buffering=1)
+            for name, argv in [("perl", ["perl", "-e", "print 1"]), ("bash", ["bash", "-c", "true"])]:
+                try:
+                    out.write(f"{name}: {subprocess.run(argv, capture_output=True).returncode}\\n")
+                except OSError as error:
+                    out.write(f"{name}: errno {error.errno}\\n")
+            """)
+        let run = try await harness.run(
+            [python, harness.root + "/interp.py"],
+            policy: Self.policy().replacingOccurrences(
+                of: "allowed_commands: [echo]", with: "allowed_commands: [echo, {command: perl, allow_interpreter: true}, bash]"))
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results["perl"] == "0", "\(results)")
+        #expect(results["bash"] == "errno 13", "\(results)")
+    }
+
     @Test("a long argument list is read whole and quoted for people in the record")
     func longArgumentList() async throws {
         let harness = try GuardHarness()

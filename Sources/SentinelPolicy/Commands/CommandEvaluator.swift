@@ -33,6 +33,10 @@ public struct CommandDecision: Sendable, Hashable {
     /// Whether the command may run.
     public var isAllowed: Bool { verdict.isAllowed }
 
+    /// The `trust_children` entry that allowed the command, if one did (its key path): under
+    /// `sentinel guard`, what the command starts is then not decided for exec.
+    public var trustedChildrenRule: String?
+
     /// Whether the runner must go through `/bin/sh -c` (a shell word holds an expansion, glob,
     /// tilde or brace expansion). It then passes `parsedCommand.shellText(executable:)` with the
     /// canonical path, never the original text, so the shell cannot look the name up itself.
@@ -237,11 +241,14 @@ public struct CommandEvaluator: Sendable {
                                    executable: executable, arguments: arguments, parsedCommand: parsed)
         }
 
-        if let match = denylist.match(name: typedName) {
+        // An `allow_interpreter` entry lifts the built-in denylist for exactly the files it binds
+        // (by identity): the name alone can no longer deny before the lookup.
+        let mayLift = !rules.liftedInterpreters.isEmpty
+        if let match = denylist.match(name: typedName), !(mayLift && match.isBuiltin) {
             let typedBase = CommandDenylist.lastComponent(of: typedName)
             return deny(match, because: Self.lastComponentDiffers(typedBase, match.entry) ? "'\(typedBase)' is a form of '\(match.entry)'" : nil)
         }
-        if let extraName, let match = denylist.match(name: extraName) {
+        if let extraName, let match = denylist.match(name: extraName), !(mayLift && match.isBuiltin) {
             return deny(match, because: "argv[0] '\(extraName)' names '\(match.entry)', and programs that dispatch on argv[0] would act as it")
         }
 
@@ -261,15 +268,33 @@ public struct CommandEvaluator: Sendable {
             )
         }
 
+        let lifted = mayLift && rules.liftedInterpreters[executable.identity] != nil
+        if mayLift, !lifted {
+            // The names skipped above, now that the file is known not to be a lifted interpreter.
+            if let match = denylist.match(name: typedName) {
+                let typedBase = CommandDenylist.lastComponent(of: typedName)
+                return deny(match, because: Self.lastComponentDiffers(typedBase, match.entry) ? "'\(typedBase)' is a form of '\(match.entry)'" : nil, executable: executable)
+            }
+            if let extraName, let match = denylist.match(name: extraName) {
+                return deny(match, because: "argv[0] '\(extraName)' names '\(match.entry)', and programs that dispatch on argv[0] would act as it", executable: executable)
+            }
+        }
         // Each name is checked once: usually all three are the same (`ls`, /usr/bin/ls).
-        if !CommandDenylist.sameLastComponent(typedName, executable.path), let match = denylist.match(name: executable.path) {
+        if lifted {
+            // allow_interpreter: the built-in denylist does not apply; blocked_command_bases does.
+            for name in [typedName, executable.path, executable.canonicalPath] + (extraName.map { [$0] } ?? []) {
+                if let match = denylist.match(name: name), !match.isBuiltin {
+                    return deny(match, because: nil, executable: executable)
+                }
+            }
+        } else if !CommandDenylist.sameLastComponent(typedName, executable.path), let match = denylist.match(name: executable.path) {
             return deny(match, because: "it runs \(executable.path), a form of '\(match.entry)'", executable: executable)
         }
-        if !CommandDenylist.sameLastComponent(executable.path, executable.canonicalPath),
+        if !lifted, !CommandDenylist.sameLastComponent(executable.path, executable.canonicalPath),
            let match = denylist.match(name: executable.canonicalPath) {
             return deny(match, because: "it runs \(executable.canonicalPath), a form of '\(match.entry)'", executable: executable)
         }
-        if let match = denylist.match(identity: executable.identity) {
+        if !lifted, let match = denylist.match(identity: executable.identity) {
             return deny(match, because: "\(executable.canonicalPath) is the same file as a '\(match.entry)' executable", executable: executable)
         }
 
@@ -328,10 +353,13 @@ public struct CommandEvaluator: Sendable {
             }
         }
 
-        let allowed = CommandDecision(
+        var allowed = CommandDecision(
             verdict: .allow(rule: rules.rules[first].keyPath, reason: allowance.reason),
             executable: executable, arguments: arguments, parsedCommand: parsed
         )
+        if let trusting = allowance.indices.first(where: { rules.rules[$0].trustChildren }) {
+            allowed.trustedChildrenRule = rules.rules[trusting].keyPath + ".trust_children"
+        }
         guard let grammar = CommandWrappers.grammar(named: CommandDenylist.lastComponent(of: executable.canonicalPath)) else {
             return allowed
         }

@@ -86,6 +86,10 @@ public struct CommandRule: Sendable, Hashable {
     public let executables: [ResolvedExecutable]
     /// Why nothing was bound, when nothing was.
     public let unboundReason: String?
+    /// `trust_children: true` (see ``CommandEntry/trustChildren``).
+    public let trustChildren: Bool
+    /// `allow_interpreter: true` (see ``CommandEntry/allowInterpreter``).
+    public let allowInterpreter: Bool
 
     /// Compiles an entry.
     ///
@@ -99,9 +103,12 @@ public struct CommandRule: Sendable, Hashable {
     ///   - homeDirectory: what `~` means in a path entry; a `~` entry without one is an error.
     /// - Throws: `CommandRuleError` for an empty entry, a bare name holding blanks (`git push`:
     ///   use `args_deny` to restrict arguments), a NUL byte, or a pattern that does not compile.
+    ///   - trustChildren: `trust_children`.
+    ///   - allowInterpreter: `allow_interpreter`.
     public init(
         command: String, argsDeny: [String] = [], keyPath: String,
-        searchPath: String, workingDirectory: String, homeDirectory: String? = nil
+        searchPath: String, workingDirectory: String, homeDirectory: String? = nil,
+        trustChildren: Bool = false, allowInterpreter: Bool = false
     ) throws(CommandRuleError) {
         let trimmed = trimmedCommandText(command)
         guard !trimmed.isEmpty else {
@@ -130,6 +137,8 @@ public struct CommandRule: Sendable, Hashable {
         }
 
         self.command = trimmed
+        self.trustChildren = trustChildren
+        self.allowInterpreter = allowInterpreter
         self.kind = isPath ? .path : .name
         self.keyPath = keyPath
         self.argsDeny = patterns
@@ -188,6 +197,8 @@ public struct CommandRules: Sendable {
     /// For each canonical path, the indices of the entries that allow it, and the allow reason
     /// of the first (made once here: a sentence built per decision was a measurable share of it).
     private let byCanonicalPath: [String: (indices: [Int], reason: String)]
+    /// The files `allow_interpreter` entries lift the built-in denylist for, by identity.
+    let liftedInterpreters: [FileIdentity: Int]
 
     /// Assembles compiled entries and a denylist.
     public init(rules: [CommandRule], denylist: CommandDenylist) {
@@ -195,15 +206,29 @@ public struct CommandRules: Sendable {
         self.denylist = denylist
         var index: [String: (indices: [Int], reason: String)] = [:]
         var warnings: [CommandRuleWarning] = []
+        var lifted: [FileIdentity: Int] = [:]
         for (position, rule) in rules.enumerated() {
             if let reason = rule.unboundReason {
                 warnings.append(CommandRuleWarning(keyPath: rule.keyPath, message: reason))
+            }
+            // The opt-ins are loud: every validation says what they let through.
+            if rule.trustChildren {
+                warnings.append(CommandRuleWarning(
+                    keyPath: rule.keyPath + ".trust_children",
+                    message: "\"\(rule.command)\" may start anything: what it runs, and their descendants, are not decided for exec under sentinel guard (tests can run any code); their file writes and connects still are."))
+            }
+            if rule.allowInterpreter {
+                warnings.append(CommandRuleWarning(
+                    keyPath: rule.keyPath + ".allow_interpreter",
+                    message: "\"\(rule.command)\" is an interpreter allowed to run any code (the built-in interpreter denylist is lifted for it, and for scripts whose #! names it)."))
+                for executable in rule.executables { lifted[executable.identity] = position }
             }
             var overridden: CommandDenylist.Match?
             for executable in rule.executables {
                 index[executable.canonicalPath, default: (
                     [], "Command \(executable.canonicalPath) is allowed by \(rule.keyPath) (\(rule.command))."
                 )].indices.append(position)
+                guard !rule.allowInterpreter else { continue }
                 overridden = overridden
                     ?? denylist.match(name: rule.command)
                     ?? denylist.match(name: executable.path)
@@ -220,6 +245,7 @@ public struct CommandRules: Sendable {
         }
         self.byCanonicalPath = index
         self.warnings = warnings
+        self.liftedInterpreters = lifted
     }
 
     /// Compiles `allowed_commands` and `blocked_command_bases` from plain values.

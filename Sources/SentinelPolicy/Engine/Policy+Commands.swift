@@ -53,7 +53,8 @@ extension CommandRules {
             do {
                 rules.append(try CommandRule(
                     command: entry.command, argsDeny: entry.argsDeny.map(\.value), keyPath: entry.keyPath,
-                    searchPath: context.searchPath, workingDirectory: context.baseDirectory, homeDirectory: context.homeDirectory
+                    searchPath: context.searchPath, workingDirectory: context.baseDirectory, homeDirectory: context.homeDirectory,
+                    trustChildren: entry.trustChildren, allowInterpreter: entry.allowInterpreter
                 ))
             } catch {
                 let location = entry.argsDeny.first(where: { $0.keyPath == error.keyPath })?.location ?? entry.location

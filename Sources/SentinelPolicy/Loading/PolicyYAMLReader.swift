@@ -248,11 +248,16 @@ struct PolicyYAMLReader {
             if case .mapping = item {
                 var command: String?
                 var argsDeny: [Located<String>] = []
+                var trustChildren = false
+                var allowInterpreter = false
                 for (key, keyNode, value) in try entries(of: item, keyPath: path) {
                     switch key {
                     case "command": command = try string(value, keyPath: "\(path).command")
                     case "args_deny": argsDeny = try stringList(value, keyPath: "\(path).args_deny")
-                    default: throw unknownKey(key, node: keyNode, keyPath: path, known: ["command", "args_deny"])
+                    case "trust_children": trustChildren = try bool(value, keyPath: "\(path).trust_children")
+                    case "allow_interpreter": allowInterpreter = try bool(value, keyPath: "\(path).allow_interpreter")
+                    default:
+                        throw unknownKey(key, node: keyNode, keyPath: path, known: ["command", "args_deny", "trust_children", "allow_interpreter"])
                     }
                 }
                 guard let command, !command.trimmingWhitespace().isEmpty else {
@@ -261,7 +266,9 @@ struct PolicyYAMLReader {
                         hint: "Write it as {command: git, args_deny: [\"push\"]}."
                     )
                 }
-                result.append(CommandEntry(command: command, argsDeny: argsDeny, keyPath: path, location: location(of: item)))
+                result.append(CommandEntry(
+                    command: command, argsDeny: argsDeny, keyPath: path, location: location(of: item),
+                    trustChildren: trustChildren, allowInterpreter: allowInterpreter))
             } else {
                 let command = try string(item, keyPath: path)
                 guard !command.trimmingWhitespace().isEmpty else {

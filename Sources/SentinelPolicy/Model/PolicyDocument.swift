@@ -34,13 +34,25 @@ public struct CommandEntry: Sendable, Hashable {
     public var keyPath: String
     /// Where the entry was written.
     public var location: SourceLocation?
+    /// `trust_children: true`: what the command starts, and their descendants, are not decided
+    /// for exec (their writes and connects still are), and its own `#!` interpreter may run. For
+    /// test runners and build tools, which run arbitrary code by design; a loud, explicit opt-in.
+    public var trustChildren: Bool
+    /// `allow_interpreter: true`: the built-in interpreter denylist does not apply to this one
+    /// interpreter (nor to scripts whose `#!` names it).
+    public var allowInterpreter: Bool
 
     /// Creates an entry.
-    public init(command: String, argsDeny: [Located<String>] = [], keyPath: String, location: SourceLocation? = nil) {
+    public init(
+        command: String, argsDeny: [Located<String>] = [], keyPath: String, location: SourceLocation? = nil,
+        trustChildren: Bool = false, allowInterpreter: Bool = false
+    ) {
         self.command = command
         self.argsDeny = argsDeny
         self.keyPath = keyPath
         self.location = location
+        self.trustChildren = trustChildren
+        self.allowInterpreter = allowInterpreter
     }
 }
 
