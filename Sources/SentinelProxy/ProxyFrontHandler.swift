@@ -4,7 +4,9 @@
 // One request per client connection: the response carries `Connection: close` and the
 // connection ends with it. Clients open a new connection for the next request (a redirect's
 // next hop comes back through the proxy and is decided again, egress-anchors §6 #81), and no
-// second request can ride on a connection whose first one was decided for another host.
+// second request can ride on a connection whose first one was decided for another host. A
+// client that pipelines anyway (writes a second request before the first is answered) has the
+// second one refused and recorded; none of its bytes are sent anywhere.
 
 import NIOCore
 import NIOHTTP1
@@ -41,6 +43,9 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestVersion = HTTPVersion.http1_1
     private var requestEnded = false
     private var responseStarted = false
+    /// Whether a request pipelined behind the first was refused (and recorded); whatever
+    /// follows it on the connection is dropped unrecorded.
+    private var pipelinedRefused = false
 
     init(connection: ProxyConnection, services: ProxyServices, decoder: ByteToMessageHandler<HTTPRequestDecoder>,
          encoder: HTTPResponseEncoder) {
@@ -62,6 +67,12 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if requestEnded {
+            // The decoder reads on past the end of the first request: what follows is another
+            // request, never part of the first one's body.
+            if case .head(let head) = part { refusePipelined(head) }
+            return
+        }
         switch (state, part) {
         case (.idle, .head(let head)):
             receivedHead(head, context: context)
@@ -203,6 +214,22 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         promise.futureResult.assumeIsolated().whenSuccess { outcome in
             self.decided(outcome, request: request)
         }
+    }
+
+    /// Refuses and records a request that arrived behind the first one on this connection. Only
+    /// the first such request is recorded: the connection ends with the first request's answer,
+    /// and nothing after it is sent anywhere.
+    private func refusePipelined(_ head: HTTPRequestHead) {
+        guard !pipelinedRefused else { return }
+        pipelinedRefused = true
+        let kind: ProxyRequestKind = head.method == .CONNECT ? .connect : .http
+        let request = EgressRequest(kind: kind, target: head.uri, method: head.method.rawValue, client: connection.client)
+        let target = EgressDecider.sanitizedTarget(head.uri)
+        _ = services.decider.refuseNow(request, verdict: .deny(
+            rule: "builtin:http-pipelining",
+            reason: "A second request (\(head.method.rawValue) \(target)) arrived on this connection before the first "
+                + "was answered; the proxy serves one request per connection, so it is refused and none of it is sent "
+                + "anywhere. Send each request on a new connection: every answer of the proxy carries Connection: close."))
     }
 
     /// Protocol rules that no policy relaxes: chained-proxy headers (#87) and ambiguous framing.
