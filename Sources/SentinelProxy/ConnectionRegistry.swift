@@ -109,7 +109,10 @@ final class ProxyConnection {
     var bytesDown = 0
     /// Why the connection ended, set by whoever ends it first.
     var closeReason: String?
-    /// Whether the close record was written.
+    /// What the close record adds: the status and rule the client was answered with when an
+    /// allowed request was refused after all (400, 502, 504).
+    var closeDetails: [String: String] = [:]
+    /// Whether the client connection has closed (and the close record, if any, was written).
     private var finished = false
 
     init(client: String) {
@@ -121,6 +124,13 @@ final class ProxyConnection {
         if closeReason == nil { closeReason = reason }
     }
 
+    /// Notes, for the close record, that an allowed request was answered with a refusal.
+    func noteRefusalAfterAllow(_ refusal: EgressRefusal) {
+        guard grant != nil else { return }
+        closeDetails["status"] = String(refusal.status)
+        closeDetails["refusal_rule"] = refusal.rule
+    }
+
     /// Closes the upstream side and writes the close record for an allowed request (a refused
     /// one was recorded when it was refused). Called once the client connection has closed.
     func finish(decider: EgressDecider, registry: ConnectionRegistry) {
@@ -128,6 +138,21 @@ final class ProxyConnection {
         finished = true
         if let id { registry.remove(id) }
         upstream?.close(promise: nil)
+        writeCloseRecord(decider: decider)
+    }
+
+    /// A request allowed once its client had gone: nothing was carried out, and the allow
+    /// record still gets its close record, now if the connection has already finished,
+    /// otherwise when it does.
+    func grantedAfterClose(_ grant: EgressGrant, decider: EgressDecider) {
+        guard self.grant == nil else { return }
+        self.grant = grant
+        noteClose("the client closed the connection before its request was carried out; nothing was sent to the "
+            + "destination")
+        if finished { writeCloseRecord(decider: decider) }
+    }
+
+    private func writeCloseRecord(decider: EgressDecider) {
         guard let grant, let request else { return }
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
@@ -138,6 +163,7 @@ final class ProxyConnection {
             "duration_ms": String(milliseconds), "decision": grant.decision.rawValue, "rule": grant.rule,
         ]
         if let address { details["address"] = address.description }
+        details.merge(closeDetails) { _, added in added }
         let action: AuditAction = request.kind == .connect ? "tunnel_close" : "http_close"
         let reason = closeReason ?? "closed"
         if !grant.rules.pipeline.note(action, target: grant.auditTarget, reason: reason, details: details) {

@@ -46,6 +46,10 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether a request pipelined behind the first was refused (and recorded); whatever
     /// follows it on the connection is dropped unrecorded.
     private var pipelinedRefused = false
+    /// What was wrong with the request's framing, when the decoder found it while the request
+    /// was still being decided or dialled: the request is answered 400 once the decision is in,
+    /// so that the answer and the records agree (a denial is answered as a denial).
+    private var malformed: String?
 
     init(connection: ProxyConnection, services: ProxyServices, decoder: ByteToMessageHandler<HTTPRequestDecoder>,
          encoder: HTTPResponseEncoder) {
@@ -129,21 +133,100 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection.noteClose("the client closed the connection")
+        noteClientGone("the client closed the connection")
         if case .forwarding(let upstream) = state { upstream.close() }
         state = .finished
         context.fireChannelInactive()
     }
 
+    /// Notes why the connection ended when the client ended it, saying what became of a request
+    /// still being decided or dialled (its allow record gets a close record all the same).
+    private func noteClientGone(_ how: String) {
+        switch state {
+        case .deciding:
+            connection.noteClose("\(how) before its request was decided; nothing was sent to the destination")
+        case .connecting:
+            connection.noteClose("\(how) before the destination answered the dial; nothing was sent to it")
+        default:
+            connection.noteClose(how)
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // The decoder's errors: a request that is not HTTP/1.1 (or too large) gets a 400.
-        if case .idle = state, error is HTTPParserError {
-            refuseAndRecord(.deny(rule: "builtin:http-syntax", reason: "The request is not valid HTTP/1.1 (\(error))."),
-                            status: 400)
+        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
+            // The socket failed (a reset, say): nothing more can be said to the client.
+            noteClientGone("the client's connection failed (\(error))")
+            context.close(promise: nil)
             return
         }
-        connection.noteClose("client connection error: \(error)")
-        context.close(promise: nil)
+        if let decoderError = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState = decoderError {
+            // Bytes behind a decoding error that was already handled.
+            return
+        }
+        badInput(error, context: context)
+    }
+
+    /// The decoder found bytes that are not HTTP/1.1. Before a head that is a 400; after it, the
+    /// request's body framing is broken (an invalid chunk, bytes where the next request would
+    /// start, a connection that ended mid-body), and the request is answered 400 instead of
+    /// being carried out, with what happened in its records.
+    private func badInput(_ error: any Error, context: ChannelHandlerContext) {
+        guard !pipelinedRefused else { return }  // bytes behind a refused request: dropped
+        switch state {
+        case .idle, .connectHead:
+            refuseAndRecord(.deny(rule: "builtin:http-syntax", reason: "The request is not valid HTTP/1.1 (\(error))."),
+                            status: 400)
+        case .deciding, .connecting:
+            // Answered when the decision (or the dial) is in: see `decided` and `connected`.
+            if malformed == nil { malformed = Self.framingProblem(error) }
+        case .forwarding(let upstream):
+            let problem = Self.framingProblem(error)
+            if requestEnded && responseStarted {
+                // The request went out whole and its answer is on its way: the answer finishes,
+                // what followed the request is dropped.
+                connection.noteClose("the response was complete; bytes the client sent after its request were dropped: "
+                    + problem)
+                return
+            }
+            // The destination has part of a request that will never be complete: it is cut off.
+            upstream.close()
+            if responseStarted {
+                connection.noteClose("the request's framing broke while the response was being sent (\(problem)); both "
+                    + "connections were closed")
+                state = .finished
+                context.close(promise: nil)
+            } else {
+                refuseMalformed(problem, sentSoFar: true)
+            }
+        case .finished:
+            break
+        }
+    }
+
+    /// The framing problem the decoder found, in words.
+    static func framingProblem(_ error: any Error) -> String {
+        let what: String
+        switch error as? HTTPParserError {
+        case .invalidChunkSize?: what = "a chunk size is not a hexadecimal number"
+        case .invalidEOFState?: what = "the client ended its side of the connection before the request was complete"
+        case .invalidMethod?, .invalidURL?, .invalidVersion?, .invalidConstant?:
+            what = "the bytes after the request are not a request (a wrong Content-Length, or bytes after the body)"
+        case .headerOverflow?: what = "a chunk extension or a trailer section is too large"
+        case .invalidHeaderToken?: what = "a trailer or the request after it has an invalid header name"
+        default: what = "the chunked body, or the bytes after the request, do not follow HTTP/1.1 framing"
+        }
+        return "\(what) (\(error))"
+    }
+
+    /// Answers 400 for a request whose framing broke after its head, once it was allowed.
+    private func refuseMalformed(_ problem: String, sentSoFar: Bool) {
+        let sent = sentSoFar ? "nothing from that point on was sent to the destination"
+            : "nothing of it was sent to the destination"
+        connection.noteClose("answered 400 after the request was allowed: \(problem); \(sent)")
+        refuse(EgressRefusal(
+            status: 400, rule: "builtin:http-framing",
+            reason: "The request's framing is broken after its head: \(problem); \(sent). Fix the client's "
+                + "Content-Length or chunked encoding."))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -269,12 +352,21 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Forwarding HTTP
 
     private func decided(_ outcome: Result<EgressGrant, EgressRefusal>, request: EgressRequest) {
-        guard case .deciding(let head, let buffered) = state, let context, context.channel.isActive else { return }
+        guard case .deciding(let head, let buffered) = state, let context, context.channel.isActive else {
+            // The client left while its request was being decided: an allow still gets the
+            // record of what became of it.
+            if case .success(let grant) = outcome { connection.grantedAfterClose(grant, decider: services.decider) }
+            return
+        }
         switch outcome {
         case .failure(let refusal):
             refuse(refusal)
         case .success(let grant):
             connection.grant = grant
+            if let malformed {
+                refuseMalformed(malformed, sentSoFar: false)
+                return
+            }
             state = .connecting(head, buffered: buffered)
             UpstreamConnector.connect(to: grant.addresses, port: grant.target.port, on: context.eventLoop,
                                       timeout: services.connectTimeout)
@@ -301,6 +393,11 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         connection.address = address
         connection.upstream = channel
+        if let malformed {
+            channel.close(promise: nil)
+            refuseMalformed(malformed, sentSoFar: false)
+            return
+        }
         guard let request = connection.request else { return }
         if let denial = services.decider.checkPeer(UpstreamConnector.peerAddress(of: channel), dialled: address, grant: grant) {
             channel.close(promise: nil)
@@ -397,6 +494,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .finished
         guard let context else { return }
         connection.noteClose("refused: \(refusal.reason)")
+        connection.noteRefusalAfterAllow(refusal)
         let (head, body) = ProxyHTTP.refusal(refusal, allocator: context.channel.allocator)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -280,6 +280,16 @@ final class TestConnection: Sendable {
         try? await channel.close().get()
     }
 
+    /// Closes the connection with a reset (SO_LINGER 0): the peer learns of it even while it is
+    /// not reading.
+    func reset() async throws {
+        guard let provider = channel as? any SocketOptionProvider else {
+            throw TestNetworkError(description: "the channel cannot set SO_LINGER")
+        }
+        try await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        try await channel.close().get()
+    }
+
     /// Waits until the bytes received satisfy `condition` or the peer ended the stream; returns
     /// everything received so far (consumed).
     func read(until condition: @escaping @Sendable ([UInt8]) -> Bool) async throws -> [UInt8] {

@@ -1,0 +1,146 @@
+// Bad input never hangs, half-answers or passes unnoticed: a body whose framing breaks after the
+// decision, and a request decided after its client left.
+
+import Foundation
+import SentinelApproval
+import SentinelPolicy
+import SentinelProxy
+import Synchronization
+import Testing
+
+/// An approval handler that holds every question until the test lets it answer.
+final class GatedApprover: ApprovalHandler {
+    let name: Approver = "console"
+    private let outcome: ApprovalDecision.Outcome
+    private let state = Mutex<(asked: Int, waiting: [CheckedContinuation<Void, Never>], open: Bool)>((0, [], false))
+
+    init(_ outcome: ApprovalDecision.Outcome) {
+        self.outcome = outcome
+    }
+
+    /// How many questions arrived.
+    var asked: Int { state.withLock { $0.asked } }
+
+    /// Lets every held question, and every later one, be answered.
+    func release() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func decide(_ alert: SecurityAlert) async throws -> ApprovalDecision {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state in
+                state.asked += 1
+                if state.open { return true }
+                state.waiting.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        return ApprovalDecision(outcome: outcome, approver: name, note: "gated")
+    }
+}
+
+/// A request whose body framing is broken after its head, and bytes that must never reach the
+/// origin.
+struct BadBodyCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    /// Headers and body after `POST http://allowed.test:PORT/ HTTP/1.1\r\n`.
+    var rest: String
+    /// Bytes at or after the point where the framing breaks.
+    var marker: String
+
+    var testDescription: String { name }
+}
+
+@Suite("Proxy: bad input never hangs, half-answers or passes unnoticed")
+struct ProxyBadInputTests {
+    // MARK: - Body framing that breaks after the decision
+
+    static let badBodies: [BadBodyCase] = [
+        BadBodyCase(name: "an invalid chunk size",
+                    rest: "Transfer-Encoding: chunked\r\n\r\nzz\r\nMARK\r\n0\r\n\r\n", marker: "MARK"),
+        BadBodyCase(name: "a negative chunk size",
+                    rest: "Transfer-Encoding: chunked\r\n\r\n-4\r\nMARK\r\n0\r\n\r\n", marker: "MARK"),
+        BadBodyCase(name: "bytes after a chunk's data",
+                    rest: "Transfer-Encoding: chunked\r\n\r\n3\r\nabcMARK\r\n0\r\n\r\n", marker: "MARK"),
+        BadBodyCase(name: "a chunk-size line without its LF",
+                    rest: "Transfer-Encoding: chunked\r\n\r\n4\rMARK\r\n0\r\n\r\n", marker: "MARK"),
+        BadBodyCase(name: "more bytes than the Content-Length (trailing bytes)",
+                    rest: "Content-Length: 3\r\n\r\nabc!MARK\r\n\r\n", marker: "MARK"),
+        BadBodyCase(name: "a NUL where the next request should start",
+                    rest: "Content-Length: 3\r\n\r\nabc\u{0}MARK", marker: "MARK"),
+    ]
+
+    @Test("a body whose framing is bad after the decision gets a 400 and a record of what happened",
+          arguments: badBodies)
+    func badBody(_ test: BadBodyCase) async throws {
+        // The origin never answers: any response the client gets comes from the proxy.
+        try await withOrigins([("127.0.0.2", .silent)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let connection = try await TestConnection.open(port: proxy.port)
+                let client = connection.clientEndpoint
+                try await connection.send("POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\n" + test.rest)
+                let response = try await connection.readResponse()
+                await connection.close()
+                #expect(response.status == 400, "\(response.raw)")
+                #expect(response["x-sentinel-rule"] == "builtin:http-framing")
+                #expect(response["connection"] == "close")
+
+                // One decision (the request was allowed) and its outcome: answered 400.
+                try await eventually("the close record") { try proxy.records(client: client).contains(where: \.isClose) }
+                let records = try proxy.records(client: client)
+                #expect(records.filter(\.isDecision).map(\.decision) == ["allow"])
+                let close = try #require(records.first { $0.isClose })
+                #expect(close.details["status"] == "400")
+                #expect(close.details["refusal_rule"] == "builtin:http-framing")
+                #expect(close.reason.contains("400"), "\(close.reason)")
+                // Nothing from the point where the framing broke reached the origin.
+                try await eventually("the origin's connections closed") { origin.received.allSatisfy(\.closed) }
+                for connection in origin.received {
+                    #expect(!String(decoding: connection.bytes, as: UTF8.self).contains(test.marker))
+                }
+            }
+        }
+    }
+
+    @Test("a request decided after its client left still gets its close record",
+          arguments: ["GET http://new.test:PORT/ HTTP/1.1\r\n\r\n", "CONNECT new.test:PORT HTTP/1.1\r\n\r\n"])
+    func decidedAfterClientLeft(_ request: String) async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            // new.test goes to a human, who answers only once the client has gone.
+            let policy = ProxyFixture.policy(allowedHosts: [])
+                .replacingOccurrences(of: "timeout_seconds: 5", with: "timeout_seconds: 600")
+            let approver = GatedApprover(.approveOnce)
+            try await withProxy(policy: policy, hosts: [("new.test", "127.0.0.2")], approval: approver,
+                                configure: { $0.defaultPorts = [origin.port] }) { proxy in
+                let connection = try await TestConnection.open(port: proxy.port)
+                let client = connection.clientEndpoint
+                try await connection.send(request.replacingOccurrences(of: "PORT", with: String(origin.port)))
+                try await eventually("the question reached the human") { approver.asked == 1 }
+                // A reset: the proxy reads nothing while it decides, so it sees a plain close only
+                // once it reads again.
+                try await connection.reset()
+                try await eventually("the proxy saw the client leave") { await proxy.server.openConnections == 0 }
+                approver.release()
+
+                try await eventually("the close record of the approved request") {
+                    try proxy.records(client: client).contains(where: \.isClose)
+                }
+                let records = try proxy.records(client: client)
+                #expect(records.filter(\.isDecision).map(\.decision) == ["approved"])
+                let close = try #require(records.first { $0.isClose })
+                #expect(close.reason.contains("before"), "\(close.reason)")
+                #expect(close.details["bytes_up"] == "0")
+                #expect(origin.received.allSatisfy { $0.bytes.isEmpty })
+            }
+        }
+    }
+}
