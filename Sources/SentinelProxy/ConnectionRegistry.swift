@@ -86,6 +86,35 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
+/// How many client connections are still reading their request head, with a limit: slow or
+/// stalled clients (one header byte a second) must not be able to hold an unbounded number of
+/// connections open. Shared by the handlers on every event loop.
+final class HeadReaderCount: Sendable {
+    /// The most that may read their head at once.
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Takes a place, or returns `false` when all are taken.
+    func enter() -> Bool {
+        var current = count.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    /// Gives a place back.
+    func leave() {
+        count.subtract(1, ordering: .relaxed)
+    }
+}
+
 /// The state of one client connection, shared by the handlers that serve it. Confined to the
 /// connection's event loop (the upstream channel is created on the same loop).
 final class ProxyConnection {

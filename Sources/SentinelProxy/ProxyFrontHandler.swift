@@ -46,6 +46,12 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether a request pipelined behind the first was refused (and recorded); whatever
     /// follows it on the connection is dropped unrecorded.
     private var pipelinedRefused = false
+    /// Whether this connection holds a place among those reading their head (`HeadReaderCount`).
+    private var readingHead = false
+    /// Whether the head deadline was started (once, when the connection became active).
+    private var headClockStarted = false
+    /// Fires when the head has not arrived in time.
+    private var headDeadline: Scheduled<Void>?
     /// What was wrong with the request's framing, when the decoder found it while the request
     /// was still being decided or dialled: the request is answered 400 once the decision is in,
     /// so that the answer and the records agree (a denial is answered as a denial).
@@ -61,10 +67,60 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if context.channel.isActive { startHeadClock(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        stopReadingHead()
         self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHeadClock(context: context)
+        context.fireChannelActive()
+    }
+
+    // MARK: - The head deadline and the bound on heads being read
+
+    /// Takes a place among the connections reading their head and starts the head deadline; a
+    /// connection that finds every place taken is refused at once.
+    private func startHeadClock(context: ChannelHandlerContext) {
+        guard !headClockStarted, case .idle = state else { return }
+        headClockStarted = true
+        guard services.headReaders.enter() else {
+            let limit = services.headReaders.limit
+            refuseAndRecord(.deny(
+                rule: "builtin:http-head-limit",
+                reason: "\(limit) connection(s) are already sending their request head, the most the proxy reads at "
+                    + "once, so this one is refused before it sends anything. Retry shortly; if this client opens many "
+                    + "connections and sends slowly, raise the limit (ProxyConfiguration.maxConnectionsReadingHead)."),
+                status: 503)
+            return
+        }
+        readingHead = true
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: ProxyServer.timeAmount(services.headTimeout)) {
+            self.headTimedOut()
+        }
+    }
+
+    /// Gives the place back and stops the deadline: the head is in, or the connection is over.
+    private func stopReadingHead() {
+        headDeadline?.cancel()
+        headDeadline = nil
+        if readingHead {
+            readingHead = false
+            services.headReaders.leave()
+        }
+    }
+
+    private func headTimedOut() {
+        guard readingHead, case .idle = state else { return }
+        refuseAndRecord(.deny(
+            rule: "builtin:http-head-timeout",
+            reason: "The request head did not arrive within \(ProxyServer.describe(services.headTimeout)) of connecting; "
+                + "the proxy does not wait longer for a slow or stalled client. Send the whole head at once, or raise "
+                + "the deadline (ProxyConfiguration.headTimeout)."),
+            status: 408)
     }
 
     // MARK: - Inbound
@@ -123,6 +179,15 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // A request being decided or dialled has its own timeouts (approval, connect).
             switch state {
             case .deciding, .connecting: return
+            case .idle:
+                // Idle before the head is complete (an idle timeout shorter than the head
+                // deadline): refused and recorded like a head that came too late.
+                refuseAndRecord(.deny(
+                    rule: "builtin:http-head-timeout",
+                    reason: "No byte of the request head arrived for the idle timeout; the proxy does not wait longer "
+                        + "for a stalled client. Send the whole head at once."),
+                    status: 408)
+                return
             default: break
             }
             connection.noteClose("no traffic in either direction for the idle timeout")
@@ -133,6 +198,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stopReadingHead()
         noteClientGone("the client closed the connection")
         if case .forwarding(let upstream) = state { upstream.close() }
         state = .finished
@@ -262,6 +328,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - The request head
 
     private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        stopReadingHead()
         requestVersion = head.version
         let client = connection.client
         if head.method == .CONNECT {
@@ -491,6 +558,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Sends `refusal` and closes the connection.
     private func refuse(_ refusal: EgressRefusal) {
+        stopReadingHead()
         state = .finished
         guard let context else { return }
         connection.noteClose("refused: \(refusal.reason)")

@@ -1,5 +1,6 @@
 // Bad input never hangs, half-answers or passes unnoticed: a body whose framing breaks after the
-// decision, and a request decided after its client left.
+// decision, a request decided after its client left, and a client that sends its head one byte at
+// a time or holds many heads open.
 
 import Foundation
 import SentinelApproval
@@ -140,6 +141,77 @@ struct ProxyBadInputTests {
                 #expect(close.reason.contains("before"), "\(close.reason)")
                 #expect(close.details["bytes_up"] == "0")
                 #expect(origin.received.allSatisfy { $0.bytes.isEmpty })
+            }
+        }
+    }
+
+    // MARK: - Slow clients
+
+    @Test("a client that sends its head one byte at a time is refused at the head deadline, with a record")
+    func slowHead() async throws {
+        let policy = ProxyFixture.policy(allowedHosts: ["allowed.test"])
+        // The idle timeout is far away and restarts with every byte; only the head deadline ends this.
+        try await withProxy(policy: policy, configure: { $0.headTimeout = .seconds(1); $0.idleTimeout = .seconds(300) }) { proxy in
+            let connection = try await TestConnection.open(port: proxy.port)
+            let client = connection.clientEndpoint
+            try await connection.send("GET http://allowed.test/ HTTP/1.1\r\nX-Slow: ")
+            let giveUp = ContinuousClock.now + .seconds(20)
+            while try await !connection.ended {
+                guard ContinuousClock.now < giveUp else {
+                    throw TestNetworkError(description: "the proxy kept a head that never ends open")
+                }
+                do {
+                    try await connection.send("a")
+                } catch {
+                    break  // The proxy closed the connection between two bytes.
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let response = try await connection.readResponse()
+            await connection.close()
+            #expect(response.status == 408, "\(response.raw)")
+            #expect(response["x-sentinel-rule"] == "builtin:http-head-timeout")
+            #expect(response["x-sentinel-reason"]?.contains("1 second") == true)
+            let records = try proxy.records(client: client)
+            #expect(records.map(\.rule) == ["builtin:http-head-timeout"])
+            #expect(records.first?.decision == "deny")
+        }
+    }
+
+    @Test("connections beyond the bound of those still reading their head are refused with a record")
+    func headReadingBound() async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")],
+                                configure: { $0.maxConnectionsReadingHead = 2 }) { proxy in
+                let partial = "GET http://allowed.test:\(origin.port)/ HTTP/1.1\r\nX-Partial: yes"
+                var held: [TestConnection] = []
+                for _ in 0..<2 {
+                    let connection = try await TestConnection.open(port: proxy.port)
+                    try await connection.send(partial)
+                    held.append(connection)
+                }
+                try await eventually("the proxy holds both heads") { await proxy.server.openConnections == 2 }
+
+                let refused = try await TestConnection.open(port: proxy.port)
+                let client = refused.clientEndpoint
+                let response = try await refused.readResponse()
+                await refused.close()
+                #expect(response.status == 503, "\(response.raw)")
+                #expect(response["x-sentinel-rule"] == "builtin:http-head-limit")
+                let records = try proxy.records(client: client)
+                #expect(records.map(\.rule) == ["builtin:http-head-limit"])
+                #expect(records.first?.decision == "deny")
+
+                // A head that completes frees its place: the next connection is served.
+                try await held[0].send("\r\n\r\n")
+                #expect(try await held[0].readResponse().status == 200)
+                try await eventually("the first connection closed") { await proxy.server.openConnections == 1 }
+                let next = try await TestConnection.open(port: proxy.port)
+                try await next.send("GET http://allowed.test:\(origin.port)/next HTTP/1.1\r\n\r\n")
+                #expect(try await next.readResponse().status == 200)
+                for connection in held + [next] { await connection.close() }
             }
         }
     }
