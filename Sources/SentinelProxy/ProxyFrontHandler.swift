@@ -334,8 +334,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if head.method == .CONNECT {
             let request = EgressRequest(kind: .connect, target: head.uri, method: "CONNECT", client: client)
             connection.request = request
-            if let violation = protocolViolation(head) {
-                refuseAndRecord(violation)
+            if let (violation, status) = protocolViolation(head) {
+                refuseAndRecord(violation, status: status)
                 return
             }
             state = .connectHead(request)
@@ -353,8 +353,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 remedy: "Configure the client to use this address as its HTTP proxy (HTTP_PROXY), not as a server."))
             return
         }
-        if let violation = protocolViolation(head) {
-            refuseAndRecord(violation)
+        if let (violation, status) = protocolViolation(head) {
+            refuseAndRecord(violation, status: status)
             return
         }
         state = .deciding(head, buffered: [])
@@ -382,17 +382,23 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 + "anywhere. Send each request on a new connection: every answer of the proxy carries Connection: close."))
     }
 
-    /// Protocol rules that no policy relaxes: chained-proxy headers (#87) and ambiguous framing.
-    private func protocolViolation(_ head: HTTPRequestHead) -> Verdict? {
+    /// Protocol rules that no policy relaxes: header names a backend could misread (400),
+    /// chained-proxy headers (#87, 403) and ambiguous framing (403). The verdict and the status.
+    private func protocolViolation(_ head: HTTPRequestHead) -> (Verdict, Int)? {
+        if let problem = ProxyHTTP.headerNameProblem(in: head.headers) {
+            return (.deny(rule: "builtin:http-header-name",
+                          reason: "The request is refused because \(problem); fix or remove the header in the client."),
+                    400)
+        }
         if let name = ProxyHTTP.chainingHeader(in: head.headers) {
-            return .deny(
+            return (.deny(
                 rule: "builtin:proxy-chaining",
                 reason: "The request carries the header \(name), which asks for another proxy or next hop; this "
                     + "proxy connects only to the destination it checked.",
-                remedy: "Remove the \(name) header from the client's requests.")
+                remedy: "Remove the \(name) header from the client's requests."), 403)
         }
         if let problem = ProxyHTTP.framingProblem(in: head.headers) {
-            return .deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem).")
+            return (.deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem)."), 403)
         }
         return nil
     }

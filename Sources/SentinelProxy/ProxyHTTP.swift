@@ -23,14 +23,55 @@ enum ProxyHTTP {
 
     /// The first header of `headers` that asks for a chained proxy, if any: a name in
     /// `chainingNames`, any `X-Upstream-…` header, or any `Proxy-…` header other than the
-    /// hop-by-hop ones this proxy removes.
+    /// hop-by-hop ones this proxy removes. `_` counts as `-`, as it does for servers that map
+    /// header names to CGI-style variables (`X_Upstream_Https_Proxy` is the same request).
     static func chainingHeader(in headers: HTTPHeaders) -> String? {
         for (name, _) in headers {
-            let lowered = name.lowercased()
+            let lowered = dashed(name)
             if chainingNames.contains(lowered) || lowered.hasPrefix("x-upstream-") { return name }
             if lowered.hasPrefix("proxy-"), !hopByHop.contains(lowered) { return name }
         }
         return nil
+    }
+
+    /// Names that decide how a message is framed or that belong to one connection: a second
+    /// spelling of one of them, which a backend reads as the same header, gives it two framings
+    /// or undoes what the proxy removed.
+    static let framingAndHopByHop: Set<String> = hopByHop.union(["content-length", "transfer-encoding"])
+
+    /// The problem with a header name of `headers`, if any: a name outside the RFC 9110 token
+    /// grammar (§5.6.2), or one that is a framing or hop-by-hop header once `_` is read as `-`
+    /// (`Transfer_Encoding`): servers that map names to CGI-style variables (HTTP_TRANSFER_ENCODING)
+    /// or normalise `_` would see it beside the proxy's own framing.
+    static func headerNameProblem(in headers: HTTPHeaders) -> String? {
+        for (name, _) in headers {
+            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+                return "the header name \(name.debugDescription) is not an RFC 9110 token (letters, digits and "
+                    + "!#$%&'*+-.^_`|~ only)"
+            }
+            guard name.utf8.contains(UInt8(ascii: "_")) else { continue }
+            let dashed = dashed(name)
+            if framingAndHopByHop.contains(dashed) {
+                return "the header name \(name) is \(dashed) to a server that reads _ as -, so the destination could "
+                    + "see a second framing or connection header beside the one the proxy sends"
+            }
+        }
+        return nil
+    }
+
+    /// A header name lowercased with `_` read as `-`, the way CGI-style servers see it.
+    static func dashed(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     /// The request-framing problem of `headers`, if any: a request with both `Content-Length`

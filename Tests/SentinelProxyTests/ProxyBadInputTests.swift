@@ -1,6 +1,6 @@
 // Bad input never hangs, half-answers or passes unnoticed: a body whose framing breaks after the
 // decision, a request decided after its client left, and a client that sends its head one byte at
-// a time or holds many heads open.
+// a time or holds many heads open, and header names a backend could read as framing headers.
 
 import Foundation
 import SentinelApproval
@@ -56,6 +56,18 @@ struct BadBodyCase: Sendable, CustomTestStringConvertible {
     var marker: String
 
     var testDescription: String { name }
+}
+
+/// A header the proxy refuses, and the rule that refuses it.
+struct HeaderNameCase: Sendable, CustomTestStringConvertible {
+    var header: String
+    /// The rules that may refuse it: the proxy's own header rules, or the HTTP decoder (which
+    /// rejects some names before the proxy sees them).
+    var rules: Set<String>
+    var status = 400
+    var connect = false
+
+    var testDescription: String { (connect ? "CONNECT, " : "") + header.debugDescription }
 }
 
 @Suite("Proxy: bad input never hangs, half-answers or passes unnoticed")
@@ -212,6 +224,74 @@ struct ProxyBadInputTests {
                 try await next.send("GET http://allowed.test:\(origin.port)/next HTTP/1.1\r\n\r\n")
                 #expect(try await next.readResponse().status == 200)
                 for connection in held + [next] { await connection.close() }
+            }
+        }
+    }
+
+    // MARK: - Header names
+
+    static let headerNames: [HeaderNameCase] = [
+        // Names a backend that reads `_` as `-` takes for framing or hop-by-hop headers.
+        HeaderNameCase(header: "Transfer_Encoding: chunked", rules: ["builtin:http-header-name"]),
+        HeaderNameCase(header: "transfer_encoding: chunked", rules: ["builtin:http-header-name"]),
+        HeaderNameCase(header: "Content_Length: 0", rules: ["builtin:http-header-name"]),
+        HeaderNameCase(header: "Proxy_Connection: keep-alive", rules: ["builtin:http-header-name"]),
+        HeaderNameCase(header: "Keep_Alive: timeout=5", rules: ["builtin:http-header-name"]),
+        HeaderNameCase(header: "Proxy_Authorization: Basic eDp5", rules: ["builtin:http-header-name"]),
+        HeaderNameCase(header: "Transfer_Encoding: chunked", rules: ["builtin:http-header-name"], connect: true),
+        // A chained-proxy header is one whichever way it is spelled.
+        HeaderNameCase(header: "X_Upstream_Https_Proxy: http://127.0.0.3:3128", rules: ["builtin:proxy-chaining"],
+                       status: 403),
+        // Names outside the RFC 9110 token grammar.
+        HeaderNameCase(header: "X Bad: 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: "X(Bad): 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: "X\"Bad\": 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: "X\u{1}Bad: 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: "X\u{7f}Bad: 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: "X\u{0}Bad: 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: "X-Caf\u{e9}: 1", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+        HeaderNameCase(header: ": no name", rules: ["builtin:http-header-name", "builtin:http-syntax"]),
+    ]
+
+    @Test("header names outside the token grammar, or that collide with framing when _ is read as -, are refused",
+          arguments: headerNames)
+    func headerName(_ test: HeaderNameCase) async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let connection = try await TestConnection.open(port: proxy.port)
+                let client = connection.clientEndpoint
+                if test.connect {
+                    try await connection.send("CONNECT allowed.test:\(origin.port) HTTP/1.1\r\n\(test.header)\r\n\r\n")
+                } else {
+                    try await connection.send("POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\n\(test.header)\r\n"
+                        + "Content-Length: 5\r\n\r\nhello")
+                }
+                let response = try await connection.readResponse()
+                await connection.close()
+                #expect(response.status == test.status, "\(response.raw)")
+                #expect(test.rules.contains(response["x-sentinel-rule"] ?? ""), "\(response.raw)")
+                let records = try proxy.records(client: client)
+                #expect(records.count == 1)
+                #expect(records.first?.decision == "deny")
+                #expect(test.rules.contains(records.first?.rule ?? ""))
+                #expect(origin.accepted == 0)
+            }
+        }
+    }
+
+    @Test("a name with _ that collides with nothing is forwarded as sent")
+    func harmlessUnderscore() async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let response = try await proxy.get("http://allowed.test:\(origin.port)/", extraHeaders: ["X_Api_Key: k"])
+                #expect(response.status == 200)
+                try await eventually("the origin's connection closed") { origin.received.allSatisfy(\.closed) }
+                let text = String(decoding: origin.received.first?.bytes ?? [], as: UTF8.self)
+                #expect(text.contains("X_Api_Key: k\r\n"), "\(text)")
             }
         }
     }
