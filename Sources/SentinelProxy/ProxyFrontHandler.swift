@@ -481,7 +481,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let upstream = UpstreamHTTPHandler(front: self, connection: connection)
         do {
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHTTPClientHandlers(encoderConfiguration: ProxyHTTP.upstreamEncoder)
             try channel.pipeline.syncOperations.addHandler(upstream)
         } catch {
             channel.close(promise: nil)

@@ -76,13 +76,25 @@ enum ProxyHTTP {
 
     /// The request-framing problem of `headers`, if any: a request with both `Content-Length`
     /// and `Transfer-Encoding`, or with `Content-Length` values that disagree, is how requests
-    /// are smuggled past a proxy (RFC 9112 §6.3); refused rather than guessed.
+    /// are smuggled past a proxy (RFC 9112 §6.3); refused rather than guessed. So is a transfer
+    /// coding other than `chunked` alone: the decoder removes the chunked layer only, and the
+    /// proxy sends the body upstream with its own framing (see `upstreamHead`), which could not
+    /// say what the other codings were.
     static func framingProblem(in headers: HTTPHeaders) -> String? {
         let lengths = headers["content-length"].flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces() }
-        if !lengths.isEmpty, !headers["transfer-encoding"].isEmpty {
+        let codings = headers["transfer-encoding"]
+        if !lengths.isEmpty, !codings.isEmpty {
             return "it has both Content-Length and Transfer-Encoding"
         }
         if Set(lengths).count > 1 { return "it has Content-Length values that disagree" }
+        if let length = lengths.first, length.isEmpty || !length.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return "its Content-Length \(length.debugDescription) is not a number"
+        }
+        if !codings.isEmpty, codings.count > 1 || codings[0].utf8.split(separator: UInt8(ascii: ",")).count != 1
+            || Substring(codings[0]).trimmingSpaces().lowercased() != "chunked" {
+            return "its Transfer-Encoding is \(codings.joined(separator: ", ").debugDescription); only chunked alone is "
+                + "forwarded"
+        }
         return nil
     }
 
@@ -97,14 +109,38 @@ enum ProxyHTTP {
     /// The request head sent upstream: origin-form target, `Host` from the absolute URI (any
     /// `Host` the client sent is replaced), hop-by-hop headers removed, and `Connection: close`
     /// (one request per upstream connection, so the response ends where the connection does).
+    ///
+    /// The framing is the proxy's own: `transfer-encoding: chunked` when the client's body was
+    /// chunked, its one `content-length` value when it had one, neither when it had no body. The
+    /// encoder then frames exactly what the head says (`automaticallySetFramingHeaders` is off):
+    /// NIO's automatic framing drops the length of a TRACE and writes the body of a GET whose
+    /// coding is spelled `Chunked` unframed, and either way the body's bytes would reach the
+    /// destination as a request of their own.
     static func upstreamHead(_ head: HTTPRequestHead, grant: EgressGrant) -> HTTPRequestHead {
         var headers = head.headers
+        let chunked = !headers["transfer-encoding"].isEmpty
+        let length = headers["content-length"].first.map { $0.split(separator: ",").first?.trimmingSpaces() ?? "" }
         removeHopByHop(&headers)
         headers.remove(name: "host")
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
         headers.replaceOrAdd(name: "connection", value: "close")
         var rewritten = HTTPRequestHead(version: .http1_1, method: head.method, uri: grant.originForm, headers: headers)
         rewritten.headers.add(name: "host", value: grant.hostHeader)
+        if chunked {
+            rewritten.headers.add(name: "transfer-encoding", value: "chunked")
+        } else if let length {
+            rewritten.headers.add(name: "content-length", value: length)
+        }
         return rewritten
+    }
+
+    /// The encoder settings for requests sent upstream: the head already says how the body is
+    /// framed (see `upstreamHead`), and the encoder must not change it.
+    static var upstreamEncoder: HTTPRequestEncoder.Configuration {
+        var configuration = HTTPRequestEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
     }
 
     /// The response head sent to the client: hop-by-hop headers removed, `Connection: close`.

@@ -1,6 +1,7 @@
 // Bad input never hangs, half-answers or passes unnoticed: a body whose framing breaks after the
 // decision, a request decided after its client left, and a client that sends its head one byte at
-// a time or holds many heads open, and header names a backend could read as framing headers.
+// a time or holds many heads open, header names a backend could read as framing headers, and the
+// framing of what is sent upstream.
 
 import Foundation
 import SentinelApproval
@@ -153,6 +154,61 @@ struct ProxyBadInputTests {
                 #expect(close.reason.contains("before"), "\(close.reason)")
                 #expect(close.details["bytes_up"] == "0")
                 #expect(origin.received.allSatisfy { $0.bytes.isEmpty })
+            }
+        }
+    }
+
+    // MARK: - The framing sent upstream
+
+    /// Requests whose body the HTTP encoder would have framed differently from the head it sends
+    /// (a body on TRACE, a transfer coding spelled in capitals or listed with another): each must
+    /// reach the origin as exactly one request, framed by the proxy, with `/smuggled` inside its
+    /// body and never as a request of its own.
+    static let reframed: [String] = [
+        "TRACE http://allowed.test:PORT/ HTTP/1.1\r\nContent-Length: 27\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n!",
+        "GET http://allowed.test:PORT/ HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n"
+            + "1f\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n\r\n0\r\n\r\n",
+        "GET http://allowed.test:PORT/ HTTP/1.1\r\nContent-Length: 27\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n!",
+        "OPTIONS http://allowed.test:PORT/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "1f\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n\r\n0\r\n\r\n",
+        "POST http://allowed.test:PORT/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "1f\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n\r\n0\r\n\r\n",
+    ]
+
+    @Test("the request sent upstream carries the proxy's own framing, so its body cannot become a request",
+          arguments: reframed)
+    func upstreamFraming(_ request: String) async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let response = try await proxy.request(request.replacingOccurrences(of: "PORT", with: String(origin.port)))
+                #expect(response.status == 200, "\(response.raw)")
+                try await eventually("the origin's connection closed") { origin.received.allSatisfy(\.closed) }
+                #expect(origin.received.count == 1)
+                for connection in origin.received {
+                    var target: String?
+                    let problem = ReceivedRequest.problem(connection.bytes, target: &target)
+                    #expect(problem == nil, "\(String(decoding: connection.bytes, as: UTF8.self).debugDescription)")
+                    #expect(target == "/")
+                }
+            }
+        }
+    }
+
+    @Test("a transfer coding other than chunked alone is refused: the proxy could not say it upstream",
+          arguments: ["Transfer-Encoding: gzip, chunked", "Transfer-Encoding: chunked, chunked",
+                      "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"])
+    func otherTransferCodings(_ header: String) async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let response = try await proxy.request("POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\n\(header)\r\n\r\n"
+                    + "5\r\nhello\r\n0\r\n\r\n")
+                #expect(response.status == 403 || response.status == 400, "\(response.raw)")
+                #expect(["builtin:http-framing", "builtin:http-syntax"].contains(response["x-sentinel-rule"] ?? ""))
+                #expect(origin.accepted == 0)
             }
         }
     }
