@@ -158,6 +158,11 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
                                                            decision: grant.decision))
         }
         state = .done
+        // NIO completes the connect before it delivers channelActive; an upstream channel that
+        // closes in between never delivers channelInactive to its relay, so its close future
+        // closes the client side too (after a normal close this finds it closed already).
+        let client = context.channel
+        upstream.closeFuture.whenComplete { _ in client.close(promise: nil) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         relays.upstream.startReading()
         if !clientInputClosed { relays.client.startReading() }

@@ -353,6 +353,16 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 remedy: "Configure the client to use this address as its HTTP proxy (HTTP_PROXY), not as a server."))
             return
         }
+        if let character = ProxyHTTP.unsendableCharacter(inTarget: head.uri) {
+            // The decoder lets these through; the request encoder upstream would refuse to send
+            // them, after the request was allowed and dialled.
+            refuseAndRecord(.deny(
+                rule: "builtin:url-syntax",
+                reason: "The request-target contains \(character), which RFC 3986 does not allow unencoded, so the "
+                    + "proxy could not send it on. Percent-encode it in the client."),
+                status: 400)
+            return
+        }
         if let (violation, status) = protocolViolation(head) {
             refuseAndRecord(violation, status: status)
             return
@@ -494,6 +504,10 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                            decision: grant.decision))
         }
         state = .forwarding(upstream)
+        // NIO completes the connect before it delivers channelActive; a channel that closes in
+        // between (a write refused by the encoder right here, say) never delivers channelInactive
+        // either, so the close future is what tells the front the destination is gone.
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.upstreamClosed() }
         upstream.send(.head(ProxyHTTP.upstreamHead(head, grant: grant)))
         for part in buffered {
             switch part {

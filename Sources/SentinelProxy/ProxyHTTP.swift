@@ -98,6 +98,26 @@ enum ProxyHTTP {
         return nil
     }
 
+    /// The first character of a request-target that RFC 3986 allows only percent-encoded (a
+    /// quote, a space, `{`, `|`, `^`, a backtick, a control or non-ASCII byte), described for a
+    /// sentence; `nil` when there is none. HTTP decoders accept some of them, but NIO's request
+    /// encoder refuses to send them, so the proxy refuses them before deciding.
+    static func unsendableCharacter(inTarget target: String) -> String? {
+        let allowed = Set("-._~:/?#[]@!$&'()*+,;=%".utf8)
+        for byte in target.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            default:
+                if allowed.contains(byte) { continue }
+                return byte >= 0x21 && byte < 0x7f ? "\"\(Character(Unicode.Scalar(byte)))\"" : "the byte 0x"
+                    + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return nil
+    }
+
     /// Removes the hop-by-hop headers and those the `Connection` header names.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         let named = headers["connection"].flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces().lowercased() }

@@ -213,6 +213,26 @@ struct ProxyBadInputTests {
         }
     }
 
+    @Test("a request-target the proxy could not send on is refused at once, never left waiting (fuzz seed 3)",
+          arguments: ["/f1\"60-0", "/{x}", "/a|b", "/a^b", "/a`b", "/a<b>", "/caf\u{e9}"])
+    func unsendableTarget(_ path: String) async throws {
+        try await withOrigins([("127.0.0.2", .recording)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let connection = try await TestConnection.open(port: proxy.port)
+                let client = connection.clientEndpoint
+                try await connection.send("GET http://allowed.test:\(origin.port)\(path) HTTP/1.1\r\n\r\n")
+                let response = try await connection.readResponse()
+                await connection.close()
+                #expect(response.status == 400, "\(response.raw)")
+                #expect(["builtin:url-syntax", "builtin:http-syntax"].contains(response["x-sentinel-rule"] ?? ""))
+                #expect(try proxy.records(client: client).map(\.decision) == ["deny"])
+                #expect(origin.accepted == 0)
+            }
+        }
+    }
+
     // MARK: - Slow clients
 
     @Test("a client that sends its head one byte at a time is refused at the head deadline, with a record")
