@@ -153,9 +153,10 @@ final class ProxyConnection {
         if closeReason == nil { closeReason = reason }
     }
 
-    /// Notes, for the close record, that an allowed request was answered with a refusal.
+    /// Notes, for the close record, that an allowed request was answered with a refusal (the
+    /// first one: it is the one the client read).
     func noteRefusalAfterAllow(_ refusal: EgressRefusal) {
-        guard grant != nil else { return }
+        guard grant != nil, closeDetails["status"] == nil else { return }
         closeDetails["status"] = String(refusal.status)
         closeDetails["refusal_rule"] = refusal.rule
     }

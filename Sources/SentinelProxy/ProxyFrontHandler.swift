@@ -248,14 +248,14 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .forwarding(let upstream):
             let problem = Self.framingProblem(error)
             if requestEnded && responseStarted {
-                // The request went out whole and its answer is on its way: the answer finishes,
+                // The request went out whole and its answer is on its way: the answer goes on,
                 // what followed the request is dropped.
-                connection.noteClose("the response was complete; bytes the client sent after its request were dropped: "
-                    + problem)
+                connection.noteClose("bytes the client sent after its request were not a request and were dropped "
+                    + "(\(problem)); the response went on")
                 return
             }
-            // The destination has part of a request that will never be complete: it is cut off.
-            upstream.close()
+            // The answer comes first, so that the state is final before the destination is cut
+            // off: its close would otherwise answer 502 as well.
             if responseStarted {
                 connection.noteClose("the request's framing broke while the response was being sent (\(problem)); both "
                     + "connections were closed")
@@ -264,6 +264,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 refuseMalformed(problem, sentSoFar: true)
             }
+            upstream.close()
         case .finished:
             break
         }

@@ -124,6 +124,37 @@ struct ProxyBadInputTests {
         }
     }
 
+    @Test("a body that breaks while it is being forwarded gets one 400, and the destination is cut off (fuzz seed 4)",
+          arguments: ["", "!garbage"])
+    func badBodyWhileForwarding(_ more: String) async throws {
+        try await withOrigins([("127.0.0.2", .silent)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let connection = try await TestConnection.open(port: proxy.port)
+                let client = connection.clientEndpoint
+                try await connection.send("POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+                try await eventually("the origin has the head and the start of the body") {
+                    origin.received.first.map { String(decoding: $0.bytes, as: UTF8.self).hasSuffix("abc") } ?? false
+                }
+                // The body never completes: the client ends its side, or sends what cannot be one.
+                if more.isEmpty { try await connection.shutdownOutput() } else { try await connection.send(more) }
+                let bytes = try await connection.readToEnd()
+                await connection.close()
+                let text = String(decoding: bytes, as: UTF8.self)
+                #expect(text.components(separatedBy: "HTTP/1.1 ").count == 2, "more than one answer: \(text)")
+                let response = try TestResponse(bytes)
+                #expect(response.status == 400)
+                #expect(response["x-sentinel-rule"] == "builtin:http-framing")
+                try await eventually("the origin's connection was cut") { origin.received.allSatisfy(\.closed) }
+                try await eventually("the close record") { try proxy.records(client: client).contains(where: \.isClose) }
+                let close = try #require(try proxy.records(client: client).first { $0.isClose })
+                #expect(close.details["status"] == "400")
+                #expect(close.details["refusal_rule"] == "builtin:http-framing")
+            }
+        }
+    }
+
     @Test("a request decided after its client left still gets its close record",
           arguments: ["GET http://new.test:PORT/ HTTP/1.1\r\n\r\n", "CONNECT new.test:PORT HTTP/1.1\r\n\r\n"])
     func decidedAfterClientLeft(_ request: String) async throws {
