@@ -170,7 +170,8 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     private func refuse(_ refusal: EgressRefusal) {
         state = .done
-        guard let context else { return }
+        // A client that is gone gets no answer, and its close record claims none.
+        guard let context, context.channel.isActive else { return }
         connection.noteClose("refused: \(refusal.reason)")
         connection.noteRefusalAfterAllow(refusal)
         let bytes = ProxyHTTP.rawRefusal(refusal, allocator: context.channel.allocator)

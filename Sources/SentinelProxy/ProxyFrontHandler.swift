@@ -581,7 +581,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func refuse(_ refusal: EgressRefusal) {
         stopReadingHead()
         state = .finished
-        guard let context else { return }
+        // A client that is gone gets no answer, and its close record claims none.
+        guard let context, context.channel.isActive else { return }
         connection.noteClose("refused: \(refusal.reason)")
         connection.noteRefusalAfterAllow(refusal)
         let (head, body) = ProxyHTTP.refusal(refusal, allocator: context.channel.allocator)

@@ -155,6 +155,29 @@ struct ProxyBadInputTests {
         }
     }
 
+    @Test("a client that leaves while its request is forwarded: the close record says so and claims no answer")
+    func clientLeavesWhileForwarding() async throws {
+        try await withOrigins([("127.0.0.2", .silent)]) { origins in
+            let origin = origins[0]
+            let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
+            try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
+                let connection = try await TestConnection.open(port: proxy.port)
+                let client = connection.clientEndpoint
+                try await connection.send("GET http://allowed.test:\(origin.port)/ HTTP/1.1\r\n\r\n")
+                try await eventually("the origin has the request") { !(origin.received.first?.bytes.isEmpty ?? true) }
+                // A reset, which the proxy notices while it waits for the response (an orderly
+                // close reads as the end of the request, and the response is still awaited).
+                try await connection.reset()
+                try await eventually("the close record") { try proxy.records(client: client).contains(where: \.isClose) }
+                let close = try #require(try proxy.records(client: client).first { $0.isClose })
+                #expect(close.reason.hasPrefix("the client's connection failed"), "\(close.reason)")
+                #expect(close.details["status"] == nil, "the client was never answered: \(close.details)")
+                #expect(close.details["refusal_rule"] == nil)
+                try await eventually("the origin's connection closed") { origin.received.allSatisfy(\.closed) }
+            }
+        }
+    }
+
     @Test("a request decided after its client left still gets its close record",
           arguments: ["GET http://new.test:PORT/ HTTP/1.1\r\n\r\n", "CONNECT new.test:PORT HTTP/1.1\r\n\r\n"])
     func decidedAfterClientLeft(_ request: String) async throws {
