@@ -102,7 +102,8 @@ final class HeadReaderCount: Sendable {
     func enter() -> Bool {
         var current = count.load(ordering: .relaxed)
         while current < limit {
-            let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            let (exchanged, original) = count.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
             if exchanged { return true }
             current = original
         }

@@ -98,7 +98,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         readingHead = true
-        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: ProxyServer.timeAmount(services.headTimeout)) {
+        let deadline = ProxyServer.timeAmount(services.headTimeout)
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) {
             self.headTimedOut()
         }
     }
@@ -117,9 +118,9 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard readingHead, case .idle = state else { return }
         refuseAndRecord(.deny(
             rule: "builtin:http-head-timeout",
-            reason: "The request head did not arrive within \(ProxyServer.describe(services.headTimeout)) of connecting; "
-                + "the proxy does not wait longer for a slow or stalled client. Send the whole head at once, or raise "
-                + "the deadline (ProxyConfiguration.headTimeout)."),
+            reason: "The request head did not arrive within \(ProxyServer.describe(services.headTimeout)) of "
+                + "connecting; the proxy does not wait longer for a slow or stalled client. Send the whole head at "
+                + "once, or raise the deadline (ProxyConfiguration.headTimeout)."),
             status: 408)
     }
 
@@ -384,13 +385,15 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard !pipelinedRefused else { return }
         pipelinedRefused = true
         let kind: ProxyRequestKind = head.method == .CONNECT ? .connect : .http
-        let request = EgressRequest(kind: kind, target: head.uri, method: head.method.rawValue, client: connection.client)
+        let request = EgressRequest(kind: kind, target: head.uri, method: head.method.rawValue,
+                                    client: connection.client)
         let target = EgressDecider.sanitizedTarget(head.uri)
         _ = services.decider.refuseNow(request, verdict: .deny(
             rule: "builtin:http-pipelining",
             reason: "A second request (\(head.method.rawValue) \(target)) arrived on this connection before the first "
                 + "was answered; the proxy serves one request per connection, so it is refused and none of it is sent "
-                + "anywhere. Send each request on a new connection: every answer of the proxy carries Connection: close."))
+                + "anywhere. Send each request on a new connection: every answer of the proxy carries "
+                + "Connection: close."))
     }
 
     /// Protocol rules that no policy relaxes: header names a backend could misread (400),

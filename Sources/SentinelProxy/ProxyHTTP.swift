@@ -67,7 +67,8 @@ enum ProxyHTTP {
     /// RFC 9110 §5.6.2 `tchar`.
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
             return "!#$%&'*+-.^_`|~".utf8.contains(byte)
@@ -92,8 +93,8 @@ enum ProxyHTTP {
         }
         if !codings.isEmpty, codings.count > 1 || codings[0].utf8.split(separator: UInt8(ascii: ",")).count != 1
             || Substring(codings[0]).trimmingSpaces().lowercased() != "chunked" {
-            return "its Transfer-Encoding is \(codings.joined(separator: ", ").debugDescription); only chunked alone is "
-                + "forwarded"
+            let text = codings.joined(separator: ", ").debugDescription
+            return "its Transfer-Encoding is \(text); only chunked alone is forwarded"
         }
         return nil
     }

@@ -108,7 +108,9 @@ struct ProxyBadInputTests {
                 #expect(response["connection"] == "close")
 
                 // One decision (the request was allowed) and its outcome: answered 400.
-                try await eventually("the close record") { try proxy.records(client: client).contains(where: \.isClose) }
+                try await eventually("the close record") {
+                    try proxy.records(client: client).contains(where: \.isClose)
+                }
                 let records = try proxy.records(client: client)
                 #expect(records.filter(\.isDecision).map(\.decision) == ["allow"])
                 let close = try #require(records.first { $0.isClose })
@@ -133,7 +135,8 @@ struct ProxyBadInputTests {
             try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
                 let connection = try await TestConnection.open(port: proxy.port)
                 let client = connection.clientEndpoint
-                try await connection.send("POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+                try await connection.send(
+                    "POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
                 try await eventually("the origin has the head and the start of the body") {
                     origin.received.first.map { String(decoding: $0.bytes, as: UTF8.self).hasSuffix("abc") } ?? false
                 }
@@ -147,7 +150,9 @@ struct ProxyBadInputTests {
                 #expect(response.status == 400)
                 #expect(response["x-sentinel-rule"] == "builtin:http-framing")
                 try await eventually("the origin's connection was cut") { origin.received.allSatisfy(\.closed) }
-                try await eventually("the close record") { try proxy.records(client: client).contains(where: \.isClose) }
+                try await eventually("the close record") {
+                    try proxy.records(client: client).contains(where: \.isClose)
+                }
                 let close = try #require(try proxy.records(client: client).first { $0.isClose })
                 #expect(close.details["status"] == "400")
                 #expect(close.details["refusal_rule"] == "builtin:http-framing")
@@ -168,7 +173,9 @@ struct ProxyBadInputTests {
                 // A reset, which the proxy notices while it waits for the response (an orderly
                 // close reads as the end of the request, and the response is still awaited).
                 try await connection.reset()
-                try await eventually("the close record") { try proxy.records(client: client).contains(where: \.isClose) }
+                try await eventually("the close record") {
+                    try proxy.records(client: client).contains(where: \.isClose)
+                }
                 let close = try #require(try proxy.records(client: client).first { $0.isClose })
                 #expect(close.reason.hasPrefix("the client's connection failed"), "\(close.reason)")
                 #expect(close.details["status"] == nil, "the client was never answered: \(close.details)")
@@ -236,7 +243,8 @@ struct ProxyBadInputTests {
             let origin = origins[0]
             let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
             try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
-                let response = try await proxy.request(request.replacingOccurrences(of: "PORT", with: String(origin.port)))
+                let raw = request.replacingOccurrences(of: "PORT", with: String(origin.port))
+                let response = try await proxy.request(raw)
                 #expect(response.status == 200, "\(response.raw)")
                 try await eventually("the origin's connection closed") { origin.received.allSatisfy(\.closed) }
                 #expect(origin.received.count == 1)
@@ -258,8 +266,8 @@ struct ProxyBadInputTests {
             let origin = origins[0]
             let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
             try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
-                let response = try await proxy.request("POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\n\(header)\r\n\r\n"
-                    + "5\r\nhello\r\n0\r\n\r\n")
+                let response = try await proxy.request(
+                    "POST http://allowed.test:\(origin.port)/ HTTP/1.1\r\n\(header)\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
                 #expect(response.status == 403 || response.status == 400, "\(response.raw)")
                 #expect(["builtin:http-framing", "builtin:http-syntax"].contains(response["x-sentinel-rule"] ?? ""))
                 #expect(origin.accepted == 0)
@@ -293,7 +301,11 @@ struct ProxyBadInputTests {
     func slowHead() async throws {
         let policy = ProxyFixture.policy(allowedHosts: ["allowed.test"])
         // The idle timeout is far away and restarts with every byte; only the head deadline ends this.
-        try await withProxy(policy: policy, configure: { $0.headTimeout = .seconds(1); $0.idleTimeout = .seconds(300) }) { proxy in
+        let configure: (inout ProxyConfiguration) -> Void = {
+            $0.headTimeout = .seconds(1)
+            $0.idleTimeout = .seconds(300)
+        }
+        try await withProxy(policy: policy, configure: configure) { proxy in
             let connection = try await TestConnection.open(port: proxy.port)
             let client = connection.clientEndpoint
             try await connection.send("GET http://allowed.test/ HTTP/1.1\r\nX-Slow: ")
@@ -417,7 +429,8 @@ struct ProxyBadInputTests {
             let origin = origins[0]
             let policy = ProxyFixture.policy(allowedHosts: ["{host: allowed.test, ports: [\(origin.port)]}"])
             try await withProxy(policy: policy, hosts: [("allowed.test", "127.0.0.2")]) { proxy in
-                let response = try await proxy.get("http://allowed.test:\(origin.port)/", extraHeaders: ["X_Api_Key: k"])
+                let response = try await proxy.get("http://allowed.test:\(origin.port)/",
+                                                   extraHeaders: ["X_Api_Key: k"])
                 #expect(response.status == 200)
                 try await eventually("the origin's connection closed") { origin.received.allSatisfy(\.closed) }
                 let text = String(decoding: origin.received.first?.bytes ?? [], as: UTF8.self)
