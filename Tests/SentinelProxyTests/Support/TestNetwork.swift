@@ -239,10 +239,13 @@ final class TestConnection: Sendable {
         self.collector = collector
     }
 
-    /// Connects to `host`:`port`.
-    static func open(host: String = "127.0.0.1", port: Int) async throws -> TestConnection {
-        let channel = try await ClientBootstrap(group: testGroup)
-            .channelOption(.allowRemoteHalfClosure, value: true)
+    /// Connects to `host`:`port`, from `source` (a loopback address) when given: the fuzz test
+    /// gives each input its own, so that records are told apart by client even when the kernel
+    /// hands out the same port again.
+    static func open(host: String = "127.0.0.1", port: Int, source: String? = nil) async throws -> TestConnection {
+        var bootstrap = ClientBootstrap(group: testGroup).channelOption(.allowRemoteHalfClosure, value: true)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        let channel = try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector())
@@ -257,7 +260,7 @@ final class TestConnection: Sendable {
 
     /// This connection's own endpoint as the proxy records it (`details.client`).
     var clientEndpoint: String {
-        "127.0.0.1:\(channel.localAddress?.port ?? 0)"
+        "\(channel.localAddress?.ipAddress ?? "127.0.0.1"):\(channel.localAddress?.port ?? 0)"
     }
 
     /// Writes `text` (UTF-8) and flushes.
@@ -452,12 +455,16 @@ enum ReceivedRequest {
         let head = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self)
         var lines = head.components(separatedBy: "\r\n")
         let requestLine = lines.removeFirst().split(separator: " ", omittingEmptySubsequences: false)
-        guard requestLine.count == 3, requestLine[2] == "HTTP/1.1" else { return "bad request line in \(head.debugDescription)" }
+        guard requestLine.count == 3, requestLine[2] == "HTTP/1.1" else {
+            return "bad request line in \(head.debugDescription)"
+        }
         target = String(requestLine[1])
         var lengths: [String] = []
         var codings: [String] = []
         for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { return "a header line without a colon: \(line.debugDescription)" }
+            guard let colon = line.firstIndex(of: ":") else {
+                return "a header line without a colon: \(line.debugDescription)"
+            }
             let name = line[..<colon]
             let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty, name.unicodeScalars.allSatisfy(isTokenCharacter) else {
@@ -484,7 +491,9 @@ enum ReceivedRequest {
             chunks: while true {
                 guard let lineEnd = rest.firstRange(of: Array("\r\n".utf8)) else { return nil }
                 let sizeText = String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self)
-                guard let size = Int(sizeText, radix: 16), size >= 0 else { return "a bad chunk size \(sizeText.debugDescription)" }
+                guard let size = Int(sizeText, radix: 16), size >= 0 else {
+                    return "a bad chunk size \(sizeText.debugDescription)"
+                }
                 rest = rest[lineEnd.upperBound...]
                 if size == 0 {
                     // Trailers, then the empty line.
@@ -498,14 +507,17 @@ enum ReceivedRequest {
                     break chunks
                 }
                 guard rest.count >= size + 2 else { return nil }
-                guard Array(rest.dropFirst(size).prefix(2)) == Array("\r\n".utf8) else { return "a chunk without its CRLF" }
+                guard Array(rest.dropFirst(size).prefix(2)) == Array("\r\n".utf8) else {
+                    return "a chunk without its CRLF"
+                }
                 rest = rest.dropFirst(size + 2)
             }
         default:
             return "ambiguous framing: Content-Length \(lengths), Transfer-Encoding \(codings)"
         }
         guard rest.isEmpty else {
-            return "\(rest.count) bytes after the end of the request: \(String(decoding: rest, as: UTF8.self).debugDescription)"
+            let text = String(decoding: rest, as: UTF8.self).debugDescription
+            return "\(rest.count) bytes after the end of the request: \(text)"
         }
         return nil
     }
