@@ -185,8 +185,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // deadline): refused and recorded like a head that came too late.
                 refuseAndRecord(.deny(
                     rule: "builtin:http-head-timeout",
-                    reason: "No byte of the request head arrived for the idle timeout; the proxy does not wait longer "
-                        + "for a stalled client. Send the whole head at once."),
+                    reason: "The connection was idle for the idle timeout before its request head was complete; the "
+                        + "proxy does not wait longer for a stalled client. Send the whole head at once."),
                     status: 408)
                 return
             default: break
