@@ -81,7 +81,7 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        connection.noteClose("client connection error: \(error)")
+        connection.noteClose("the client's connection failed (\(error)) before the tunnel was set up")
         state = .done
         context.close(promise: nil)
     }
@@ -89,7 +89,12 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
     // MARK: - Steps
 
     private func decided(_ outcome: Result<EgressGrant, EgressRefusal>) {
-        guard case .deciding = state, let context, context.channel.isActive else { return }
+        guard case .deciding = state, let context, context.channel.isActive else {
+            // The client left while the tunnel was being decided: an allow still gets the
+            // record of what became of it.
+            if case .success(let grant) = outcome { connection.grantedAfterClose(grant, decider: services.decider) }
+            return
+        }
         switch outcome {
         case .failure(let refusal):
             refuse(refusal)
@@ -153,6 +158,11 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
                                                            decision: grant.decision))
         }
         state = .done
+        // NIO completes the connect before it delivers channelActive; an upstream channel that
+        // closes in between never delivers channelInactive to its relay, so its close future
+        // closes the client side too (after a normal close this finds it closed already).
+        let client = context.channel
+        upstream.closeFuture.whenComplete { _ in client.close(promise: nil) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         relays.upstream.startReading()
         if !clientInputClosed { relays.client.startReading() }
@@ -160,8 +170,10 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     private func refuse(_ refusal: EgressRefusal) {
         state = .done
-        guard let context else { return }
+        // A client that is gone gets no answer, and its close record claims none.
+        guard let context, context.channel.isActive else { return }
         connection.noteClose("refused: \(refusal.reason)")
+        connection.noteRefusalAfterAllow(refusal)
         let bytes = ProxyHTTP.rawRefusal(refusal, allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)

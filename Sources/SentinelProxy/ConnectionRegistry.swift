@@ -86,6 +86,36 @@ final class ConnectionRegistry: Sendable {
     }
 }
 
+/// How many client connections are still reading their request head, with a limit: slow or
+/// stalled clients (one header byte a second) must not be able to hold an unbounded number of
+/// connections open. Shared by the handlers on every event loop.
+final class HeadReaderCount: Sendable {
+    /// The most that may read their head at once.
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Takes a place, or returns `false` when all are taken.
+    func enter() -> Bool {
+        var current = count.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = count.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    /// Gives a place back.
+    func leave() {
+        count.subtract(1, ordering: .relaxed)
+    }
+}
+
 /// The state of one client connection, shared by the handlers that serve it. Confined to the
 /// connection's event loop (the upstream channel is created on the same loop).
 final class ProxyConnection {
@@ -109,7 +139,10 @@ final class ProxyConnection {
     var bytesDown = 0
     /// Why the connection ended, set by whoever ends it first.
     var closeReason: String?
-    /// Whether the close record was written.
+    /// What the close record adds: the status and rule the client was answered with when an
+    /// allowed request was refused after all (400, 502, 504).
+    var closeDetails: [String: String] = [:]
+    /// Whether the client connection has closed (and the close record, if any, was written).
     private var finished = false
 
     init(client: String) {
@@ -121,6 +154,14 @@ final class ProxyConnection {
         if closeReason == nil { closeReason = reason }
     }
 
+    /// Notes, for the close record, that an allowed request was answered with a refusal (the
+    /// first one: it is the one the client read).
+    func noteRefusalAfterAllow(_ refusal: EgressRefusal) {
+        guard grant != nil, closeDetails["status"] == nil else { return }
+        closeDetails["status"] = String(refusal.status)
+        closeDetails["refusal_rule"] = refusal.rule
+    }
+
     /// Closes the upstream side and writes the close record for an allowed request (a refused
     /// one was recorded when it was refused). Called once the client connection has closed.
     func finish(decider: EgressDecider, registry: ConnectionRegistry) {
@@ -128,6 +169,21 @@ final class ProxyConnection {
         finished = true
         if let id { registry.remove(id) }
         upstream?.close(promise: nil)
+        writeCloseRecord(decider: decider)
+    }
+
+    /// A request allowed once its client had gone: nothing was carried out, and the allow
+    /// record still gets its close record, now if the connection has already finished,
+    /// otherwise when it does.
+    func grantedAfterClose(_ grant: EgressGrant, decider: EgressDecider) {
+        guard self.grant == nil else { return }
+        self.grant = grant
+        noteClose("the client closed the connection before its request was carried out; nothing was sent to the "
+            + "destination")
+        if finished { writeCloseRecord(decider: decider) }
+    }
+
+    private func writeCloseRecord(decider: EgressDecider) {
         guard let grant, let request else { return }
         let elapsed = ContinuousClock.now - started
         let (seconds, attoseconds) = elapsed.components
@@ -138,6 +194,7 @@ final class ProxyConnection {
             "duration_ms": String(milliseconds), "decision": grant.decision.rawValue, "rule": grant.rule,
         ]
         if let address { details["address"] = address.description }
+        details.merge(closeDetails) { _, added in added }
         let action: AuditAction = request.kind == .connect ? "tunnel_close" : "http_close"
         let reason = closeReason ?? "closed"
         if !grant.rules.pipeline.note(action, target: grant.auditTarget, reason: reason, details: details) {

@@ -73,6 +73,14 @@ public struct ProxyConfiguration: Sendable {
     public var dnsTimeout: Duration = .seconds(5)
     /// A client connection or tunnel with no traffic in either direction for this long is closed.
     public var idleTimeout: Duration = .seconds(300)
+    /// The longest a client may take, from connecting, to send its whole request head. The idle
+    /// timeout restarts with every byte, so without this a client sending one byte a second
+    /// would hold its connection for ever; at the deadline it gets `408` and a record.
+    public var headTimeout: Duration = .seconds(30)
+    /// How many client connections may be reading their request head at once; one more is
+    /// answered `503` at once, with a record. Heads normally take a few milliseconds, so only
+    /// slow or stalled clients fill this.
+    public var maxConnectionsReadingHead = 512
     /// The environment: `SENTINEL_POLICY_*`, `SENTINEL_APPROVAL_MODE`, `SENTINEL_AUDIT_HMAC_KEY`,
     /// and what the popup handler needs (`DISPLAY`).
     public var environment: [String: String] = SentinelEnvironment.current()

@@ -4,7 +4,9 @@
 // One request per client connection: the response carries `Connection: close` and the
 // connection ends with it. Clients open a new connection for the next request (a redirect's
 // next hop comes back through the proxy and is decided again, egress-anchors §6 #81), and no
-// second request can ride on a connection whose first one was decided for another host.
+// second request can ride on a connection whose first one was decided for another host. A
+// client that pipelines anyway (writes a second request before the first is answered) has the
+// second one refused and recorded; none of its bytes are sent anywhere.
 
 import NIOCore
 import NIOHTTP1
@@ -41,6 +43,19 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestVersion = HTTPVersion.http1_1
     private var requestEnded = false
     private var responseStarted = false
+    /// Whether a request pipelined behind the first was refused (and recorded); whatever
+    /// follows it on the connection is dropped unrecorded.
+    private var pipelinedRefused = false
+    /// Whether this connection holds a place among those reading their head (`HeadReaderCount`).
+    private var readingHead = false
+    /// Whether the head deadline was started (once, when the connection became active).
+    private var headClockStarted = false
+    /// Fires when the head has not arrived in time.
+    private var headDeadline: Scheduled<Void>?
+    /// What was wrong with the request's framing, when the decoder found it while the request
+    /// was still being decided or dialled: the request is answered 400 once the decision is in,
+    /// so that the answer and the records agree (a denial is answered as a denial).
+    private var malformed: String?
 
     init(connection: ProxyConnection, services: ProxyServices, decoder: ByteToMessageHandler<HTTPRequestDecoder>,
          encoder: HTTPResponseEncoder) {
@@ -52,16 +67,73 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if context.channel.isActive { startHeadClock(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        stopReadingHead()
         self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHeadClock(context: context)
+        context.fireChannelActive()
+    }
+
+    // MARK: - The head deadline and the bound on heads being read
+
+    /// Takes a place among the connections reading their head and starts the head deadline; a
+    /// connection that finds every place taken is refused at once.
+    private func startHeadClock(context: ChannelHandlerContext) {
+        guard !headClockStarted, case .idle = state else { return }
+        headClockStarted = true
+        guard services.headReaders.enter() else {
+            let limit = services.headReaders.limit
+            refuseAndRecord(.deny(
+                rule: "builtin:http-head-limit",
+                reason: "\(limit) connection(s) are already sending their request head, the most the proxy reads at "
+                    + "once, so this one is refused before it sends anything. Retry shortly; if this client opens many "
+                    + "connections and sends slowly, raise the limit (ProxyConfiguration.maxConnectionsReadingHead)."),
+                status: 503)
+            return
+        }
+        readingHead = true
+        let deadline = ProxyServer.timeAmount(services.headTimeout)
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) {
+            self.headTimedOut()
+        }
+    }
+
+    /// Gives the place back and stops the deadline: the head is in, or the connection is over.
+    private func stopReadingHead() {
+        headDeadline?.cancel()
+        headDeadline = nil
+        if readingHead {
+            readingHead = false
+            services.headReaders.leave()
+        }
+    }
+
+    private func headTimedOut() {
+        guard readingHead, case .idle = state else { return }
+        refuseAndRecord(.deny(
+            rule: "builtin:http-head-timeout",
+            reason: "The request head did not arrive within \(ProxyServer.describe(services.headTimeout)) of "
+                + "connecting; the proxy does not wait longer for a slow or stalled client. Send the whole head at "
+                + "once, or raise the deadline (ProxyConfiguration.headTimeout)."),
+            status: 408)
     }
 
     // MARK: - Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if requestEnded {
+            // The decoder reads on past the end of the first request: what follows is another
+            // request, never part of the first one's body.
+            if case .head(let head) = part { refusePipelined(head) }
+            return
+        }
         switch (state, part) {
         case (.idle, .head(let head)):
             receivedHead(head, context: context)
@@ -108,6 +180,15 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // A request being decided or dialled has its own timeouts (approval, connect).
             switch state {
             case .deciding, .connecting: return
+            case .idle:
+                // Idle before the head is complete (an idle timeout shorter than the head
+                // deadline): refused and recorded like a head that came too late.
+                refuseAndRecord(.deny(
+                    rule: "builtin:http-head-timeout",
+                    reason: "The connection was idle for the idle timeout before its request head was complete; the "
+                        + "proxy does not wait longer for a stalled client. Send the whole head at once."),
+                    status: 408)
+                return
             default: break
             }
             connection.noteClose("no traffic in either direction for the idle timeout")
@@ -118,21 +199,102 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection.noteClose("the client closed the connection")
+        stopReadingHead()
+        noteClientGone("the client closed the connection")
         if case .forwarding(let upstream) = state { upstream.close() }
         state = .finished
         context.fireChannelInactive()
     }
 
+    /// Notes why the connection ended when the client ended it, saying what became of a request
+    /// still being decided or dialled (its allow record gets a close record all the same).
+    private func noteClientGone(_ how: String) {
+        switch state {
+        case .deciding:
+            connection.noteClose("\(how) before its request was decided; nothing was sent to the destination")
+        case .connecting:
+            connection.noteClose("\(how) before the destination answered the dial; nothing was sent to it")
+        default:
+            connection.noteClose(how)
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // The decoder's errors: a request that is not HTTP/1.1 (or too large) gets a 400.
-        if case .idle = state, error is HTTPParserError {
-            refuseAndRecord(.deny(rule: "builtin:http-syntax", reason: "The request is not valid HTTP/1.1 (\(error))."),
-                            status: 400)
+        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
+            // The socket failed (a reset, say): nothing more can be said to the client.
+            noteClientGone("the client's connection failed (\(error))")
+            context.close(promise: nil)
             return
         }
-        connection.noteClose("client connection error: \(error)")
-        context.close(promise: nil)
+        if let decoderError = error as? ByteToMessageDecoderError, case .dataReceivedInErrorState = decoderError {
+            // Bytes behind a decoding error that was already handled.
+            return
+        }
+        badInput(error, context: context)
+    }
+
+    /// The decoder found bytes that are not HTTP/1.1. Before a head that is a 400; after it, the
+    /// request's body framing is broken (an invalid chunk, bytes where the next request would
+    /// start, a connection that ended mid-body), and the request is answered 400 instead of
+    /// being carried out, with what happened in its records.
+    private func badInput(_ error: any Error, context: ChannelHandlerContext) {
+        guard !pipelinedRefused else { return }  // bytes behind a refused request: dropped
+        switch state {
+        case .idle, .connectHead:
+            refuseAndRecord(.deny(rule: "builtin:http-syntax", reason: "The request is not valid HTTP/1.1 (\(error))."),
+                            status: 400)
+        case .deciding, .connecting:
+            // Answered when the decision (or the dial) is in: see `decided` and `connected`.
+            if malformed == nil { malformed = Self.framingProblem(error) }
+        case .forwarding(let upstream):
+            let problem = Self.framingProblem(error)
+            if requestEnded && responseStarted {
+                // The request went out whole and its answer is on its way: the answer goes on,
+                // what followed the request is dropped.
+                connection.noteClose("bytes the client sent after its request were not a request and were dropped "
+                    + "(\(problem)); the response went on")
+                return
+            }
+            // The answer comes first, so that the state is final before the destination is cut
+            // off: its close would otherwise answer 502 as well.
+            if responseStarted {
+                connection.noteClose("the request's framing broke while the response was being sent (\(problem)); both "
+                    + "connections were closed")
+                state = .finished
+                context.close(promise: nil)
+            } else {
+                refuseMalformed(problem, sentSoFar: true)
+            }
+            upstream.close()
+        case .finished:
+            break
+        }
+    }
+
+    /// The framing problem the decoder found, in words.
+    static func framingProblem(_ error: any Error) -> String {
+        let what: String
+        switch error as? HTTPParserError {
+        case .invalidChunkSize?: what = "a chunk size is not a hexadecimal number"
+        case .invalidEOFState?: what = "the client ended its side of the connection before the request was complete"
+        case .invalidMethod?, .invalidURL?, .invalidVersion?, .invalidConstant?:
+            what = "the bytes after the request are not a request (a wrong Content-Length, or bytes after the body)"
+        case .headerOverflow?: what = "a chunk extension or a trailer section is too large"
+        case .invalidHeaderToken?: what = "a trailer or the request after it has an invalid header name"
+        default: what = "the chunked body, or the bytes after the request, do not follow HTTP/1.1 framing"
+        }
+        return "\(what) (\(error))"
+    }
+
+    /// Answers 400 for a request whose framing broke after its head, once it was allowed.
+    private func refuseMalformed(_ problem: String, sentSoFar: Bool) {
+        let sent = sentSoFar ? "nothing from that point on was sent to the destination"
+            : "nothing of it was sent to the destination"
+        connection.noteClose("answered 400 after the request was allowed: \(problem); \(sent)")
+        refuse(EgressRefusal(
+            status: 400, rule: "builtin:http-framing",
+            reason: "The request's framing is broken after its head: \(problem); \(sent). Fix the client's "
+                + "Content-Length or chunked encoding."))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -168,13 +330,14 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - The request head
 
     private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        stopReadingHead()
         requestVersion = head.version
         let client = connection.client
         if head.method == .CONNECT {
             let request = EgressRequest(kind: .connect, target: head.uri, method: "CONNECT", client: client)
             connection.request = request
-            if let violation = protocolViolation(head) {
-                refuseAndRecord(violation)
+            if let (violation, status) = protocolViolation(head) {
+                refuseAndRecord(violation, status: status)
                 return
             }
             state = .connectHead(request)
@@ -192,8 +355,18 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 remedy: "Configure the client to use this address as its HTTP proxy (HTTP_PROXY), not as a server."))
             return
         }
-        if let violation = protocolViolation(head) {
-            refuseAndRecord(violation)
+        if let character = ProxyHTTP.unsendableCharacter(inTarget: head.uri) {
+            // The decoder lets these through; the request encoder upstream would refuse to send
+            // them, after the request was allowed and dialled.
+            refuseAndRecord(.deny(
+                rule: "builtin:url-syntax",
+                reason: "The request-target contains \(character), which RFC 3986 does not allow unencoded, so the "
+                    + "proxy could not send it on. Percent-encode it in the client."),
+                status: 400)
+            return
+        }
+        if let (violation, status) = protocolViolation(head) {
+            refuseAndRecord(violation, status: status)
             return
         }
         state = .deciding(head, buffered: [])
@@ -205,17 +378,41 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Protocol rules that no policy relaxes: chained-proxy headers (#87) and ambiguous framing.
-    private func protocolViolation(_ head: HTTPRequestHead) -> Verdict? {
+    /// Refuses and records a request that arrived behind the first one on this connection. Only
+    /// the first such request is recorded: the connection ends with the first request's answer,
+    /// and nothing after it is sent anywhere.
+    private func refusePipelined(_ head: HTTPRequestHead) {
+        guard !pipelinedRefused else { return }
+        pipelinedRefused = true
+        let kind: ProxyRequestKind = head.method == .CONNECT ? .connect : .http
+        let request = EgressRequest(kind: kind, target: head.uri, method: head.method.rawValue,
+                                    client: connection.client)
+        let target = EgressDecider.sanitizedTarget(head.uri)
+        _ = services.decider.refuseNow(request, verdict: .deny(
+            rule: "builtin:http-pipelining",
+            reason: "A second request (\(head.method.rawValue) \(target)) arrived on this connection before the first "
+                + "was answered; the proxy serves one request per connection, so it is refused and none of it is sent "
+                + "anywhere. Send each request on a new connection: every answer of the proxy carries "
+                + "Connection: close."))
+    }
+
+    /// Protocol rules that no policy relaxes: header names a backend could misread (400),
+    /// chained-proxy headers (#87, 403) and ambiguous framing (403). The verdict and the status.
+    private func protocolViolation(_ head: HTTPRequestHead) -> (Verdict, Int)? {
+        if let problem = ProxyHTTP.headerNameProblem(in: head.headers) {
+            return (.deny(rule: "builtin:http-header-name",
+                          reason: "The request is refused because \(problem); fix or remove the header in the client."),
+                    400)
+        }
         if let name = ProxyHTTP.chainingHeader(in: head.headers) {
-            return .deny(
+            return (.deny(
                 rule: "builtin:proxy-chaining",
                 reason: "The request carries the header \(name), which asks for another proxy or next hop; this "
                     + "proxy connects only to the destination it checked.",
-                remedy: "Remove the \(name) header from the client's requests.")
+                remedy: "Remove the \(name) header from the client's requests."), 403)
         }
         if let problem = ProxyHTTP.framingProblem(in: head.headers) {
-            return .deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem).")
+            return (.deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem)."), 403)
         }
         return nil
     }
@@ -242,12 +439,21 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Forwarding HTTP
 
     private func decided(_ outcome: Result<EgressGrant, EgressRefusal>, request: EgressRequest) {
-        guard case .deciding(let head, let buffered) = state, let context, context.channel.isActive else { return }
+        guard case .deciding(let head, let buffered) = state, let context, context.channel.isActive else {
+            // The client left while its request was being decided: an allow still gets the
+            // record of what became of it.
+            if case .success(let grant) = outcome { connection.grantedAfterClose(grant, decider: services.decider) }
+            return
+        }
         switch outcome {
         case .failure(let refusal):
             refuse(refusal)
         case .success(let grant):
             connection.grant = grant
+            if let malformed {
+                refuseMalformed(malformed, sentSoFar: false)
+                return
+            }
             state = .connecting(head, buffered: buffered)
             UpstreamConnector.connect(to: grant.addresses, port: grant.target.port, on: context.eventLoop,
                                       timeout: services.connectTimeout)
@@ -274,6 +480,11 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         connection.address = address
         connection.upstream = channel
+        if let malformed {
+            channel.close(promise: nil)
+            refuseMalformed(malformed, sentSoFar: false)
+            return
+        }
         guard let request = connection.request else { return }
         if let denial = services.decider.checkPeer(UpstreamConnector.peerAddress(of: channel), dialled: address, grant: grant) {
             channel.close(promise: nil)
@@ -284,7 +495,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let upstream = UpstreamHTTPHandler(front: self, connection: connection)
         do {
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHTTPClientHandlers(encoderConfiguration: ProxyHTTP.upstreamEncoder)
             try channel.pipeline.syncOperations.addHandler(upstream)
         } catch {
             channel.close(promise: nil)
@@ -297,6 +508,10 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                            decision: grant.decision))
         }
         state = .forwarding(upstream)
+        // NIO completes the connect before it delivers channelActive; a channel that closes in
+        // between (a write refused by the encoder right here, say) never delivers channelInactive
+        // either, so the close future is what tells the front the destination is gone.
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.upstreamClosed() }
         upstream.send(.head(ProxyHTTP.upstreamHead(head, grant: grant)))
         for part in buffered {
             switch part {
@@ -367,9 +582,12 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Sends `refusal` and closes the connection.
     private func refuse(_ refusal: EgressRefusal) {
+        stopReadingHead()
         state = .finished
-        guard let context else { return }
+        // A client that is gone gets no answer, and its close record claims none.
+        guard let context, context.channel.isActive else { return }
         connection.noteClose("refused: \(refusal.reason)")
+        connection.noteRefusalAfterAllow(refusal)
         let (head, body) = ProxyHTTP.refusal(refusal, allocator: context.channel.allocator)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -23,25 +23,99 @@ enum ProxyHTTP {
 
     /// The first header of `headers` that asks for a chained proxy, if any: a name in
     /// `chainingNames`, any `X-Upstream-…` header, or any `Proxy-…` header other than the
-    /// hop-by-hop ones this proxy removes.
+    /// hop-by-hop ones this proxy removes. `_` counts as `-`, as it does for servers that map
+    /// header names to CGI-style variables (`X_Upstream_Https_Proxy` is the same request).
     static func chainingHeader(in headers: HTTPHeaders) -> String? {
         for (name, _) in headers {
-            let lowered = name.lowercased()
+            let lowered = dashed(name)
             if chainingNames.contains(lowered) || lowered.hasPrefix("x-upstream-") { return name }
             if lowered.hasPrefix("proxy-"), !hopByHop.contains(lowered) { return name }
         }
         return nil
     }
 
+    /// Names that decide how a message is framed or that belong to one connection: a second
+    /// spelling of one of them, which a backend reads as the same header, gives it two framings
+    /// or undoes what the proxy removed.
+    static let framingAndHopByHop: Set<String> = hopByHop.union(["content-length", "transfer-encoding"])
+
+    /// The problem with a header name of `headers`, if any: a name outside the RFC 9110 token
+    /// grammar (§5.6.2), or one that is a framing or hop-by-hop header once `_` is read as `-`
+    /// (`Transfer_Encoding`): servers that map names to CGI-style variables (HTTP_TRANSFER_ENCODING)
+    /// or normalise `_` would see it beside the proxy's own framing.
+    static func headerNameProblem(in headers: HTTPHeaders) -> String? {
+        for (name, _) in headers {
+            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+                return "the header name \(name.debugDescription) is not an RFC 9110 token (letters, digits and "
+                    + "!#$%&'*+-.^_`|~ only)"
+            }
+            guard name.utf8.contains(UInt8(ascii: "_")) else { continue }
+            let dashed = dashed(name)
+            if framingAndHopByHop.contains(dashed) {
+                return "the header name \(name) is \(dashed) to a server that reads _ as -, so the destination could "
+                    + "see a second framing or connection header beside the one the proxy sends"
+            }
+        }
+        return nil
+    }
+
+    /// A header name lowercased with `_` read as `-`, the way CGI-style servers see it.
+    static func dashed(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
     /// The request-framing problem of `headers`, if any: a request with both `Content-Length`
     /// and `Transfer-Encoding`, or with `Content-Length` values that disagree, is how requests
-    /// are smuggled past a proxy (RFC 9112 §6.3); refused rather than guessed.
+    /// are smuggled past a proxy (RFC 9112 §6.3); refused rather than guessed. So is a transfer
+    /// coding other than `chunked` alone: the decoder removes the chunked layer only, and the
+    /// proxy sends the body upstream with its own framing (see `upstreamHead`), which could not
+    /// say what the other codings were.
     static func framingProblem(in headers: HTTPHeaders) -> String? {
         let lengths = headers["content-length"].flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces() }
-        if !lengths.isEmpty, !headers["transfer-encoding"].isEmpty {
+        let codings = headers["transfer-encoding"]
+        if !lengths.isEmpty, !codings.isEmpty {
             return "it has both Content-Length and Transfer-Encoding"
         }
         if Set(lengths).count > 1 { return "it has Content-Length values that disagree" }
+        if let length = lengths.first, length.isEmpty || !length.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return "its Content-Length \(length.debugDescription) is not a number"
+        }
+        if !codings.isEmpty, codings.count > 1 || codings[0].utf8.split(separator: UInt8(ascii: ",")).count != 1
+            || Substring(codings[0]).trimmingSpaces().lowercased() != "chunked" {
+            let text = codings.joined(separator: ", ").debugDescription
+            return "its Transfer-Encoding is \(text); only chunked alone is forwarded"
+        }
+        return nil
+    }
+
+    /// The first character of a request-target that RFC 3986 allows only percent-encoded (a
+    /// quote, a space, `{`, `|`, `^`, a backtick, a control or non-ASCII byte), described for a
+    /// sentence; `nil` when there is none. HTTP decoders accept some of them, but NIO's request
+    /// encoder refuses to send them, so the proxy refuses them before deciding.
+    static func unsendableCharacter(inTarget target: String) -> String? {
+        let allowed = Set("-._~:/?#[]@!$&'()*+,;=%".utf8)
+        for byte in target.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            default:
+                if allowed.contains(byte) { continue }
+                return byte >= 0x21 && byte < 0x7f ? "\"\(Character(Unicode.Scalar(byte)))\"" : "the byte 0x"
+                    + String(byte, radix: 16, uppercase: true)
+            }
+        }
         return nil
     }
 
@@ -56,14 +130,38 @@ enum ProxyHTTP {
     /// The request head sent upstream: origin-form target, `Host` from the absolute URI (any
     /// `Host` the client sent is replaced), hop-by-hop headers removed, and `Connection: close`
     /// (one request per upstream connection, so the response ends where the connection does).
+    ///
+    /// The framing is the proxy's own: `transfer-encoding: chunked` when the client's body was
+    /// chunked, its one `content-length` value when it had one, neither when it had no body. The
+    /// encoder then frames exactly what the head says (`automaticallySetFramingHeaders` is off):
+    /// NIO's automatic framing drops the length of a TRACE and writes the body of a GET whose
+    /// coding is spelled `Chunked` unframed, and either way the body's bytes would reach the
+    /// destination as a request of their own.
     static func upstreamHead(_ head: HTTPRequestHead, grant: EgressGrant) -> HTTPRequestHead {
         var headers = head.headers
+        let chunked = !headers["transfer-encoding"].isEmpty
+        let length = headers["content-length"].first.map { $0.split(separator: ",").first?.trimmingSpaces() ?? "" }
         removeHopByHop(&headers)
         headers.remove(name: "host")
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
         headers.replaceOrAdd(name: "connection", value: "close")
         var rewritten = HTTPRequestHead(version: .http1_1, method: head.method, uri: grant.originForm, headers: headers)
         rewritten.headers.add(name: "host", value: grant.hostHeader)
+        if chunked {
+            rewritten.headers.add(name: "transfer-encoding", value: "chunked")
+        } else if let length {
+            rewritten.headers.add(name: "content-length", value: length)
+        }
         return rewritten
+    }
+
+    /// The encoder settings for requests sent upstream: the head already says how the body is
+    /// framed (see `upstreamHead`), and the encoder must not change it.
+    static var upstreamEncoder: HTTPRequestEncoder.Configuration {
+        var configuration = HTTPRequestEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
     }
 
     /// The response head sent to the client: hop-by-hop headers removed, `Connection: close`.

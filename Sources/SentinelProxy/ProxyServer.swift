@@ -19,6 +19,10 @@ struct ProxyServices: Sendable {
     let registry: ConnectionRegistry
     let connectTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    /// How long a client has, from connecting, to send its request head.
+    let headTimeout: Duration
+    /// The connections still reading their head, and how many may.
+    let headReaders: HeadReaderCount
 }
 
 /// What a reload did.
@@ -107,7 +111,9 @@ public actor ProxyServer {
         let registry = ConnectionRegistry()
         let services = ProxyServices(decider: decider, registry: registry,
                                      connectTimeout: Self.timeAmount(configuration.connectTimeout),
-                                     idleTimeout: Self.timeAmount(configuration.idleTimeout))
+                                     idleTimeout: Self.timeAmount(configuration.idleTimeout),
+                                     headTimeout: configuration.headTimeout,
+                                     headReaders: HeadReaderCount(limit: configuration.maxConnectionsReadingHead))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         let isUnix: Bool
         if case .unix = configuration.listener { isUnix = true } else { isUnix = false }
@@ -316,5 +322,13 @@ public actor ProxyServer {
     static func timeAmount(_ duration: Duration) -> TimeAmount {
         let (seconds, attoseconds) = duration.components
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// A duration for a sentence: "1 second", "30 seconds", "0.5 seconds".
+    static func describe(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        if attoseconds == 0 { return seconds == 1 ? "1 second" : "\(seconds) seconds" }
+        let value = Double(seconds) + Double(attoseconds) / 1e18
+        return "\((value * 1000).rounded() / 1000) seconds"
     }
 }

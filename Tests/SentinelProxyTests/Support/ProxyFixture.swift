@@ -38,6 +38,14 @@ struct Record: @unchecked Sendable {
     var rule: String { json["rule"] as? String ?? "" }
     var reason: String { json["reason"] as? String ?? "" }
     var details: [String: String] { json["details"] as? [String: String] ?? [:] }
+
+    /// Whether this is the decision on a request (`http` or `connect`), not a close or a
+    /// lifecycle record.
+    var isDecision: Bool { action == "http" || action == "connect" }
+    /// Whether this is the close record of an allowed request.
+    var isClose: Bool { action == "http_close" || action == "tunnel_close" }
+    /// Whether the request was let through (by a rule or a human).
+    var isAllowed: Bool { decision == "allow" || decision == "approved" }
 }
 
 /// A proxy started for one test.
@@ -74,7 +82,7 @@ struct ProxyFixture: Sendable {
         policy: String,
         hosts: [(String, String)] = [],
         allowList: String? = nil,
-        approval: ScriptedApprover = ScriptedApprover(.deny),
+        approval: any ApprovalHandler = ScriptedApprover(.deny),
         configure: (inout ProxyConfiguration) -> Void = { _ in }
     ) async throws -> ProxyFixture {
         let directory = FileManager.default.temporaryDirectory
@@ -163,12 +171,17 @@ struct ProxyFixture: Sendable {
     func records(_ action: String) throws -> [Record] {
         try records().filter { $0.action == action }
     }
+
+    /// The records of one client connection (`details.client`), in order.
+    func records(client: String) throws -> [Record] {
+        try records().filter { $0.details["client"] == client }
+    }
 }
 
 /// Runs `body` with a proxy and stops it afterwards, whatever happens.
 func withProxy<T>(
     policy: String, hosts: [(String, String)] = [], allowList: String? = nil,
-    approval: ScriptedApprover = ScriptedApprover(.deny), configure: (inout ProxyConfiguration) -> Void = { _ in },
+    approval: any ApprovalHandler = ScriptedApprover(.deny), configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (ProxyFixture) async throws -> T
 ) async throws -> T {
     raiseDescriptorLimitOnce

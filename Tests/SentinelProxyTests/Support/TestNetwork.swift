@@ -30,6 +30,13 @@ final class TestOrigin: Sendable {
         case echo
         /// Reads one request head and answers it (see `HTTPOriginHandler`), then closes.
         case http
+        /// Answers `200` once a request head has arrived, then keeps reading until the proxy
+        /// closes, recording every byte of the connection (see `RecordingHandler`): what tests
+        /// look at to prove that nothing but the decided request reached the destination.
+        case recording
+        /// Records every byte like `recording` but never answers, so the proxy's response to
+        /// the client can only come from the proxy itself.
+        case silent
     }
 
     /// The address it listens on.
@@ -44,6 +51,21 @@ final class TestOrigin: Sendable {
         let accepted = Atomic<Int>(0)
         let open = Atomic<Int>(0)
         let requests = Mutex<[String]>([])
+        /// For `recording` and `silent`: each connection's bytes, in the order accepted.
+        let connections = Mutex<[ReceivedConnection]>([])
+        /// A label the test sets; each connection keeps the one in force when it was accepted
+        /// (the fuzz test labels connections with the input being run).
+        let label = Mutex<Int>(0)
+    }
+
+    /// One connection of a `recording` or `silent` origin.
+    struct ReceivedConnection: Sendable {
+        /// `Counters.label` when the connection was accepted.
+        var label: Int
+        /// Every byte received so far.
+        var bytes: [UInt8]
+        /// Whether the proxy closed it.
+        var closed: Bool
     }
 
     /// Connections accepted so far.
@@ -52,12 +74,16 @@ final class TestOrigin: Sendable {
     var open: Int { counters.open.load(ordering: .relaxed) }
     /// The request heads an HTTP origin received, as text.
     var requests: [String] { counters.requests.withLock { $0 } }
+    /// What a `recording` or `silent` origin received, one entry per connection.
+    var received: [ReceivedConnection] { counters.connections.withLock { $0 } }
 
-    init(host: String, port: Int = 0, mode: Mode) async throws {
+    /// - Parameter group: the event loops to run on; a group of one thread keeps accepts and
+    ///   reads in the order they happened (the fuzz test relies on that to label connections).
+    init(host: String, port: Int = 0, mode: Mode, group: any EventLoopGroup = testGroup) async throws {
         let counters = Counters()
         self.counters = counters
         self.host = host
-        channel = try await ServerBootstrap(group: testGroup)
+        channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
@@ -68,6 +94,9 @@ final class TestOrigin: Sendable {
                     switch mode {
                     case .echo: try channel.pipeline.syncOperations.addHandler(EchoHandler())
                     case .http: try channel.pipeline.syncOperations.addHandler(HTTPOriginHandler(counters: counters))
+                    case .recording, .silent:
+                        try channel.pipeline.syncOperations.addHandler(
+                            RecordingHandler(counters: counters, answers: mode == .recording))
                     }
                 }
             }
@@ -143,6 +172,61 @@ private final class HTTPOriginHandler: ChannelInboundHandler {
     }
 }
 
+/// Records every byte of a connection in `Counters.connections`; with `answers`, writes a `200`
+/// once a request head has arrived and shuts its output, then reads on until the proxy closes,
+/// so bytes the proxy sends after the head (a body, or anything that should not be there) are
+/// seen too.
+private final class RecordingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let counters: TestOrigin.Counters
+    private let answers: Bool
+    private var index = 0
+    private var answered = false
+
+    init(counters: TestOrigin.Counters, answers: Bool) {
+        self.counters = counters
+        self.answers = answers
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let label = counters.label.withLock { $0 }
+        index = counters.connections.withLock { connections in
+            connections.append(TestOrigin.ReceivedConnection(label: label, bytes: [], closed: false))
+            return connections.count - 1
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        let all = counters.connections.withLock { connections in
+            connections[index].bytes += bytes
+            return connections[index].bytes
+        }
+        guard answers, !answered, all.firstRange(of: Array("\r\n\r\n".utf8)) != nil else { return }
+        answered = true
+        let response = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nrecorded\n"
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)))
+            .assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        counters.connections.withLock { $0[index].closed = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
 // MARK: - The client
 
 /// A raw TCP connection to the proxy: send bytes, wait for bytes or the end.
@@ -155,10 +239,13 @@ final class TestConnection: Sendable {
         self.collector = collector
     }
 
-    /// Connects to `host`:`port`.
-    static func open(host: String = "127.0.0.1", port: Int) async throws -> TestConnection {
-        let channel = try await ClientBootstrap(group: testGroup)
-            .channelOption(.allowRemoteHalfClosure, value: true)
+    /// Connects to `host`:`port`, from `source` (a loopback address) when given: the fuzz test
+    /// gives each input its own, so that records are told apart by client even when the kernel
+    /// hands out the same port again.
+    static func open(host: String = "127.0.0.1", port: Int, source: String? = nil) async throws -> TestConnection {
+        var bootstrap = ClientBootstrap(group: testGroup).channelOption(.allowRemoteHalfClosure, value: true)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        let channel = try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector())
@@ -169,6 +256,11 @@ final class TestConnection: Sendable {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: Collector.self), eventLoop: channel.eventLoop)
         }.get()
         return TestConnection(channel: channel, collector: collector)
+    }
+
+    /// This connection's own endpoint as the proxy records it (`details.client`).
+    var clientEndpoint: String {
+        "\(channel.localAddress?.ipAddress ?? "127.0.0.1"):\(channel.localAddress?.port ?? 0)"
     }
 
     /// Writes `text` (UTF-8) and flushes.
@@ -189,6 +281,16 @@ final class TestConnection: Sendable {
     /// Closes the connection.
     func close() async {
         try? await channel.close().get()
+    }
+
+    /// Closes the connection with a reset (SO_LINGER 0): the peer learns of it even while it is
+    /// not reading.
+    func reset() async throws {
+        guard let provider = channel as? any SocketOptionProvider else {
+            throw TestNetworkError(description: "the channel cannot set SO_LINGER")
+        }
+        try await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        try await channel.close().get()
     }
 
     /// Waits until the bytes received satisfy `condition` or the peer ended the stream; returns
@@ -336,4 +438,100 @@ func eventually(_ what: String, _ condition: () async throws -> Bool) async thro
         try await Task.sleep(for: .milliseconds(10))
     }
     throw TestNetworkError(description: "never happened: \(what)")
+}
+
+// MARK: - What an origin received
+
+/// Reads what an origin received from the proxy the strict way (RFC 9112 §6): one request head,
+/// then exactly the body its framing announces, and nothing after it.
+enum ReceivedRequest {
+    /// Why `bytes` is not one HTTP/1.1 request (or a prefix of one, when the proxy closed the
+    /// connection early), or `nil` when it is. `target` receives the request-target.
+    static func problem(_ bytes: [UInt8], target: inout String?) -> String? {
+        guard let headEnd = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else {
+            // A prefix of a head: the proxy closed before the head was complete.
+            return nil
+        }
+        let head = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n")
+        let requestLine = lines.removeFirst().split(separator: " ", omittingEmptySubsequences: false)
+        guard requestLine.count == 3, requestLine[2] == "HTTP/1.1" else {
+            return "bad request line in \(head.debugDescription)"
+        }
+        target = String(requestLine[1])
+        var lengths: [String] = []
+        var codings: [String] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else {
+                return "a header line without a colon: \(line.debugDescription)"
+            }
+            let name = line[..<colon]
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.unicodeScalars.allSatisfy(isTokenCharacter) else {
+                return "a header name outside the token grammar: \(line.debugDescription)"
+            }
+            let canonical = name.lowercased().replacingOccurrences(of: "_", with: "-")
+            if canonical != name.lowercased(), framingAndHopByHop.contains(canonical) {
+                return "a header name that reads as \(canonical) with _ as -: \(line.debugDescription)"
+            }
+            if canonical == "content-length" { lengths.append(value) }
+            if canonical == "transfer-encoding" { codings.append(value) }
+        }
+        var rest = bytes[headEnd.upperBound...]
+        switch (lengths.count, codings.count) {
+        case (0, 0):
+            break
+        case (1, 0):
+            guard let length = Int(lengths[0]), length >= 0, lengths[0].allSatisfy(\.isASCII) else {
+                return "an invalid Content-Length \(lengths[0].debugDescription)"
+            }
+            guard rest.count >= length else { return nil }  // cut short: a prefix
+            rest = rest.dropFirst(length)
+        case (0, 1) where codings[0].lowercased() == "chunked":
+            chunks: while true {
+                guard let lineEnd = rest.firstRange(of: Array("\r\n".utf8)) else { return nil }
+                let sizeText = String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self)
+                guard let size = Int(sizeText, radix: 16), size >= 0 else {
+                    return "a bad chunk size \(sizeText.debugDescription)"
+                }
+                rest = rest[lineEnd.upperBound...]
+                if size == 0 {
+                    // Trailers, then the empty line.
+                    guard let end = rest.firstRange(of: Array("\r\n".utf8)) else { return nil }
+                    if end.lowerBound != rest.startIndex {
+                        guard let trailersEnd = rest.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
+                        rest = rest[trailersEnd.upperBound...]
+                    } else {
+                        rest = rest[end.upperBound...]
+                    }
+                    break chunks
+                }
+                guard rest.count >= size + 2 else { return nil }
+                guard Array(rest.dropFirst(size).prefix(2)) == Array("\r\n".utf8) else {
+                    return "a chunk without its CRLF"
+                }
+                rest = rest.dropFirst(size + 2)
+            }
+        default:
+            return "ambiguous framing: Content-Length \(lengths), Transfer-Encoding \(codings)"
+        }
+        guard rest.isEmpty else {
+            let text = String(decoding: rest, as: UTF8.self).debugDescription
+            return "\(rest.count) bytes after the end of the request: \(text)"
+        }
+        return nil
+    }
+
+    /// Framing and hop-by-hop header names (RFC 9110 §7.6.1, RFC 9112 §6).
+    static let framingAndHopByHop: Set<String> = [
+        "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "proxy-authorization",
+        "proxy-authenticate", "te", "trailer", "upgrade",
+    ]
+
+    /// RFC 9110 §5.6.2 `tchar`.
+    static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        guard scalar.isASCII else { return false }
+        if ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) { return true }
+        return "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar)
+    }
 }
