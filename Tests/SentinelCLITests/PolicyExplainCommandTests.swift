@@ -30,4 +30,28 @@ struct PolicyExplainCommandTests {
         #expect(outcome.stdout.contains("builtin:interpreter-denylist"), "\(outcome.stdout)")
         #expect(outcome.stdout.contains(" runs '"), "\(outcome.stdout)")
     }
+
+    @Test("sentinel policy validate warns about each trust_children and allow_interpreter entry, and exits 0")
+    func optInsAreWarned() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("validate-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            allowed_commands:
+              - {command: ls, trust_children: true}
+              - {command: python3, allow_interpreter: true}
+            """.write(toFile: directory + "/p.yaml", atomically: true, encoding: .utf8)
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, ["policy", "validate", "--policy", directory + "/p.yaml"], timeout: 20)
+        #expect(outcome.status == 0, "\(outcome.stdout)\(outcome.stderr)")
+        let text = outcome.stdout + outcome.stderr
+        #expect(text.contains("allowed_commands[0].trust_children"), "\(text)")
+        #expect(text.contains("tests can run any code"), "\(text)")
+        #expect(text.contains("allowed_commands[1].allow_interpreter"), "\(text)")
+        let explained = try ChildProcess.run(
+            ProxyCommandTests.binary, ["policy", "explain", "--policy", directory + "/p.yaml", "--command", "python3 -c 1"], timeout: 20)
+        #expect(explained.stdout.hasPrefix("allow"), "\(explained.stdout)\(explained.stderr)")
+        let bash = try ChildProcess.run(
+            ProxyCommandTests.binary, ["policy", "explain", "--policy", directory + "/p.yaml", "--command", "bash -c 1"], timeout: 20)
+        #expect(bash.stdout.hasPrefix("deny"), "\(bash.stdout)")
+    }
 }
