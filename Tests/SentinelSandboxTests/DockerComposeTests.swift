@@ -14,9 +14,11 @@ import Testing
 struct DockerComposeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// Runs docker-compose on the repository's file under `project`.
+    /// Runs docker-compose on the repository's file under `project`, with the image under test.
     static func compose(_ project: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> ChildOutcome {
-        var environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SENTINEL_BASE_IMAGE": DockerIsolate.baseImage]
+        var environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SENTINEL_BASE_IMAGE": DockerIsolate.baseImage, "SENTINEL_IMAGE": DockerIsolate.image,
+        ]
         for (key, value) in extra { environment[key] = value }
         return try ChildProcess.run(
             "/usr/bin/env", ["docker-compose", "-f", root + "/docker-compose.yml", "-p", project] + arguments,
