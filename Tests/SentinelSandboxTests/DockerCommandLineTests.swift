@@ -220,7 +220,10 @@ struct DockerCommandLineTests {
         ([:], .bridge, false),
     ])
     func production(environment: [String: String], network: DockerNetwork, refused: Bool) {
-        let thrown = (try? DockerProductionRule.check(network: network, environment: environment)) == nil
+        // No policy file: only the network rule is in question.
+        let spec = SandboxSpec(command: ["true"], workspace: Self.workspace)
+        let thrown = (try? SandboxProduction.check(
+            spec, networkIsolated: network == .none || network == .proxied, landlockIsSentinels: false, environment: environment)) == nil
         #expect(thrown == refused)
     }
 

@@ -241,7 +241,10 @@ struct DockerIsolateTests {
         #expect(refusedEnv.status == 2)
         let allowed = try DockerIsolate.run(
             scratch, flags: ["--network", "bridge"], ["sh", "-c", "ls /sys/class/net"],
-            environment: ["SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "true"])
+            environment: [
+                "SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "true", "SENTINEL_POLICY_IMMUTABLE": "true",
+                "SENTINEL_POLICY_SHA256": String(try ChildProcess.run("/usr/bin/sha256sum", [scratch.policy]).stdout.prefix(64)),
+            ])
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(allowed.stdout.contains("eth0"))
     }

@@ -89,34 +89,6 @@ public enum DockerIdentity {
     }
 }
 
-/// Production mode as the original defines it (§6.4 step 6), for the Docker backend's own check.
-public enum DockerProductionRule {
-    /// Whether the caller's environment puts Sentinel in production mode: a truthy
-    /// `SENTINEL_PRODUCTION` (the original's variable) or `SENTINEL_ENV=production`.
-    public static func isProduction(_ environment: [String: String]) -> Bool {
-        truthy(environment["SENTINEL_PRODUCTION"])
-            || environment["SENTINEL_ENV"].map { $0.trimmed().lowercased() == "production" } ?? false
-    }
-
-    /// Throws the original's sentence when a networked container is asked for in production
-    /// without `SENTINEL_ALLOW_NETWORK_IN_PRODUCTION`.
-    public static func check(network: DockerNetwork, environment: [String: String]) throws(SandboxError) {
-        // Proxied egress is the enforced topology production asks for, as on the native backend.
-        guard network != .none, network != .proxied, isProduction(environment),
-              !truthy(environment["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) else {
-            return
-        }
-        throw SandboxError(
-            .invalidSpec,
-            "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception.")
-    }
-
-    static func truthy(_ value: String?) -> Bool {
-        guard let value else { return false }
-        return ["true", "1", "yes", "on"].contains(value.trimmed().lowercased())
-    }
-}
-
 extension String {
     /// Without leading and trailing white space (FoundationEssentials has no `trimmingCharacters`).
     func trimmed() -> String {

@@ -21,7 +21,7 @@ public struct DockerSandbox: Sendable {
     /// created here, so that a printed `--dry-run` command works as printed.
     public func prepare(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> (invocation: DockerInvocation, seccomp: DockerSeccompFile, user: String) {
         try Self.validate(spec)
-        try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
+        try Self.checkProduction(spec, network: options.network, environment: callerEnvironment)
         if spec.requireLandlock {
             throw SandboxError(.unsupported, "--require-landlock: the Docker backend does not apply Landlock. Use --backend native, or drop --require-landlock.")
         }
@@ -45,7 +45,7 @@ public struct DockerSandbox: Sendable {
     /// report with its exit status, Docker's failure is a thrown error.
     public func run(_ spec: SandboxSpec, callerEnvironment: [String: String], progress: (String) -> Void = { _ in }) throws(SandboxError) -> SandboxRunReport {
         try Self.validate(spec)
-        try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
+        try Self.checkProduction(spec, network: options.network, environment: callerEnvironment)
         let engine = try DockerEngine(binary: options.dockerBinary, callerEnvironment: callerEnvironment)
         var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
         report.backend = "docker"
@@ -100,6 +100,14 @@ public struct DockerSandbox: Sendable {
             report.warnings.append("The container ended with SIGKILL (137): the memory limit (\(DockerSize.render(spec.limits.memoryBytes))) or a docker kill.")
         }
         return report
+    }
+
+    /// The production rules (``SandboxProduction``): a container's network is isolated with
+    /// none or the proxied topology; Docker applies no Landlock of its own.
+    @discardableResult
+    static func checkProduction(_ spec: SandboxSpec, network: DockerNetwork, environment: [String: String]) throws(SandboxError) -> SandboxProduction.Outcome {
+        try SandboxProduction.check(
+            spec, networkIsolated: network == .none || network == .proxied, landlockIsSentinels: false, environment: environment)
     }
 
     /// The spec's own checks; a proxied spec's Unix socket belongs to the native backend's
