@@ -11,6 +11,9 @@
 #   never into the workspace, and stay out of the command's reach: with the guard, through its
 #   Landlock ruleset and supervisor (a policy whose allowed_paths cover them is refused); without
 #   it (SENTINEL_GUARD_IN_CONTAINER=0), through a Landlock ruleset applied before the command.
+# - Production mode (SENTINEL_PRODUCTION or SENTINEL_ENV=production) holds its rules: a signed,
+#   immutable policy, a seccomp filter on the container, no route out unless
+#   SENTINEL_ALLOW_NETWORK_IN_PRODUCTION is set.
 #
 # A workspace the container user may not write is reported, not fatal (the original's `set -eu`
 # mkdir aborted the container before the command ran).

@@ -1,11 +1,11 @@
-// The container entrypoint's reading of mountinfo, pure: which mount is read-only, and which
-// mounts an unguarded command may keep writing (never the guard's records, a tree above them, or
-// a second mount of them).
+// The container entrypoint's readings of the kernel's tables, pure: which mount is read-only,
+// which mounts an unguarded command may keep writing (never the guard's records, a tree above
+// them, or a second mount of them), and whether a container has a route out.
 
 import Testing
 @testable import SentinelSandbox
 
-@Suite("the container entrypoint's mount table")
+@Suite("the container entrypoint's mount and route tables")
 struct ContainerEntrypointTests {
     /// A container's mountinfo as Docker 20.10 makes it (trimmed), with the records' volume
     /// mounted a second time at /data/alias.
@@ -35,5 +35,16 @@ struct ContainerEntrypointTests {
     func writableMounts() {
         let points = MountTable(text: Self.mountInfo).writableMountPoints(protecting: "/var/log/sentinel")
         #expect(points == ["/proc", "/dev", "/workspace", "/workspace/sentinel.yaml", "/tmp", "/etc/hosts", "/mnt/with space"])
+    }
+
+    @Test("a default route through an interface other than loopback is a way out", arguments: [
+        ("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n", "", true),
+        ("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n", "", false),
+        ("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n", "", false),
+        ("", "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 eth0\n", true),
+        ("", "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200 lo\n", false),
+    ] as [(String, String, Bool)])
+    func defaultRoute(ipv4: String, ipv6: String, out: Bool) {
+        #expect(RouteTable.hasDefaultRoute(ipv4: ipv4, ipv6: ipv6) == out)
     }
 }

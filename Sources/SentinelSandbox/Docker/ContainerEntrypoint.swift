@@ -1,6 +1,6 @@
 // What the image's entrypoint decides before a command runs in a Sentinel container (`sentinel
-// entrypoint`, which scripts/entrypoint.sh calls): the policy, the guard's records, and how the
-// command starts. It is the same code for
+// entrypoint`, which scripts/entrypoint.sh calls): the policy, the guard's records, production's
+// rules as far as a container can see them, and how the command starts. It is the same code for
 // `sentinel-isolate --backend docker`, the compose profiles and a plain `docker run`, so each way
 // of running the image gives the same guarantees:
 //
@@ -13,6 +13,8 @@
 //   allowed_paths cover the records is refused. Without the guard, the entrypoint's own Landlock
 //   ruleset does, before it executes the command (a run once dropped a deny record from a log in
 //   the workspace and re-chained it, and `sentinel audit verify` said intact).
+// - Production mode (docs/POLICY.md): a signed, immutable policy (the loader), a seccomp filter
+//   on the container, and no route out unless the exception is set.
 
 import CSentinelLinux
 import Glibc
@@ -32,6 +34,9 @@ public enum ContainerEntrypoint {
     public static let defaultAuditLog = DockerRunOptions.guardAuditMountPoint + "/audit.log"
     /// The `sentinel` binary in the image.
     public static let sentinelBinary = "/opt/sentinel/bin/sentinel"
+    /// The variable in which whoever starts the container declares its network (none, bridge,
+    /// host, proxied): the compose profiles and, in production, the Docker backend.
+    public static let networkVariable = "SENTINEL_CONTAINER_NETWORK"
 
     /// How the command starts.
     public enum Launch: Sendable, Equatable {
@@ -73,6 +78,7 @@ public enum ContainerEntrypoint {
             throw SandboxError(.invalidSpec, "SENTINEL_GUARD_IN_CONTAINER must be 1 (default) or 0; nothing was run.")
         }
         var notes: [String] = []
+        try checkContainerProduction(environment: environment)
 
         // The policy: a read-only mount, else the image's. Never a file the command could
         // change, because a later run would load it.
@@ -106,8 +112,8 @@ public enum ContainerEntrypoint {
         }
         var commandEnvironment = SentinelEnvironment.withoutSecrets(environment)
         commandEnvironment[SentinelEnvironment.policyContent] = nil
-        // Loaded (and its digest verified when one is given) guarded or not: the policy is what
-        // a container of this image runs under either way.
+        // Loaded with production's rules (signed, immutable, the digest verified), guarded or not:
+        // the policy is what a container of this image runs under either way.
         let loaded: LoadedPolicy
         let policy: Policy
         do {
@@ -171,6 +177,41 @@ public enum ContainerEntrypoint {
                     + "unset; nothing was run.")
         }
         return directory
+    }
+
+    /// Production's rules that only the container can check: a seccomp filter is on it, and it
+    /// has no route out (unless the exception is set). The policy's rules are the loader's.
+    static func checkContainerProduction(environment: [String: String]) throws(SandboxError) {
+        guard ProductionMode.isOn(environment) else { return }
+        do throws(ProductionMode.Violation) {
+            try ProductionMode.checkEnforcement(
+                switchedOff: seccompMode() != 2,
+                requirement: "Production mode requires a seccomp filter on the container, and this one runs without.",
+                remedy: "Start it with a seccomp profile (docker-compose.yml: security_opt seccomp:$SENTINEL_SECCOMP_FILE; "
+                    + "docker run --security-opt seccomp=PROFILE), never seccomp=unconfined",
+                environment: environment)
+            // No route out is isolated. A proxied container has a default route (Docker gives an
+            // internal network a gateway and drops the traffic outside the container's view), so
+            // the proxied topology is taken from its declaration, which the compose profile and
+            // the Docker backend make (networkVariable) and the command cannot change.
+            let declared = environment[networkVariable]
+            try ProductionMode.checkNetwork(
+                isolated: !RouteTable.hasDefaultRoute() || declared == DockerNetwork.proxied.rawValue,
+                remedy: "run the container with no network (the strict profile, docker run --network none) or on an internal network "
+                    + "whose only way out is the policy proxy (the proxied profile, sentinel-isolate --network proxied)",
+                environment: environment)
+        } catch {
+            throw SandboxError(.invalidSpec, error.description + " Nothing was run.")
+        }
+    }
+
+    /// The `Seccomp:` field of /proc/self/status: 0 none, 1 strict, 2 a filter; -1 unreadable.
+    static func seccompMode() -> Int {
+        guard let status = try? Sys.readFile("/proc/self/status") else { return -1 }
+        for line in status.split(separator: "\n") where line.hasPrefix("Seccomp:") {
+            return Int(line.dropFirst("Seccomp:".count).trimmingCharacters(in: " \t")) ?? -1
+        }
+        return -1
     }
 
     // MARK: - Starting the command
@@ -372,5 +413,44 @@ struct MountTable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The routing tables of this network namespace.
+enum RouteTable {
+    /// Whether a default route (IPv4 `0.0.0.0/0` or IPv6 `::/0`) leads out through an interface
+    /// other than loopback: the container can then reach whatever its network reaches.
+    static func hasDefaultRoute() -> Bool {
+        let ipv4 = (try? Sys.readFile("/proc/net/route")) ?? ""
+        let ipv6 = (try? Sys.readFile("/proc/net/ipv6_route")) ?? ""
+        return hasDefaultRoute(ipv4: ipv4, ipv6: ipv6)
+    }
+
+    /// The same, over the tables' text (proc(5): `/proc/net/route`, `/proc/net/ipv6_route`).
+    static func hasDefaultRoute(ipv4: String, ipv6: String) -> Bool {
+        let up: UInt32 = 0x0001, reject: UInt32 = 0x0200
+        for line in ipv4.split(separator: "\n").dropFirst() {
+            // Iface Destination Gateway Flags RefCnt Use Metric Mask …
+            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            guard fields.count >= 8, fields[0] != "lo", let flags = UInt32(fields[3], radix: 16) else { continue }
+            if fields[1] == "00000000", fields[7] == "00000000", flags & up != 0, flags & reject == 0 { return true }
+        }
+        for line in ipv6.split(separator: "\n") {
+            // destination prefix-length source prefix-length next-hop metric refcount use flags iface
+            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            guard fields.count >= 10, fields[9] != "lo", let flags = UInt32(fields[8], radix: 16) else { continue }
+            if fields[0].allSatisfy({ $0 == "0" }), fields[1] == "00", flags & up != 0, flags & reject == 0 { return true }
+        }
+        return false
+    }
+}
+
+extension Substring {
+    /// Without the given characters at either end.
+    fileprivate func trimmingCharacters(in characters: String) -> Substring {
+        var text = self
+        while let first = text.first, characters.contains(first) { text.removeFirst() }
+        while let last = text.last, characters.contains(last) { text.removeLast() }
+        return text
     }
 }

@@ -46,6 +46,10 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
     public var proxyHostsFile: String?
     /// `--network proxied`: the run's network and proxy, once started (``DockerSandbox/run``).
     public var proxiedNetwork: DockerProxiedNetwork?
+    /// In production, the SHA-256 of the policy the backend verified (``SandboxProduction``):
+    /// the container gets it as `SENTINEL_POLICY_SHA256`, with production mode, so the Sentinel
+    /// inside holds the same rules and loads exactly that text. Set by ``DockerSandbox/prepare``.
+    public var productionPolicySHA256: String?
 
     /// The default image name, as in the original runner.
     public static let defaultImage = "sentinel-guard:local"
