@@ -6,7 +6,8 @@
 #   scripts/demo.sh [--standard]
 #
 # Environment: SENTINEL_BASE_IMAGE (the image's base, default debian:bookworm-slim; use
-# sentinel-base:bookworm from scripts/make-base-image.sh on a host without a registry).
+# sentinel-base:bookworm from scripts/make-base-image.sh on a host without a registry),
+# SENTINEL_IMAGE (the image to build and run, default sentinel-guard:local, as in the compose file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,8 +49,10 @@ if [ "$owner_uid" = 0 ]; then
 fi
 export SENTINEL_UID=$owner_uid SENTINEL_GID=$owner_gid
 
-# Builds sentinel-guard:local from the prebuilt binary when it is missing (prints its steps).
-"$isolate" --backend docker --build-if-missing --base-image "${SENTINEL_BASE_IMAGE:-debian:bookworm-slim}" \
+# Builds the image from the prebuilt binary when it is missing (prints its steps); compose runs
+# the same one (SENTINEL_IMAGE).
+"$isolate" --backend docker --build-if-missing --image "${SENTINEL_IMAGE:-sentinel-guard:local}" \
+    --base-image "${SENTINEL_BASE_IMAGE:-debian:bookworm-slim}" \
     --workspace ./sandbox-workspace --policy ./sentinel.yaml -- true
 
 read -r -d '' check <<'PY' || true

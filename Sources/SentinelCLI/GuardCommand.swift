@@ -5,6 +5,7 @@ import SentinelApproval
 import SentinelAudit
 import SentinelGuard
 import SentinelPolicy
+import SentinelSandbox
 import SentinelSupervisor
 
 /// `sentinel guard [--policy P] -- COMMAND…`: runs COMMAND on the host and puts every exec, file
@@ -146,6 +147,19 @@ struct GuardInvocation: Sendable {
             say("sentinel guard: no command was given. Usage: sentinel guard [--policy P] -- COMMAND [ARG...]")
             throw ExitCode(2)
         }
+        let environment = ProcessInfo.processInfo.environment
+        // Production (docs/POLICY.md): Landlock stays on. Without it a write the filter does not
+        // see (truncate(2) of a path, bind of a Unix socket) goes undecided.
+        do {
+            try ProductionMode.checkEnforcement(
+                switchedOff: noLandlock,
+                requirement: "Production mode requires Landlock, the file rules' second layer, which --no-landlock turns off.",
+                remedy: "Drop --no-landlock", environment: environment)
+            try SandboxProduction.checkLandlock(environment: environment)
+        } catch {
+            say("sentinel guard: \(error) Nothing was run.")
+            throw ExitCode(2)
+        }
         let loaded: LoadedPolicy
         let compiled: Policy
         do {
@@ -156,7 +170,6 @@ struct GuardInvocation: Sendable {
             throw ExitCode(2)
         }
         for warning in loaded.warnings + compiled.warnings { say("sentinel guard: warning: \(warning)") }
-        let environment = ProcessInfo.processInfo.environment
         let log: AuditLog
         let logPath = auditLog ?? loaded.document.audit.path
         do {

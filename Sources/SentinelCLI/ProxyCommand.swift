@@ -76,6 +76,17 @@ struct ProxyCommand: AsyncParsableCommand {
             printError("sentinel proxy: \(error)")
             throw ExitCode(2)
         }
+        // Production (docs/POLICY.md): the proxy enforces what it decides. The policy's signing
+        // rules are the loader's, which the server calls with this environment.
+        do {
+            try ProductionMode.checkEnforcement(
+                switchedOff: reportOnly,
+                requirement: "Production mode requires the proxy to block what the policy denies, which --report-only turns off.",
+                remedy: "Drop --report-only; try a policy with report-only outside production", environment: configuration.environment)
+        } catch {
+            printError("sentinel proxy: \(error) Nothing was started.")
+            throw ExitCode(2)
+        }
         configuration.policyPath = policy
         configuration.allowListFiles = allowDomainsFiles
         configuration.hostsFile = hostsFile

@@ -113,6 +113,19 @@ public enum Sentinel {
                     .disableNotPermitted,
                     "SENTINEL_DISABLE requested but not permitted. Set SENTINEL_ALLOW_DISABLE=true to allow disabling Sentinel.")
             }
+            // Production (docs/POLICY.md): no switch turns enforcement off, dual control included
+            // (the original let both variables disable a production Sentinel).
+            do throws(ProductionMode.Violation) {
+                try ProductionMode.checkEnforcement(
+                    switchedOff: true,
+                    requirement: "Production mode requires Sentinel to stay active, which SENTINEL_DISABLE turns off.",
+                    remedy: "Unset SENTINEL_DISABLE (and SENTINEL_ALLOW_DISABLE); disable Sentinel only outside production",
+                    environment: options.environment)
+            } catch {
+                event("Disable requested but blocked: production mode.", .critical)
+                audit.close()
+                throw SentinelError(.disableNotPermitted, error.description)
+            }
             event("Sentinel disabled via explicit dual-control environment flags.", .medium)
             audit.close()
             return .disabledByDualControl

@@ -25,7 +25,8 @@ public struct IsolateCommand: ParsableCommand {
             with no_new_privs, Landlock and resource limits. Its exit status is the command's (128+N when \
             signal N ended it). Setup errors print one sentence and exit 2.
 
-            Environment: SENTINEL_BACKEND, SENTINEL_PRODUCTION, SENTINEL_ALLOW_NETWORK_IN_PRODUCTION, \
+            Environment: SENTINEL_BACKEND, SENTINEL_PRODUCTION or SENTINEL_ENV=production (production mode: \
+            docs/POLICY.md), SENTINEL_ALLOW_NETWORK_IN_PRODUCTION, \
             SENTINEL_SECCOMP_PROFILE, SENTINEL_SECCOMP_MODE, SENTINEL_ENFORCE_PROXY, SENTINEL_PROXY, \
             SENTINEL_NO_PROXY (true/1/yes/on count as true).
 
@@ -269,10 +270,14 @@ public struct IsolateCommand: ParsableCommand {
         guard ["none", "bridge", "host", "proxied"].contains(network) else {
             throw IsolateError("network_mode must be one of: none, proxied, bridge, host")
         }
-        // Proxied egress is the enforced topology production asks for, so it needs no exception.
-        if Truthy.check(env["SENTINEL_PRODUCTION"]), network != "none", network != "proxied", !Truthy.check(env["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) {
-            throw IsolateError(
-                "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception.")
+        // Production (SENTINEL_PRODUCTION or SENTINEL_ENV=production, one definition in
+        // ProductionMode): proxied egress is the enforced topology production asks for, so it
+        // needs no exception. The backends check every rule again before they start.
+        let production = ProductionMode.isOn(env)
+        do {
+            try SandboxProduction.checkNetwork(isolated: network == "none" || network == "proxied", environment: env)
+        } catch {
+            throw IsolateError(error.description)
         }
         let proxy = (self.proxy ?? env["SENTINEL_PROXY"] ?? "").trimmingWhitespace()
         let enforceProxy = self.enforceProxy || Truthy.check(env["SENTINEL_ENFORCE_PROXY"])
@@ -282,6 +287,13 @@ public struct IsolateCommand: ParsableCommand {
         let modeText = (self.seccompMode ?? env["SENTINEL_SECCOMP_MODE"] ?? "enforce").trimmingWhitespace().lowercased()
         guard let seccompMode = SandboxSpec.SeccompSettings.Mode(rawValue: modeText) else {
             throw IsolateError("seccomp_mode must be one of: enforce, log, off")
+        }
+        do {
+            try SandboxProduction.checkSeccomp(seccompMode, environment: env)
+            // Landlock is the native backend's own layer; Docker applies none (the guard inside does).
+            if backend == "native" { try SandboxProduction.checkLandlock(environment: env) }
+        } catch {
+            throw IsolateError(error.description)
         }
         let profile = (self.seccompProfile ?? env["SENTINEL_SECCOMP_PROFILE"] ?? "strict").trimmingWhitespace().lowercased()
         guard ["strict", "datasci", "custom"].contains(profile) else {
@@ -408,7 +420,8 @@ public struct IsolateCommand: ParsableCommand {
             command: command, workspace: workspace, policyFile: policy,
             network: network == "host" ? .host : (network == "proxied" ? .proxied : .none), binds: bindList, blockedPaths: blocked,
             environmentAllowList: allowList, environment: explicit, limits: limits,
-            requireLandlock: requireLandlock,
+            // In production the native sandbox refuses to run without Landlock, as with the flag.
+            requireLandlock: requireLandlock || (production && backend == "native"),
             seccomp: SandboxSpec.SeccompSettings(
                 mode: seccompMode, profilePath: profilePath, suggestPath: seccompSuggest.map(PathResolution.absolute),
                 builtinProfile: builtinProfile))
@@ -456,13 +469,12 @@ struct IsolateError: Error, CustomStringConvertible {
 /// Where the audit writer will be called (wired when SentinelAudit's writer lands on main).
 enum IsolatePolicy {
     /// Loads and validates the policy file the sandbox will show. `SENTINEL_POLICY_CONTENT` is
-    /// ignored (the sandbox mounts the file, so the file is what must be checked), and
-    /// `SENTINEL_PRODUCTION` keeps its isolate meaning (network rules, §6.4) rather than the
-    /// compatibility-mode signing prerequisites; a digest given in the environment is verified.
+    /// ignored (the sandbox mounts the file, so the file is what must be checked); a digest given
+    /// in the environment is verified, and in production one must be given and the policy
+    /// declared immutable, as everywhere else (the original's isolate left both out).
     static func load(_ path: String, environment: [String: String]) throws -> LoadedPolicy {
         var policyEnvironment = environment
         policyEnvironment[SentinelEnvironment.policyContent] = nil
-        policyEnvironment[SentinelEnvironment.production] = nil
         do {
             return try PolicyLoader(environment: policyEnvironment).load(path: path)
         } catch {

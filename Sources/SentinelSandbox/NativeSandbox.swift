@@ -32,6 +32,8 @@ public struct NativeSandbox: Sendable {
     /// Runs `spec` on the calling thread (which must outlive the run).
     public func runBlocking(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> SandboxRunReport {
         try SandboxValidation.validate(spec)
+        // The production rules, again: this backend is a library as well as the CLI's.
+        try SandboxProduction.check(spec, networkIsolated: spec.network.isolated, landlockIsSentinels: true, environment: callerEnvironment)
         var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
         let (landlockABI, landlockReason) = Landlock.probe()
         if landlockABI == nil {

@@ -61,6 +61,16 @@ struct IsolateValidationTests {
         (["--workspace", "ws", "--require-landlock", "--", "true"], ["SENTINEL_BACKEND": "docker"], "the Docker backend does not apply Landlock"),
         (["--workspace", "ws", "--backend", "docker", "--network", "bridge", "--", "true"], ["SENTINEL_PRODUCTION": "true"],
          "Production mode requires --network none."),
+        (["--workspace", "ws", "--network", "host", "--", "true"], ["SENTINEL_ENV": " Production "],
+         "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception"),
+        (["--workspace", "ws", "--seccomp-mode", "log", "--", "true"], ["SENTINEL_ENV": "production"],
+         "Production mode requires seccomp enforcement (--seccomp-mode enforce). Drop --seccomp-mode log"),
+        (["--workspace", "ws", "--backend", "docker", "--seccomp-mode", "log", "--", "true"], ["SENTINEL_PRODUCTION": "1"],
+         "Production mode requires seccomp enforcement (--seccomp-mode enforce). Drop --seccomp-mode log"),
+        (["--workspace", "ws", "--", "true"], ["SENTINEL_PRODUCTION": "1", "SENTINEL_SECCOMP_MODE": "off"],
+         "Production mode requires seccomp enforcement (--seccomp-mode enforce). Drop --seccomp-mode off"),
+        (["--workspace", "ws", "--", "true"], ["SENTINEL_ENV": "production", "SENTINEL_POLICY_IMMUTABLE": "1"],
+         "Production mode requires signed policy verification (SENTINEL_POLICY_SHA256 or SENTINEL_POLICY_HMAC_SHA256)."),
         (["--workspace", "ws", "--memory", "lots", "--", "true"], [:], "--memory must be a size"),
         (["--workspace", "ws", "--frobnicate", "--", "true"], [:], "Unknown option '--frobnicate'"),
     ])
@@ -87,7 +97,11 @@ struct IsolateValidationTests {
     func productionException() throws {
         let (status, _, stderr) = try Self.run(
             ["--workspace", "ws", "--network", "host", "--", "true"],
-            environment: ["SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "1"])
+            environment: [
+                "SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "1", "SENTINEL_POLICY_IMMUTABLE": "true",
+                // sha256sum of "allowed_paths: [./]\n", the policy run(_:environment:) writes.
+                "SENTINEL_POLICY_SHA256": "09c25335ecf8cb8ff89d7c6d882451f5f5bc42335be62d45208b6c84ee26401b",
+            ])
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("--network host: the sandbox shares the host's network"))
     }

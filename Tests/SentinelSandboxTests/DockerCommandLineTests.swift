@@ -220,8 +220,27 @@ struct DockerCommandLineTests {
         ([:], .bridge, false),
     ])
     func production(environment: [String: String], network: DockerNetwork, refused: Bool) {
-        let thrown = (try? DockerProductionRule.check(network: network, environment: environment)) == nil
+        // No policy file: only the network rule is in question.
+        let spec = SandboxSpec(command: ["true"], workspace: Self.workspace)
+        let thrown = (try? SandboxProduction.check(
+            spec, networkIsolated: network == .none || network == .proxied, landlockIsSentinels: false, environment: environment)) == nil
         #expect(thrown == refused)
+    }
+
+    @Test("production passes into the container: the verified policy's digest, immutability and the network exception")
+    func productionEnvironment() throws {
+        var options = DockerRunOptions()
+        options.productionPolicySHA256 = String(repeating: "ab", count: 32)
+        let spec = SandboxSpec(command: ["true"], workspace: Self.workspace, policyFile: Self.policy)
+        let production = try DockerCommandLine.render(
+            spec, options: options, seccomp: .unconfined, user: "1000:1000",
+            callerEnvironment: ["SENTINEL_ENV": "production", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "yes"])
+        for pair in ["SENTINEL_PRODUCTION=true", "SENTINEL_POLICY_IMMUTABLE=true", "SENTINEL_POLICY_SHA256=\(String(repeating: "ab", count: 32))",
+                     "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true", "SENTINEL_CONTAINER_NETWORK=none"] {
+            #expect(production.arguments.contains(pair), "\(pair) missing: \(production.arguments)")
+        }
+        let ordinary = try DockerCommandLine.render(spec, options: options, seccomp: .unconfined, user: "1000:1000", callerEnvironment: [:])
+        #expect(!ordinary.arguments.contains { $0.hasPrefix("SENTINEL_PRODUCTION") || $0.hasPrefix("SENTINEL_POLICY_SHA256") })
     }
 
     @Test("log mode writes a copy with defaultAction SCMP_ACT_LOG and removes it; off needs no file")

@@ -1,12 +1,39 @@
-// docker-compose.yml with docker-compose 1.29 against the real engine: the file validates, the
-// strict profile has no network, and the proxied profile reaches an allowed test server only
-// through `sentinel proxy`. The test servers run on the compose project's own egress network (created by
-// this test under a unique project name); nothing leaves the host.
+// docker-compose.yml with docker-compose 1.29 against the real engine: the file validates, every
+// profile runs the command docs/DOCKER.md shows, keeps the policy read-only and the guard's
+// records out of the command's reach with and without the guard, the strict profile has no
+// network, and the proxied profile reaches an allowed test server only through `sentinel proxy`.
+// The test servers run on the compose project's own egress network (created by this test under a
+// unique project name); nothing leaves the host.
 
 import Foundation
 import Glibc
 import SentinelTestSupport
 import Testing
+
+/// A compose profile as docs/DOCKER.md shows it: `docker-compose --profile NAME run --rm SERVICE COMMAND`.
+struct ComposeProfile: Sendable, CustomTestStringConvertible {
+    var name: String
+    var service: String
+    /// Whether the guard runs inside when SENTINEL_GUARD_IN_CONTAINER is not set.
+    var guardedByDefault: Bool
+
+    var testDescription: String { name }
+
+    static let all = [
+        ComposeProfile(name: "strict", service: "sentinel-strict", guardedByDefault: true),
+        ComposeProfile(name: "standard", service: "sentinel-standard", guardedByDefault: true),
+        ComposeProfile(name: "proxied", service: "sentinel-proxied", guardedByDefault: false),
+    ]
+}
+
+/// Whether a run sets SENTINEL_GUARD_IN_CONTAINER: not at all (the profile's default, the
+/// documented command as shown), or to the other value.
+enum GuardSetting: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    case profileDefault = "the profile's default"
+    case flipped = "the other setting"
+
+    var testDescription: String { rawValue }
+}
 
 @Suite(
     "docker-compose profiles", .serialized, .requires(.root), .requires(.docker),
@@ -14,19 +41,154 @@ import Testing
 struct DockerComposeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// Runs docker-compose on the repository's file under `project`.
+    /// Runs docker-compose on the repository's file under `project`, with the image under test.
     static func compose(_ project: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> ChildOutcome {
-        var environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SENTINEL_BASE_IMAGE": DockerIsolate.baseImage]
+        var environment = [
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SENTINEL_BASE_IMAGE": DockerIsolate.baseImage, "SENTINEL_IMAGE": DockerIsolate.image,
+        ]
         for (key, value) in extra { environment[key] = value }
         return try ChildProcess.run(
             "/usr/bin/env", ["docker-compose", "-f", root + "/docker-compose.yml", "-p", project] + arguments,
             environment: environment, directory: root, timeout: 300)
     }
 
+    /// `docker-compose --profile P run --rm SERVICE COMMAND`, as docs/DOCKER.md shows it (with -T:
+    /// the test has no terminal to give it).
+    static func run(_ project: String, _ profile: ComposeProfile, _ command: [String], environment: [String: String]) throws -> ChildOutcome {
+        try compose(project, ["--profile", profile.name, "run", "--rm", "-T", profile.service] + command, environment: environment)
+    }
+
     /// The runtime image, built once by the backend (cached afterwards).
     static func ensureImage(_ scratch: Scratch) throws {
         let result = try DockerIsolate.run(scratch, ["true"])
         try #require(result.status == 0, "could not build \(DockerIsolate.image): \(result.stderr)")
+    }
+
+    /// Where the project's guard records volume is on the host.
+    static func recordsDirectory(_ project: String) throws -> String {
+        let inspected = try DockerIsolate.docker(["volume", "inspect", "--format", "{{.Mountpoint}}", "\(project)_sentinel-guard-audit"])
+        try #require(inspected.status == 0, "no records volume: \(inspected.stderr)")
+        return inspected.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `sentinel audit verify` of the guard's records, without a key (the guard inside has none).
+    static func verify(_ log: String) throws -> ChildOutcome {
+        try ChildProcess.run(Isolate.sentinelBinary, ["audit", "verify", log], environment: ["PATH": "/usr/bin:/bin"])
+    }
+
+    /// The hex SHA-256 of a file, as the policy loader computes it for LF-only text.
+    static func sha256(_ path: String) throws -> String {
+        let hashed = try ChildProcess.run("/usr/bin/sha256sum", [path])
+        return String(hashed.stdout.prefix(64))
+    }
+
+    /// Everything a run tries against the policy and the records; prints `NAME ok` for each that
+    /// worked and `NAME refused …` for each that did not.
+    static let tamperScript = """
+        import os
+        POLICY = "/workspace/sentinel.yaml"
+        LOG = "/var/log/sentinel/audit.log"
+        WIDER = "allowed_paths: [/]\\nallowed_commands: [id, sh]\\naudit:\\n  path: /tmp/audit.log\\n"
+        def attempt(name, action):
+            try:
+                action()
+                print(name, "ok")
+            except OSError as error:
+                print(name, "refused", type(error).__name__)
+        def rewrite(path, text):
+            with open(path, "w") as f:
+                f.write(text)
+        def append(path, text):
+            with open(path, "a") as f:
+                f.write(text)
+        def drop_deny(path=LOG):
+            lines = open(path).read().splitlines(True)
+            rewrite(path, "".join(line for line in lines if '"decision":"deny"' not in line))
+        def drop_deny_in_workspace():
+            # Where the policy's audit.path (./audit.log) would put the guard's log.
+            if not os.path.exists("/workspace/audit.log"):
+                raise FileNotFoundError("no log in the workspace")
+            drop_deny("/workspace/audit.log")
+        # Moved or removed first, so that a rewrite after them is what a next run would load.
+        attempt("policy-rename", lambda: os.rename(POLICY, "/workspace/old.yaml"))
+        attempt("policy-unlink", lambda: os.unlink(POLICY))
+        attempt("policy-rewrite", lambda: rewrite(POLICY, WIDER))
+        attempt("policy-append", lambda: append(POLICY, "# appended\\n"))
+        attempt("policy-chmod", lambda: os.chmod(POLICY, 0o666))
+        attempt("records-drop-deny", drop_deny)
+        attempt("records-append", lambda: append(LOG, "{}\\n"))
+        attempt("records-truncate", lambda: os.truncate(LOG, 0))
+        attempt("records-rename", lambda: os.rename(LOG, LOG + ".old"))
+        attempt("records-unlink", lambda: os.unlink(LOG))
+        attempt("records-link-out", lambda: os.link(LOG, "/workspace/alias.log"))
+        attempt("anchor-rewrite", lambda: rewrite(LOG + ".anchor", "x"))
+        attempt("records-new-file", lambda: rewrite("/var/log/sentinel/forged.log", "{}\\n"))
+        attempt("workspace-records-drop-deny", drop_deny_in_workspace)
+        """
+
+    @Test(
+        "a run can rewrite neither the policy nor the guard's records; the next run loads the original policy and the records verify intact",
+        arguments: ComposeProfile.all, GuardSetting.allCases)
+    func tamperingFails(profile: ComposeProfile, setting: GuardSetting) throws {
+        let scratch = try Scratch(for: .unprivileged)
+        try Self.ensureImage(scratch)
+        let project = "sgtamper\(profile.name)\(getpid())"
+        // Refusals are answered at once (no prompt in a container), and `id` is not allowed.
+        let policyText = "allowed_paths: [./]\nallowed_commands: [ls]\napproval:\n  mode: reject\n"
+        try policyText.write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        let environment = [
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
+        ]
+        defer { _ = try? Self.compose(project, ["--profile", profile.name, "down", "-v"], environment: environment) }
+        let guarded = environment.merging(["SENTINEL_GUARD_IN_CONTAINER": "1"]) { $1 }
+
+        // A guarded run leaves a deny record for the tampering run to try to drop.
+        let first = try Self.run(project, profile, ["sh", "-c", "ls -d /workspace; id -u || echo refused"], environment: guarded)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout == "/workspace\nrefused\n", "\(first.stdout)\(first.stderr)")
+        // The records belong in the project's volume, outside the workspace; the attack runs
+        // either way, so that it shows what a run could do wherever they are.
+        let volume = try? Self.recordsDirectory(project)
+        #expect(volume != nil, "the guard's records must be in the volume sentinel-guard-audit")
+        let records = (volume ?? scratch.workspace) + "/audit.log"
+        let before = (try? String(contentsOfFile: records, encoding: .utf8)) ?? ""
+        #expect(before.contains(#""action":"exec","target":"id -u","decision":"deny""#), "\(before)")
+
+        // The run under test: the documented command, or with the guard switched the other way.
+        var tampering = environment
+        let guardRuns = setting == .profileDefault ? profile.guardedByDefault : !profile.guardedByDefault
+        if setting == .flipped { tampering["SENTINEL_GUARD_IN_CONTAINER"] = guardRuns ? "1" : "0" }
+        let attack = try Self.run(project, profile, ["python3", "-c", Self.tamperScript], environment: tampering)
+        #expect(attack.status == 0, "\(attack.stdout)\(attack.stderr)")
+        let attempts = attack.stdout.split(separator: "\n").map(String.init)
+        #expect(attempts.count == 14, "every attempt reports: \(attack.stdout)\(attack.stderr)")
+        for line in attempts {
+            #expect(line.contains(" refused "), "\(line) (guard \(guardRuns ? "on" : "off"))")
+        }
+        #expect(attack.stderr.contains("SENTINEL_GUARD_IN_CONTAINER=0") == !guardRuns, "\(attack.stderr)")
+
+        // The next guarded run loads the original policy.
+        let next = try Self.run(project, profile, ["sh", "-c", "id -u || echo refused"], environment: guarded)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(next.stdout == "refused\n", "\(next.stdout)\(next.stderr)")
+        #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == policyText)
+
+        // The records: nothing before the tampering run changed, every run recorded the
+        // original policy's digest, and the chain and its anchor verify.
+        try #require(volume != nil)
+        let after = try String(contentsOfFile: records, encoding: .utf8)
+        #expect(after.hasPrefix(before), "the earlier records changed")
+        let digest = try Self.sha256(scratch.policy)
+        let starts = after.split(separator: "\n").filter { $0.contains(#""action":"run_start""#) }
+        #expect(starts.count == (guardRuns ? 3 : 2), "\(after)")
+        for start in starts {
+            #expect(start.contains(#""policy_sha256":"\#(digest)""#), "\(start)")
+        }
+        let verified = try Self.verify(records)
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        #expect(verified.stdout.contains("intact"), "\(verified.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/audit.log"), "no records in the workspace")
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/alias.log"))
     }
 
     @Test("the file validates, and the strict profile runs hardened with no network")
@@ -36,7 +198,7 @@ struct DockerComposeTests {
         let project = "sgstrict\(getpid())"
         // The boundary first, without the guard inside (it would refuse the probes' execs first).
         var environment = [
-            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
             "SENTINEL_GUARD_IN_CONTAINER": "0",
         ]
         defer { _ = try? Self.compose(project, ["--profile", "strict", "down", "-v"], environment: environment) }
@@ -58,19 +220,36 @@ struct DockerComposeTests {
         #expect(run.stdout.contains("RO"))
         #expect(run.stdout.contains("Network is unreachable"), "\(run.stdout)")
 
-        // Then the default: the guard decides with the workspace's policy (written here: the
-        // image's default is whichever policy built it) and records to its audit.path there.
+        // Then the default: the guard decides with the mounted policy and records outside the
+        // workspace, in the project's records volume.
         environment.removeValue(forKey: "SENTINEL_GUARD_IN_CONTAINER")
-        try "allowed_paths: [./]\nallowed_commands: [ls]\n".write(
-            toFile: scratch.workspace + "/sentinel.yaml", atomically: false, encoding: .utf8)
+        try "allowed_paths: [./]\nallowed_commands: [ls]\n".write(toFile: scratch.policy, atomically: false, encoding: .utf8)
         let guarded = try Self.compose(
             project, ["--profile", "strict", "run", "--rm", "-T", "sentinel-strict", "sh", "-c", "ls -d /workspace; id -u || echo refused"],
             environment: environment)
         #expect(guarded.status == 0, "\(guarded.stderr)")
         #expect(guarded.stdout == "/workspace\nrefused\n", "\(guarded.stdout)\(guarded.stderr)")
-        let audit = try String(contentsOfFile: scratch.workspace + "/audit.log", encoding: .utf8)
+        let audit = try String(contentsOfFile: try Self.recordsDirectory(project) + "/audit.log", encoding: .utf8)
         #expect(audit.contains(#""action":"exec","target":"id -u","decision":"deny""#), "\(audit)")
         #expect(audit.contains(#""action":"exec","target":"ls -d /workspace","decision":"allow""#), "\(audit)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/audit.log"))
+    }
+
+    @Test("a policy that lets the command write the guard's records is refused, and nothing runs")
+    func policyCoveringTheRecords() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        try Self.ensureImage(scratch)
+        let project = "sgcover\(getpid())"
+        try "allowed_paths: [/]\nallowed_commands: [ls]\n".write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        let environment = [
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
+        ]
+        defer { _ = try? Self.compose(project, ["--profile", "strict", "down", "-v"], environment: environment) }
+        let run = try Self.run(project, ComposeProfile.all[0], ["touch", "/workspace/ran"], environment: environment)
+        #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
+        #expect(run.stderr.contains("lets the command write the guard's records"), "\(run.stderr)")
+        #expect(run.stderr.contains("narrow allowed_paths"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/ran"))
     }
 
     @Test("the proxied profile reaches an allowed server through sentinel proxy, and nothing directly")
@@ -85,7 +264,7 @@ struct DockerComposeTests {
         try "allowed_paths: [./]\nnetwork_failsafe:\n  allow_private_network: true\n".write(
             toFile: proxyPolicy, atomically: false, encoding: .utf8)
         let environment = [
-            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
             "SENTINEL_PROXY_ALLOWLIST": allowList, "SENTINEL_PROXY_POLICY": proxyPolicy,
         ]
         let servers = ["\(project)-allowed", "\(project)-denied"]

@@ -10,7 +10,10 @@ import Testing
 
 enum DockerIsolate {
     static let baseImage = "sentinel-base:bookworm"
-    static let image = "sentinel-guard:local"
+    /// The image the tests build and run: `SENTINEL_TEST_IMAGE`, else the default name. The
+    /// default is shared by every checkout on a machine, and `--build-if-missing` never rebuilds
+    /// a stale image, so a checkout that must test its own binary names its own tag.
+    static let image = ProcessInfo.processInfo.environment["SENTINEL_TEST_IMAGE"].flatMap { $0.isEmpty ? nil : $0 } ?? "sentinel-guard:local"
     static let flags = ["--backend", "docker", "--image", image, "--build-if-missing", "--base-image", baseImage]
 
     /// Runs `sentinel-isolate --backend docker` on `scratch` (whose workspace belongs to 65534,
@@ -238,7 +241,10 @@ struct DockerIsolateTests {
         #expect(refusedEnv.status == 2)
         let allowed = try DockerIsolate.run(
             scratch, flags: ["--network", "bridge"], ["sh", "-c", "ls /sys/class/net"],
-            environment: ["SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "true"])
+            environment: [
+                "SENTINEL_PRODUCTION": "true", "SENTINEL_ALLOW_NETWORK_IN_PRODUCTION": "true", "SENTINEL_POLICY_IMMUTABLE": "true",
+                "SENTINEL_POLICY_SHA256": String(try ChildProcess.run("/usr/bin/sha256sum", [scratch.policy]).stdout.prefix(64)),
+            ])
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(allowed.stdout.contains("eth0"))
     }

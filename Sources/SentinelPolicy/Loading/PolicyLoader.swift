@@ -55,7 +55,7 @@ public struct LoadedPolicy: Sendable {
     public let signatureMode: SignatureMode
     /// Whether `SENTINEL_POLICY_IMMUTABLE` was truthy.
     public let immutable: Bool
-    /// Whether `SENTINEL_PRODUCTION` was truthy.
+    /// Whether production mode was on (``ProductionMode/isOn(_:)``).
     public let production: Bool
     /// Keys that loaded but deserve attention.
     public let warnings: [PolicyWarning]
@@ -126,22 +126,14 @@ public struct PolicyLoader: Sendable {
     /// - Throws: `PolicyError` for a missing or unreadable file, malformed YAML, a schema error, a
     ///   digest that does not match, or unmet production prerequisites.
     public func load(path: String? = nil) throws(PolicyError) -> LoadedPolicy {
-        let production = SentinelEnvironment.isTruthy(environment[SentinelEnvironment.production])
+        let production = ProductionMode.isOn(environment)
         let immutable = SentinelEnvironment.isTruthy(environment[SentinelEnvironment.policyImmutable])
         let expectedSHA = environment[SentinelEnvironment.policySHA256].flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 }
         let expectedHMAC = environment[SentinelEnvironment.policyHMAC].flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 }
 
-        if production {
-            guard expectedSHA != nil || expectedHMAC != nil else {
-                throw PolicyError(
-                    .production,
-                    "Production mode requires signed policy verification (SENTINEL_POLICY_SHA256 or SENTINEL_POLICY_HMAC_SHA256).",
-                    hint: "Set SENTINEL_POLICY_SHA256 to the output of `sentinel policy hash`."
-                )
-            }
-            guard immutable else {
-                throw PolicyError(.production, "Production mode requires SENTINEL_POLICY_IMMUTABLE=true.")
-            }
+        if let violation = ProductionMode.checkPolicy(
+            signed: expectedSHA != nil || expectedHMAC != nil, immutable: immutable, environment: environment) {
+            throw PolicyError(.production, violation.requirement, hint: violation.remedy)
         }
 
         let (source, text) = try readSource(path: path)

@@ -17,7 +17,8 @@ public enum SentinelEnvironment {
     public static let policyHMACKey = "SENTINEL_POLICY_HMAC_KEY"
     /// `SENTINEL_POLICY_IMMUTABLE`: the policy may not change while Sentinel runs.
     public static let policyImmutable = "SENTINEL_POLICY_IMMUTABLE"
-    /// `SENTINEL_PRODUCTION`: production prerequisites apply.
+    /// `SENTINEL_PRODUCTION`: truthy turns production mode on (so does `SENTINEL_ENV=production`;
+    /// ``ProductionMode/isOn(_:)`` is the one place that reads them).
     public static let production = "SENTINEL_PRODUCTION"
     /// `SENTINEL_AUDIT_HMAC_KEY`: the key of the audit log's HMAC-SHA256 chain.
     public static let auditHMACKey = "SENTINEL_AUDIT_HMAC_KEY"

@@ -98,6 +98,17 @@ public enum DockerCommandLine {
                 fixed["SENTINEL_GUARD_ALLOW_CONNECT"] = endpoint
             }
         }
+        // Production passes into the container, with the digest of the policy the backend
+        // verified: the entrypoint and the guard inside then hold production's rules themselves
+        // and load exactly that text (a policy changed after the check is refused inside).
+        if ProductionMode.isOn(callerEnvironment) {
+            fixed[SentinelEnvironment.production] = "true"
+            fixed[SentinelEnvironment.policyImmutable] = "true"
+            if let digest = options.productionPolicySHA256 { fixed[SentinelEnvironment.policySHA256] = digest }
+            if ProductionMode.allowsNetwork(callerEnvironment) { fixed[ProductionMode.allowNetworkName] = "true" }
+            // The entrypoint cannot tell an internal network from an open one (both have a route).
+            fixed[ContainerEntrypoint.networkVariable] = options.network.rawValue
+        }
         // The entrypoint's switch, always explicit so the command line says which mode ran.
         fixed["SENTINEL_GUARD_IN_CONTAINER"] = options.guardInContainer ? "1" : "0"
         if options.guardInContainer, options.guardAuditDirectory != nil {

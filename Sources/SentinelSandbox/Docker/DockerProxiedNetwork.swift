@@ -8,6 +8,7 @@
 // crashed run's leftovers can be found (`docker network ls --filter label=org.sentinel-guard.run`).
 
 import Glibc
+import SentinelPolicy
 
 /// The proxy container and internal network of one proxied Docker run.
 public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
@@ -54,15 +55,22 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
         public var auditDirectory: String
         /// `--security-opt seccomp=…` for the proxy (the sandbox's profile).
         public var seccomp: DockerSeccompOption
+        /// In production, the SHA-256 of `policyFile` as the backend verified it: the proxy then
+        /// runs in production mode too and refuses any other text.
+        public var productionPolicySHA256: String?
 
         /// Creates the settings.
-        public init(image: String, user: String, policyFile: String?, hostsFile: String?, auditDirectory: String, seccomp: DockerSeccompOption) {
+        public init(
+            image: String, user: String, policyFile: String?, hostsFile: String?, auditDirectory: String, seccomp: DockerSeccompOption,
+            productionPolicySHA256: String? = nil
+        ) {
             self.image = image
             self.user = user
             self.policyFile = policyFile
             self.hostsFile = hostsFile
             self.auditDirectory = auditDirectory
             self.seccomp = seccomp
+            self.productionPolicySHA256 = productionPolicySHA256
         }
     }
 
@@ -91,6 +99,12 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
             try DockerCommandLine.volumePath(policy, "policy file")
             arguments += ["--volume", "\(policy):/opt/sentinel/policy.yaml:ro"]
             proxyFlags += ["--policy", "/opt/sentinel/policy.yaml"]
+            if let digest = settings.productionPolicySHA256 {
+                arguments += [
+                    "--env", "\(SentinelEnvironment.production)=true", "--env", "\(SentinelEnvironment.policyImmutable)=true",
+                    "--env", "\(SentinelEnvironment.policySHA256)=\(digest)",
+                ]
+            }
         } else {
             proxyFlags += ["--policy", "/opt/sentinel/sentinel.yaml"]
         }

@@ -46,6 +46,10 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
     public var proxyHostsFile: String?
     /// `--network proxied`: the run's network and proxy, once started (``DockerSandbox/run``).
     public var proxiedNetwork: DockerProxiedNetwork?
+    /// In production, the SHA-256 of the policy the backend verified (``SandboxProduction``):
+    /// the container gets it as `SENTINEL_POLICY_SHA256`, with production mode, so the Sentinel
+    /// inside holds the same rules and loads exactly that text. Set by ``DockerSandbox/prepare``.
+    public var productionPolicySHA256: String?
 
     /// The default image name, as in the original runner.
     public static let defaultImage = "sentinel-guard:local"
@@ -86,34 +90,6 @@ public enum DockerIdentity {
         if let owner = workspaceOwner, owner.uid != 0 { return "\(owner.uid):\(owner.gid)" }
         if caller.uid != 0 { return "\(caller.uid):\(caller.gid)" }
         return "\(fallback):\(fallback)"
-    }
-}
-
-/// Production mode as the original defines it (§6.4 step 6), for the Docker backend's own check.
-public enum DockerProductionRule {
-    /// Whether the caller's environment puts Sentinel in production mode: a truthy
-    /// `SENTINEL_PRODUCTION` (the original's variable) or `SENTINEL_ENV=production`.
-    public static func isProduction(_ environment: [String: String]) -> Bool {
-        truthy(environment["SENTINEL_PRODUCTION"])
-            || environment["SENTINEL_ENV"].map { $0.trimmed().lowercased() == "production" } ?? false
-    }
-
-    /// Throws the original's sentence when a networked container is asked for in production
-    /// without `SENTINEL_ALLOW_NETWORK_IN_PRODUCTION`.
-    public static func check(network: DockerNetwork, environment: [String: String]) throws(SandboxError) {
-        // Proxied egress is the enforced topology production asks for, as on the native backend.
-        guard network != .none, network != .proxied, isProduction(environment),
-              !truthy(environment["SENTINEL_ALLOW_NETWORK_IN_PRODUCTION"]) else {
-            return
-        }
-        throw SandboxError(
-            .invalidSpec,
-            "Production mode requires --network none. Set SENTINEL_ALLOW_NETWORK_IN_PRODUCTION=true to allow a networked exception.")
-    }
-
-    static func truthy(_ value: String?) -> Bool {
-        guard let value else { return false }
-        return ["true", "1", "yes", "on"].contains(value.trimmed().lowercased())
     }
 }
 

@@ -21,7 +21,9 @@ public struct DockerSandbox: Sendable {
     /// created here, so that a printed `--dry-run` command works as printed.
     public func prepare(_ spec: SandboxSpec, callerEnvironment: [String: String]) throws(SandboxError) -> (invocation: DockerInvocation, seccomp: DockerSeccompFile, user: String) {
         try Self.validate(spec)
-        try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
+        let production = try Self.checkProduction(spec, network: options.network, environment: callerEnvironment)
+        var options = self.options
+        options.productionPolicySHA256 = production.policySHA256
         if spec.requireLandlock {
             throw SandboxError(.unsupported, "--require-landlock: the Docker backend does not apply Landlock. Use --backend native, or drop --require-landlock.")
         }
@@ -45,7 +47,7 @@ public struct DockerSandbox: Sendable {
     /// report with its exit status, Docker's failure is a thrown error.
     public func run(_ spec: SandboxSpec, callerEnvironment: [String: String], progress: (String) -> Void = { _ in }) throws(SandboxError) -> SandboxRunReport {
         try Self.validate(spec)
-        try DockerProductionRule.check(network: options.network, environment: callerEnvironment)
+        let production = try Self.checkProduction(spec, network: options.network, environment: callerEnvironment)
         let engine = try DockerEngine(binary: options.dockerBinary, callerEnvironment: callerEnvironment)
         var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
         report.backend = "docker"
@@ -57,7 +59,7 @@ public struct DockerSandbox: Sendable {
         defer { topology?.remove(engine: engine) }
         var sandbox = self
         if options.network == .proxied {
-            topology = try startProxy(spec, engine: engine, progress: progress)
+            topology = try startProxy(spec, engine: engine, productionPolicySHA256: production.policySHA256, progress: progress)
             sandbox.options.proxiedNetwork = topology
         }
         let (invocation, seccomp, user) = try sandbox.prepare(spec, callerEnvironment: callerEnvironment)
@@ -102,6 +104,15 @@ public struct DockerSandbox: Sendable {
         return report
     }
 
+    /// The production rules (``SandboxProduction``): a container's network is isolated with
+    /// none or the proxied topology; Docker applies no Landlock of its own (the guard inside
+    /// does, and holds production's rules itself, since it gets production mode).
+    @discardableResult
+    static func checkProduction(_ spec: SandboxSpec, network: DockerNetwork, environment: [String: String]) throws(SandboxError) -> SandboxProduction.Outcome {
+        try SandboxProduction.check(
+            spec, networkIsolated: network == .none || network == .proxied, landlockIsSentinels: false, environment: environment)
+    }
+
     /// The spec's own checks; a proxied spec's Unix socket belongs to the native backend's
     /// relay, which a container does not use (its proxy is a container on an internal network).
     static func validate(_ spec: SandboxSpec) throws(SandboxError) {
@@ -111,8 +122,11 @@ public struct DockerSandbox: Sendable {
     }
 
     /// `--network proxied`: the proxy's audit directory, then the network and proxy container
-    /// (with the sandbox's identity and seccomp profile).
-    func startProxy(_ spec: SandboxSpec, engine: DockerEngine, progress: (String) -> Void) throws(SandboxError) -> DockerProxiedNetwork {
+    /// (with the sandbox's identity and seccomp profile, and in production the verified policy's
+    /// digest, so the proxy too runs in production mode on exactly that text).
+    func startProxy(
+        _ spec: SandboxSpec, engine: DockerEngine, productionPolicySHA256: String?, progress: (String) -> Void
+    ) throws(SandboxError) -> DockerProxiedNetwork {
         guard let auditDirectory = options.proxyAuditDirectory else {
             throw SandboxError(.invalidSpec, "--network proxied needs a directory for the proxy's audit log.")
         }
@@ -125,7 +139,7 @@ public struct DockerSandbox: Sendable {
         defer { seccomp.remove() }
         let settings = DockerProxiedNetwork.ProxySettings(
             image: options.image, user: user, policyFile: spec.policyFile, hostsFile: options.proxyHostsFile,
-            auditDirectory: auditDirectory, seccomp: seccomp.option)
+            auditDirectory: auditDirectory, seccomp: seccomp.option, productionPolicySHA256: productionPolicySHA256)
         return try DockerProxiedNetwork.start(engine: engine, settings: settings, progress: progress)
     }
 

@@ -126,6 +126,27 @@ import Testing
         #expect(loaded.attestation["production"] == "true")
     }
 
+    /// One definition of production (ProductionMode): a truthy SENTINEL_PRODUCTION or
+    /// SENTINEL_ENV=production, and the loader reads that same definition.
+    @Test(arguments: [
+        (["SENTINEL_PRODUCTION": "1"], true), (["SENTINEL_PRODUCTION": " yes "], true), (["SENTINEL_PRODUCTION": "false"], false),
+        (["SENTINEL_ENV": "production"], true), (["SENTINEL_ENV": " Production "], true), (["SENTINEL_ENV": "staging"], false),
+        (["SENTINEL_ENV": "prod"], false), (["SENTINEL_PRODUCTION": "0", "SENTINEL_ENV": "production"], true), ([:], false),
+    ] as [([String: String], Bool)])
+    func productionIsOneDefinition(_ environment: [String: String], _ on: Bool) throws {
+        #expect(ProductionMode.isOn(environment) == on)
+        let path = try write("allowed_commands: [ls]\n")
+        let unsigned = Result { () throws(PolicyError) in try PolicyLoader(environment: environment).load(path: path) }
+        if on {
+            let error = try #require(throws: PolicyError.self) { try unsigned.get() }
+            #expect(error.code == .production)
+            #expect(error.description.contains("Set SENTINEL_POLICY_SHA256 to the output of `sentinel policy hash`"))
+            #expect(error.description.contains("production mode is on because"), "\(error.description)")
+        } else {
+            #expect(try unsigned.get().production == false)
+        }
+    }
+
     @Test func anImmutablePolicyThatChangesIsCaught() throws {
         let path = try write("allowed_commands: [ls]\n")
         let loaded = try PolicyLoader(environment: ["SENTINEL_POLICY_IMMUTABLE": "true"]).load(path: path)

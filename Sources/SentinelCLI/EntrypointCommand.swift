@@ -1,0 +1,54 @@
+// `sentinel entrypoint -- COMMAND…`: what the Sentinel image's entrypoint (scripts/entrypoint.sh)
+// hands every command to. Hidden from --help: it only makes sense inside that image, where it
+// decides the policy, the guard's records and production's rules (ContainerEntrypoint), then
+// replaces itself with `sentinel guard` or the command.
+
+import ArgumentParser
+import Glibc
+import SentinelPolicy
+import SentinelSandbox
+
+/// `sentinel entrypoint`.
+struct EntrypointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "entrypoint",
+        abstract: "Run a command in the Sentinel image: the policy read-only, the guard's records out of its reach.",
+        discussion: "Called by the image's entrypoint (scripts/entrypoint.sh); see docs/DOCKER.md.",
+        shouldDisplay: false
+    )
+
+    @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
+    var command: [String] = []
+
+    /// Decides, then executes (this process becomes the guard or the command); prints one
+    /// sentence and exits 2 when it refuses, 127 or 126 when the command cannot be executed.
+    func run() throws {
+        let argv = command.first == "--" ? Array(command.dropFirst()) : command
+        let environment = SentinelEnvironment.current()
+        let plan: ContainerEntrypoint.Plan
+        do {
+            plan = try ContainerEntrypoint.plan(command: argv, environment: environment)
+        } catch {
+            Self.say(error.description)
+            throw ExitCode(error.exitStatus)
+        }
+        for note in plan.notes { Self.say(note) }
+        // Synchronous from here to execve: the Landlock ruleset of an unguarded command applies
+        // to the calling thread, which must be the one that executes the command.
+        let failure: SandboxError
+        switch plan.launch {
+        case .guarded(let arguments):
+            failure = ContainerEntrypoint.execSentinel(arguments, environment: plan.environment)
+        case .unguarded(let protecting):
+            failure = ContainerEntrypoint.execCommand(argv, protecting: protecting, environment: plan.environment)
+        }
+        Self.say(failure.description)
+        throw ExitCode(failure.exitStatus)
+    }
+
+    /// One line on stderr, named as the entrypoint's own lines always were.
+    static func say(_ text: String) {
+        let line = "sentinel-entrypoint: \(text)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+}
