@@ -85,6 +85,7 @@ struct PolicyYAMLReader {
                 }
             }
         }
+        warnings += AllowedHostReachability.warnings(for: document)
         return document
     }
 

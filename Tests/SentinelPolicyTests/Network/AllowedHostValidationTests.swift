@@ -3,8 +3,9 @@ import Testing
 @testable import SentinelPolicy
 
 /// `allowed_hosts` entries that could never allow anything are refused when the policy compiles,
-/// at the entry's line and column, with the entry, the reason and what to write instead; valid
-/// policies stay valid.
+/// at the entry's line and column, with the entry, the reason and what to write instead; entries
+/// that another key of the same policy always denies load with a warning that says which key
+/// wins; valid policies stay valid.
 @Suite struct AllowedHostValidationTests {
     struct Refused: Sendable, CustomTestStringConvertible {
         let entry: String
@@ -128,5 +129,55 @@ import Testing
         let policy = try Policy(loaded: loaded, context: PolicyContext(baseDirectory: "/tmp", homeDirectory: "/root"))
         #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
         #expect(!policy.document.allowedHosts.isEmpty)
+    }
+
+    struct Contradiction: Sendable, CustomTestStringConvertible {
+        let name: String
+        let yaml: String
+        let fragment: String
+        var testDescription: String { name }
+    }
+
+    static let contradictions: [Contradiction] = [
+        Contradiction(name: "a private address without allow_private_network",
+                      yaml: "allowed_hosts:\n  - api.example.com\n  - 127.0.0.1\n",
+                      fragment: "network_failsafe.allow_private_network is false; set it to true"),
+        Contradiction(name: "an address in blocked_ips",
+                      yaml: "allowed_hosts:\n  - api.example.com\n  - 93.184.216.34\nnetwork_failsafe: {blocked_ips: [93.184.216.0/24]}\n",
+                      fragment: "inside 93.184.216.0/24 (network_failsafe.blocked_ips[0])"),
+        Contradiction(name: "an address outside allowed_ips",
+                      yaml: "allowed_hosts:\n  - api.example.com\n  - 93.184.216.34\nnetwork_failsafe: {allowed_ips: [8.8.8.0/24]}\n",
+                      fragment: "in none of network_failsafe.allowed_ips"),
+        Contradiction(name: "an address in blocked_hosts",
+                      yaml: "allowed_hosts:\n  - api.example.com\n  - 93.184.216.34\nnetwork_failsafe: {blocked_hosts: [\"93.184.216.34\"]}\n",
+                      fragment: "network_failsafe.blocked_hosts[0] blocks the same address"),
+        Contradiction(name: "a name under a phishing TLD",
+                      yaml: "allowed_hosts:\n  - api.example.com\n  - downloads.example.zip\n",
+                      fragment: "ends in .zip, which phishing.blocked_tlds[0] denies"),
+        Contradiction(name: "a wildcard under a blocked host",
+                      yaml: "allowed_hosts:\n  - api.example.com\n  - \"*.corp.example\"\nnetwork_failsafe: {blocked_hosts: [Corp.Example]}\n",
+                      fragment: "under corp.example, which network_failsafe.blocked_hosts[0] blocks"),
+    ]
+
+    @Test("entries another key of the policy always denies load with a warning naming that key", arguments: contradictions)
+    func contradictionsWarn(_ example: Contradiction) throws {
+        var reader = PolicyYAMLReader(file: "p.yaml")
+        let document = try reader.read(example.yaml)
+        _ = try Policy(document: document, context: PolicyContext(baseDirectory: "/tmp", homeDirectory: "/root"))
+        #expect(reader.warnings.count == 1, "\(reader.warnings)")
+        let warning = try #require(reader.warnings.first)
+        #expect(warning.keyPath == "allowed_hosts[1]")
+        #expect(warning.location == SourceLocation(file: "p.yaml", line: 3, column: 5), "\(warning)")
+        #expect(warning.message.contains(example.fragment), "\(warning)")
+    }
+
+    @Test func partlyBlockedEntriesDoNotWarn() throws {
+        // blocked_hosts carves a name out of a wider entry: the entry still allows the rest.
+        var reader = PolicyYAMLReader(file: "p.yaml")
+        _ = try reader.read("allowed_hosts: [.example.com]\nnetwork_failsafe: {blocked_hosts: [bad.example.com]}\nphishing: {enabled: false}\nallowed_paths: []\n")
+        #expect(reader.warnings.isEmpty, "\(reader.warnings)")
+        var disabled = PolicyYAMLReader(file: "p.yaml")
+        _ = try disabled.read("allowed_hosts: [downloads.example.zip]\nphishing: {enabled: false}\n")
+        #expect(disabled.warnings.isEmpty, "phishing is off: \(disabled.warnings)")
     }
 }
