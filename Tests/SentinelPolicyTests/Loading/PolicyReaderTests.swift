@@ -56,7 +56,7 @@ import Testing
         Malformed(name: "list at the top", yaml: "- ./workspace\n", code: .wrongType, line: 1, keyPath: nil,
                   fragment: "expected a mapping"),
         Malformed(name: "two documents", yaml: "allowed_paths: [a]\n---\nallowed_paths: [b]\n", code: .malformedYAML,
-                  line: 0, keyPath: nil, fragment: "more than one YAML document"),
+                  line: 3, keyPath: nil, fragment: "more than one YAML document"),
         Malformed(name: "null list item", yaml: "blocked_paths:\n  -\n", code: .wrongType, line: 2,
                   keyPath: "blocked_paths[0]", fragment: "expected a string"),
     ]
