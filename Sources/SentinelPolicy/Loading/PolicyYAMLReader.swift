@@ -258,7 +258,7 @@ struct PolicyYAMLReader {
                     let bare = tld.value.hasPrefix(".") ? String(tld.value.dropFirst()) : tld.value
                     if bare.isEmpty || bare.contains(".") == false && bare.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "-" }) {
                         throw PolicyError(
-                            .invalidValue, "\"\(tld.value)\" is not a domain suffix.", at: tld.location,
+                            .invalidValue, "\(Self.shown(tld.value)) is not a domain suffix.", at: tld.location,
                             keyPath: tld.keyPath, hint: "Write suffixes like \".zip\" or \".xyz\"."
                         )
                     }
@@ -302,7 +302,7 @@ struct PolicyYAMLReader {
                 let name = try string(value, keyPath: path)
                 guard let mode = ApprovalMode(name: name) else {
                     throw PolicyError(
-                        .invalidValue, "\"\(name)\" is not an approval mode.", at: location(of: value), keyPath: path,
+                        .invalidValue, "\(Self.shown(name)) is not an approval mode.", at: location(of: value), keyPath: path,
                         hint: "Use one of: auto, popup, console, reject (tkinter is read as popup)."
                     )
                 }
@@ -374,7 +374,7 @@ struct PolicyYAMLReader {
                 let names = try stringList(value, keyPath: path)
                 for name in names where !Self.isEnvironmentName(name.value) {
                     throw PolicyError(
-                        .invalidValue, "\"\(name.value)\" is not an environment variable name.", at: name.location,
+                        .invalidValue, "\(Self.shown(name.value)) is not an environment variable name.", at: name.location,
                         keyPath: name.keyPath, hint: "Names are letters, digits and underscores, not starting with a digit."
                     )
                 }
@@ -451,7 +451,7 @@ struct PolicyYAMLReader {
                         let lowered = scheme.value.lowercased()
                         guard Self.isScheme(lowered) else {
                             throw PolicyError(
-                                .invalidValue, "\"\(scheme.value)\" is not a URL scheme.", at: scheme.location,
+                                .invalidValue, "\(Self.shown(scheme.value)) is not a URL scheme.", at: scheme.location,
                                 keyPath: scheme.keyPath, hint: "Write schemes such as https or http."
                             )
                         }
@@ -506,7 +506,7 @@ struct PolicyYAMLReader {
         let name = try string(node, keyPath: keyPath)
         guard let mode = HostMatchMode(rawValue: name.lowercased()) else {
             throw PolicyError(
-                .invalidValue, "\"\(name)\" is not a match mode.", at: location(of: node), keyPath: keyPath,
+                .invalidValue, "\(Self.shown(name)) is not a match mode.", at: location(of: node), keyPath: keyPath,
                 hint: "Use exact or subdomain (the original silently read anything else as exact)."
             )
         }
@@ -527,7 +527,7 @@ struct PolicyYAMLReader {
 
     private func describe(_ node: Node) -> String {
         switch node {
-        case .scalar(let scalar): isNull(node) ? "nothing (null)" : "the scalar \"\(scalar.string)\""
+        case .scalar(let scalar): isNull(node) ? "nothing (null)" : "the scalar \(Self.shown(scalar.string))"
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .alias: "an alias"
@@ -556,7 +556,7 @@ struct PolicyYAMLReader {
             let key = scalar.string
             if let first = seen[key] {
                 throw PolicyError(
-                    .invalidValue, "the key \"\(key)\" appears twice (first at line \(first.mark?.line ?? 0)).",
+                    .invalidValue, "the key \(Self.shown(key)) appears twice (first at line \(first.mark?.line ?? 0)).",
                     at: location(of: keyNode), keyPath: keyPath.isEmpty ? nil : keyPath,
                     hint: "YAML keeps only one of them; merge the two into one entry."
                 )
@@ -574,7 +574,7 @@ struct PolicyYAMLReader {
         guard case .sequence(let sequence) = node else {
             var hint: String?
             if case .scalar(let scalar) = node {
-                hint = "Write a list: \(keyPath.split(separator: ".").last ?? ""): [\"\(scalar.string)\"]."
+                hint = "Write a list: \(keyPath.split(separator: ".").last ?? ""): [\(Self.shown(scalar.string))]."
             }
             throw PolicyError(.wrongType, "expected a list, found \(describe(node)).", at: location(of: node),
                               keyPath: keyPath, hint: hint)
@@ -646,7 +646,7 @@ struct PolicyYAMLReader {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            throw PolicyError(.wrongType, "expected true or false, found \"\(text)\".", at: location(of: node),
+            throw PolicyError(.wrongType, "expected true or false, found \(Self.shown(text)).", at: location(of: node),
                               keyPath: keyPath)
         }
     }
@@ -654,7 +654,7 @@ struct PolicyYAMLReader {
     private func integer(_ node: Node, keyPath: String) throws(PolicyError) -> Int {
         let text = try scalarText(node, keyPath: keyPath, tags: [Tag.Name.int], reading: "a whole number")
         guard let value = Int(text.replacingUnderscores()) else {
-            throw PolicyError(.wrongType, "expected a whole number, found \"\(text)\".", at: location(of: node),
+            throw PolicyError(.wrongType, "expected a whole number, found \(Self.shown(text)).", at: location(of: node),
                               keyPath: keyPath)
         }
         return value
@@ -663,7 +663,7 @@ struct PolicyYAMLReader {
     private func number(_ node: Node, keyPath: String) throws(PolicyError) -> Double {
         let text = try scalarText(node, keyPath: keyPath, tags: [Tag.Name.int, Tag.Name.float], reading: "a number")
         guard let value = Double(text.replacingUnderscores()), value.isFinite else {
-            throw PolicyError(.wrongType, "expected a number, found \"\(text)\".", at: location(of: node),
+            throw PolicyError(.wrongType, "expected a number, found \(Self.shown(text)).", at: location(of: node),
                               keyPath: keyPath)
         }
         return value
@@ -675,7 +675,7 @@ struct PolicyYAMLReader {
             return bytes
         }
         throw PolicyError(
-            .invalidValue, "\"\(text)\" is not a usable size.", at: location(of: node), keyPath: keyPath,
+            .invalidValue, "\(Self.shown(text)) is not a usable size.", at: location(of: node), keyPath: keyPath,
             hint: "Write a size such as 512m, 1g or 65536k (at least \(minimum) bytes)."
         )
     }
@@ -684,7 +684,7 @@ struct PolicyYAMLReader {
         let section = keyPath.isEmpty ? "the policy" : "`\(keyPath)`"
         let suggestion = EditDistance.nearest(to: key, in: known + (keyPath.isEmpty ? Array(Self.acknowledgedTopLevelKeys.keys) : []))
         return PolicyError(
-            .unknownKey, "\"\(key)\" is not a key of \(section).", at: location(of: node),
+            .unknownKey, "\(Self.shown(key)) is not a key of \(section).", at: location(of: node),
             keyPath: keyPath.isEmpty ? nil : keyPath,
             hint: suggestion.map { "Did you mean \"\($0)\"?" } ?? "Known keys: \(known.joined(separator: ", "))."
         )
@@ -694,7 +694,8 @@ struct PolicyYAMLReader {
     /// error came from `checkShape`'s copy, whose aliases read `~name`.
     private func yamlError(_ error: any Error, text: String, aliasesRenamed: Bool = false) -> PolicyError {
         guard let yamlError = error as? YamlError else {
-            return PolicyError(.malformedYAML, "the text is not valid YAML (\(error)).", at: SourceLocation(file: file))
+            return PolicyError(.malformedYAML, "the text is not valid YAML (\(error)).", at: startOfText,
+                               hint: "Check the policy with a YAML linter.")
         }
         switch yamlError {
         case .duplicatedKeysInMapping(let duplicates, let context):
@@ -704,7 +705,7 @@ struct PolicyYAMLReader {
             if aliasesRenamed, key.hasPrefix("~"), text.contains("*" + key.dropFirst()) { key = "*" + key.dropFirst() }
             let line = Self.lineOfSecondOccurrence(ofKey: key, in: text) ?? context.mark.line
             return PolicyError(
-                .invalidValue, "the key \"\(key)\" appears twice.", at: SourceLocation(file: file, line: line, column: 1),
+                .invalidValue, "the key \(Self.shown(key)) appears twice.", at: SourceLocation(file: file, line: line, column: 1),
                 hint: "YAML keeps only one of them; merge the two into one entry."
             )
         case .scanner(let context, let problem, let mark, _),
@@ -716,12 +717,34 @@ struct PolicyYAMLReader {
                 at: SourceLocation(file: file, line: mark.line, column: mark.column),
                 hint: "Check the indentation and quoting on that line."
             )
-        case .reader(let problem, _, _, _):
-            return PolicyError(.malformedYAML, "the text cannot be read: \(problem).", at: SourceLocation(file: file),
-                               hint: "Save the policy as UTF-8 text.")
+        case .reader(let problem, let offset, let value, _):
+            // `offset` counts bytes from the start (libyaml's reader); columns count characters.
+            var location = startOfText
+            if let offset {
+                var line = 1
+                var column = 1
+                for byte in text.utf8.prefix(offset) {
+                    if byte == UInt8(ascii: "\n") {
+                        line += 1
+                        column = 1
+                    } else if byte & 0xc0 != 0x80 {
+                        column += 1
+                    }
+                }
+                location = SourceLocation(file: file, line: line, column: column)
+            }
+            let character = value == -1 ? "" : " (U+\(String(value, radix: 16, uppercase: true)))"
+            return PolicyError(.malformedYAML, "the text cannot be read: \(problem)\(character).", at: location,
+                               hint: "Remove the character, or write it as an escape inside double quotes (\"\\u0007\").")
         default:
-            return PolicyError(.malformedYAML, "the text is not valid YAML (\(yamlError)).", at: SourceLocation(file: file))
+            return PolicyError(.malformedYAML, "the text is not valid YAML (\(yamlError)).", at: startOfText,
+                               hint: "Check the policy with a YAML linter.")
         }
+    }
+
+    /// Line 1, column 1 of the text: where an error that names no position is reported.
+    private var startOfText: SourceLocation {
+        SourceLocation(file: file, line: 1, column: 1)
     }
 
     /// The line (from 1) where `key:` starts a mapping entry for the second time, if it does.
