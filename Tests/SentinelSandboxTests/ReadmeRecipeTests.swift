@@ -9,9 +9,10 @@ import Testing
 
 @Suite(
     "README's Try it", .serialized, .requires(.root), .requires(.executable("openssl", package: "openssl")),
-    .requires(MachineRequirement(missing: "needs python3's venv module (Debian package python3-venv)") {
-        runQuietly("/usr/bin/python3", ["-c", "import venv"]) == 0
-    }))
+    .requires(
+        MachineRequirement(missing: "needs python3's venv module (Debian package python3-venv)") {
+            runQuietly("/usr/bin/python3", ["-c", "import venv"]) == 0
+        }))
 struct ReadmeRecipeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
@@ -66,18 +67,29 @@ struct ReadmeRecipeTests {
             #expect(lines.contains(line), "\(line)\n\(run.stdout)\(run.stderr)")
         }
         // `sentinel audit tail`: the run, the proxy's two decisions with their rules, the end.
-        #expect(lines.contains { $0.contains("run_start") && $0.contains(".venv/bin/python agent.py") }, "\(run.stdout)")
-        #expect(lines.contains { $0.contains("ALLOW") && $0.contains("api.example.test:8443") && $0.contains("[allowed_hosts[0]]") })
-        #expect(lines.contains { $0.contains("DENY") && $0.contains("other.example.test:8443") && $0.contains("[default:allowed_hosts]") })
+        #expect(
+            lines.contains { $0.contains("run_start") && $0.contains(".venv/bin/python agent.py") }, "\(run.stdout)")
+        #expect(
+            lines.contains {
+                $0.contains("ALLOW") && $0.contains("api.example.test:8443") && $0.contains("[allowed_hosts[0]]")
+            })
+        #expect(
+            lines.contains {
+                $0.contains("DENY") && $0.contains("other.example.test:8443") && $0.contains("[default:allowed_hosts]")
+            })
         #expect(lines.contains { $0.contains("run_end") && $0.contains("status 0") }, "\(run.stdout)")
         // `sentinel audit verify`.
         #expect(lines.contains { $0.hasPrefix("sentinel-audit.log: intact: 7 records") }, "\(run.stdout)")
         // The server was stopped by the recipe's last line.
-        let pid = try #require(Int32(String(contentsOfFile: directory + "/server.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(
+                String(contentsOfFile: directory + "/server.pid", encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)))
         var running = true
         for _ in 0..<50 where running {
             // Gone, or a zombie waiting for whoever reaps orphans here.
-            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?
+                .split(separator: " ").first
             running = state != nil && state != "Z"
             if running { usleep(100_000) }
         }
