@@ -25,6 +25,8 @@ public struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let audit = Code("audit")
         /// The policy may not change while the proxy runs (`SENTINEL_POLICY_IMMUTABLE`).
         public static let immutable = Code("immutable")
+        /// The Sentinel CA of inspected hosts could not be read, created or used.
+        public static let certificateAuthority = Code("certificate-authority")
         /// The proxy is not running (a reload or shutdown came too early or too late).
         public static let notRunning = Code("not-running")
 
