@@ -198,6 +198,24 @@ struct ProxyInspectionTests {
         }
     }
 
+    @Test("A plain http:// request to an inspected host is decided by the same rules; a credential never goes in clear",
+          arguments: [
+              ("GET", "/repos/acme/widgets", "builtin:inspect-plaintext"),
+              ("DELETE", "/repos/acme/widgets", "allowed_hosts[0].methods"),
+              ("GET", "/admin", "allowed_hosts[0].paths"),
+          ])
+    func plainHTTPToAnInspectedHost(_ method: String, _ path: String, _ rule: String) async throws {
+        try await Self.withInspection { proxy, origin, _ in
+            let answer = try await proxy.request(
+                "\(method) http://api.sentinel.test:\(origin.port)\(path) HTTP/1.1\r\nHost: api.sentinel.test\r\n\r\n")
+            #expect(answer.status == 403)
+            #expect(answer["x-sentinel-rule"] == rule)
+            #expect(origin.accepted == 0, "nothing may reach the destination")
+            let record = try #require(try proxy.records("http").first)
+            #expect(record.rule == rule && record.details["path"] == path && record.details["inspect"] == "true")
+        }
+    }
+
     // MARK: - Starting
 
     @Test("An inject variable missing from the proxy's environment stops the proxy from starting, naming it",
