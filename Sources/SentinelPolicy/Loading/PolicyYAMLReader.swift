@@ -444,6 +444,7 @@ struct PolicyYAMLReader {
             }
             var entry = HostEntry(host: "", keyPath: path, location: location(of: item))
             var sawHost = false
+            var needsInspect: (String, Node)?
             for (key, keyNode, value) in try entries(of: item, keyPath: path) {
                 let keyPath = "\(path).\(key)"
                 switch key {
@@ -494,8 +495,19 @@ struct PolicyYAMLReader {
                         )
                     }
                     entry.ports = ports
+                case "inspect":
+                    entry.inspect = try bool(value, keyPath: keyPath)
+                case "methods":
+                    entry.methods = try methods(value, keyPath: keyPath)
+                    needsInspect = needsInspect ?? (key, keyNode)
+                case "paths":
+                    entry.paths = try pathGlobs(value, keyPath: keyPath)
+                    needsInspect = needsInspect ?? (key, keyNode)
+                case "inject":
+                    entry.inject = try injections(value, keyPath: keyPath)
+                    needsInspect = needsInspect ?? (key, keyNode)
                 default:
-                    throw unknownKey(key, node: keyNode, keyPath: path, known: ["host", "match", "schemes", "ports"])
+                    throw unknownKey(key, node: keyNode, keyPath: path, known: Self.hostEntryKeys)
                 }
             }
             guard sawHost, !entry.host.trimmingWhitespace().isEmpty else {
@@ -504,9 +516,148 @@ struct PolicyYAMLReader {
                     hint: "Write it as {host: api.example.com, schemes: [https], ports: [443]}."
                 )
             }
+            // The proxy sees a request's method, path and headers only when it ends the agent's
+            // TLS for the host; without `inspect` these rules could not be kept, and a rule that
+            // silently allows everything is worse than none.
+            if let (key, keyNode) = needsInspect, !entry.inspect {
+                throw PolicyError(
+                    .invalidValue, "`\(key)` needs `inspect: true` on the same entry: the proxy sees a request's "
+                        + "method, path and headers only for inspected hosts; other hosts are opaque CONNECT tunnels.",
+                    at: location(of: keyNode), keyPath: "\(path).\(key)",
+                    hint: "Add `inspect: true` to this entry, or remove `\(key)`.")
+            }
             result.append(entry)
         }
         return result
+    }
+
+    /// The keys of a mapping entry of `allowed_hosts`.
+    static let hostEntryKeys = ["host", "match", "schemes", "ports", "inspect", "methods", "paths", "inject"]
+
+    /// `methods`: request methods (RFC 9110 tokens), read uppercased; an empty list is refused.
+    private func methods(_ node: Node, keyPath: String) throws(PolicyError) -> [Located<String>] {
+        var result: [Located<String>] = []
+        for method in try stringList(node, keyPath: keyPath) {
+            let upper = method.value.uppercased()
+            guard !upper.isEmpty, upper.utf8.allSatisfy(Self.isTokenByte) else {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(method.value)) is not an HTTP method.", at: method.location,
+                    keyPath: method.keyPath, hint: "Write methods such as GET, POST or DELETE.")
+            }
+            result.append(Located(upper, keyPath: method.keyPath, location: method.location))
+        }
+        guard !result.isEmpty else {
+            throw PolicyError(
+                .invalidValue, "the list of methods is empty, which would refuse every request.", at: location(of: node),
+                keyPath: keyPath, hint: "List the methods to allow, or remove the key to allow any method.")
+        }
+        return result
+    }
+
+    /// `paths`: globs on the path without the query, each starting with `/` (or `*`).
+    private func pathGlobs(_ node: Node, keyPath: String) throws(PolicyError) -> [Located<String>] {
+        let list = try stringList(node, keyPath: keyPath)
+        for glob in list {
+            guard glob.value.hasPrefix("/") || glob.value.hasPrefix("*") else {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(glob.value)) is not a path: a path glob starts with /.",
+                    at: glob.location, keyPath: glob.keyPath, hint: "Write paths such as /v1/chat/completions or /repos/acme/*.")
+            }
+            if glob.value.contains("?") && glob.value.contains("=") {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(glob.value)) looks like it holds a query; paths are matched without the "
+                        + "query (? in a glob is any one character).",
+                    at: glob.location, keyPath: glob.keyPath, hint: "Remove the query part.")
+            }
+            if let bad = glob.value.unicodeScalars.first(where: { $0.value <= 0x20 || $0.value == 0x7f || $0 == "#" }) {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(glob.value)) holds \(bad == "#" ? "#" : "a space or control character"), "
+                        + "which no request path carries.",
+                    at: glob.location, keyPath: glob.keyPath, hint: "Percent-encode it as the request does, or remove it.")
+            }
+            do {
+                _ = try GlobPattern(glob.value)
+            } catch {
+                throw PolicyError(.invalidValue, "\(error.description).", at: glob.location, keyPath: glob.keyPath)
+            }
+        }
+        guard !list.isEmpty else {
+            throw PolicyError(
+                .invalidValue, "the list of paths is empty, which would refuse every request.", at: location(of: node),
+                keyPath: keyPath, hint: "List the paths to allow, or remove the key to allow any path.")
+        }
+        return list
+    }
+
+    /// Headers the proxy must set itself or that belong to one connection: an injected value
+    /// there would change how the request is framed or routed, not who sends it.
+    static let uninjectableHeaders: Set<String> = [
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "upgrade", "expect",
+    ]
+
+    /// `inject`: a list of `{header, value}`.
+    private func injections(_ node: Node, keyPath: String) throws(PolicyError) -> [HeaderInjection] {
+        var result: [HeaderInjection] = []
+        for (index, item) in try items(of: node, keyPath: keyPath).enumerated() {
+            let itemPath = "\(keyPath)[\(index)]"
+            var header: (String, Node)?
+            var value: (String, Node)?
+            for (key, keyNode, valueNode) in try entries(of: item, keyPath: itemPath) {
+                switch key {
+                case "header": header = (try string(valueNode, keyPath: "\(itemPath).header"), valueNode)
+                case "value": value = (try string(valueNode, keyPath: "\(itemPath).value"), valueNode)
+                default: throw unknownKey(key, node: keyNode, keyPath: itemPath, known: ["header", "value"])
+                }
+            }
+            guard let (name, nameNode) = header, let (template, valueNode) = value else {
+                throw PolicyError(
+                    .invalidValue, "the item needs both `header` and `value`.", at: location(of: item), keyPath: itemPath,
+                    hint: "Write it as {header: Authorization, value: \"Bearer ${GITHUB_TOKEN}\"}.")
+            }
+            let lowered = String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+            guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte) else {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(name)) is not a header name.", at: location(of: nameNode),
+                    keyPath: "\(itemPath).header", hint: "Write a name such as Authorization or X-Api-Key.")
+            }
+            guard !Self.uninjectableHeaders.contains(lowered), !lowered.hasPrefix("proxy-") else {
+                throw PolicyError(
+                    .invalidValue, "\(name) cannot be injected: it frames or routes the request, and the proxy sets it "
+                        + "itself.", at: location(of: nameNode), keyPath: "\(itemPath).header",
+                    hint: "Inject a credential header such as Authorization or X-Api-Key.")
+            }
+            if result.contains(where: { String($0.header.lowercased().map { $0 == "_" ? "-" : $0 }) == lowered }) {
+                throw PolicyError(
+                    .invalidValue, "\(name) is injected twice on this host.", at: location(of: nameNode),
+                    keyPath: "\(itemPath).header", hint: "Keep one item per header.")
+            }
+            do {
+                result.append(try HeaderInjection(header: name, template: template, keyPath: itemPath,
+                                                  location: location(of: item)))
+            } catch {
+                throw PolicyError(
+                    .invalidValue, "\(error.description).", at: location(of: valueNode), keyPath: "\(itemPath).value",
+                    hint: "Write ${NAME} for a variable of the proxy's environment, such as \"Bearer ${GITHUB_TOKEN}\".")
+            }
+        }
+        guard !result.isEmpty else {
+            throw PolicyError(
+                .invalidValue, "the list of headers to inject is empty.", at: location(of: node), keyPath: keyPath,
+                hint: "List {header, value} items, or remove the key.")
+        }
+        return result
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`: the bytes of a method or header name.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     private func matchMode(_ node: Node, keyPath: String) throws(PolicyError) -> HostMatchMode {
