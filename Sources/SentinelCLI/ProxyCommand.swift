@@ -111,14 +111,23 @@ struct ProxyCommand: AsyncParsableCommand {
         // Signals arrive through a stream, so reload and shutdown run one at a time, in order.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
+        // A source is registered asynchronously after resume(); a signal arriving before that
+        // (after SIG_IGN) was lost, and a proxy told to stop right after its `listening` line
+        // waited forever (seen in the suite, 2026-12-07). Start listening only once all are in.
+        let registered = DispatchGroup()
         for number in [SIGHUP, SIGTERM, SIGINT] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { continuation.yield(number) }
+            registered.enter()
+            source.setRegistrationHandler { registered.leave() }
             source.resume()
             sources.append(source)
         }
         defer { sources.forEach { $0.cancel() } }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            registered.notify(queue: .global()) { done.resume() }
+        }
 
         let server = ProxyServer(configuration: configuration)
         do {
