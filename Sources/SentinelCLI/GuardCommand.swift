@@ -217,7 +217,8 @@ struct GuardInvocation: Sendable {
             say("sentinel guard: \(error)")
             throw ExitCode(2)
         }
-        for warning in loaded.warnings + compiled.warnings { say("sentinel guard: warning: \(warning)") }
+        // A PolicyWarning says "warning:" itself (with its file and line when it has them).
+        for warning in loaded.warnings + compiled.warnings { say("sentinel guard: \(warning)") }
         let log: AuditLog
         let logPath = auditLog ?? loaded.document.audit.path
         do {

@@ -21,7 +21,10 @@ struct ProxyCommand: AsyncParsableCommand {
             resolved once, checked address by address, and connected to exactly the checked address. \
             A refusal is a 403 whose X-Sentinel-Rule and X-Sentinel-Reason headers name the rule and \
             the reason; an unknown host goes to approval (approval.mode). Every request and every tunnel \
-            close is recorded in the audit log. SIGHUP reloads the policy and allow-lists (the running \
+            close is recorded in the audit log. For an allowed_hosts entry with inspect: true the proxy ends \
+            the agent's TLS with a certificate from the Sentinel CA (--ca-dir), decides each request by the \
+            entry's methods and paths, sets its inject headers from the proxy's own environment, and opens its \
+            own verified TLS connection upstream (--upstream-ca adds trusted CAs). SIGHUP reloads the policy and allow-lists (the running \
             ones stay on any error); SIGTERM and SIGINT stop the proxy. See docs/PROXY.md.
             """
     )
@@ -53,6 +56,15 @@ struct ProxyCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("audit-log"), help: "The audit log (default: the policy's audit.path).")
     var auditLog: String?
+
+    @Option(name: .customLong("ca-dir"), help: ArgumentHelp(
+        "Where the Sentinel CA of inspected hosts lives (default: $XDG_STATE_HOME/sentinel/ca, else ~/.local/state/sentinel/ca).",
+        discussion: "Created on first use (key mode 0600) when the policy has an allowed_hosts entry with inspect: true."))
+    var caDir: String?
+
+    @Option(name: .customLong("upstream-ca"),
+            help: "PEM certificates the proxy trusts, besides the system's, for its own TLS to inspected hosts (tests, private services).")
+    var upstreamCA: String?
 
     func validate() throws {
         if listen != nil && unix != nil {
@@ -92,6 +104,8 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.hostsFile = hostsFile
         configuration.reportOnly = reportOnly
         configuration.auditLogPath = auditLog
+        configuration.certificateAuthorityDirectory = caDir
+        configuration.upstreamCAFile = upstreamCA
         Self.raiseFileLimit()
 
         // Signals arrive through a stream, so reload and shutdown run one at a time, in order.

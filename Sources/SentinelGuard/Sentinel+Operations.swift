@@ -239,6 +239,8 @@ extension Sentinel {
                 current.method = "GET"
                 current.body = nil
             }
+            // Authorization, Cookie and Proxy-Authorization go to the origin they were given for only.
+            current.headers = RedirectCredentials.headers(current.headers, from: current.url, to: next)
             current.url = next
         }
     }

@@ -38,7 +38,8 @@ extension IsolateCommand {
         "build-if-missing": .flag, "base-image": .single, "dry-run": .flag, "guard": .flag, "no-guard": .flag,
         "backend": .single, "pids-limit": .single, "memory": .single, "cpus": .single, "env": .list,
         "bind": .list, "ro-bind": .list, "block": .list, "audit-log": .single, "json-status": .flag,
-        "json-status-file": .single, "require-landlock": .flag, "seccomp-suggest": .single,
+        "json-status-file": .single, "require-landlock": .flag, "seccomp-suggest": .single, "ca-dir": .single,
+        "upstream-ca": .single,
     ]
 
     /// The command for `arguments` (the command line without the program name), or nil when the
@@ -86,6 +87,8 @@ extension IsolateCommand {
         command.network = singles["network"] ?? Defaults.network
         command.proxySocket = singles["proxy-socket"]
         command.proxyHostsFile = singles["proxy-hosts-file"]
+        command.caDir = singles["ca-dir"]
+        command.upstreamCA = singles["upstream-ca"]
         command.proxy = singles["proxy"]
         command.noProxy = singles["no-proxy"]
         command.enforceProxy = flags.contains("enforce-proxy")

@@ -55,6 +55,12 @@ public struct IsolateCommand: ParsableCommand {
     @Option(name: .customLong("proxy-hosts-file"), help: "With --network proxied: a hosts file for the proxy started for the run (tests, air-gapped setups).")
     var proxyHostsFile: String?
 
+    @Option(name: .customLong("ca-dir"), help: "With --network proxied (native): the Sentinel CA directory of the run's proxy, for inspected hosts (default: $XDG_STATE_HOME/sentinel/ca, else ~/.local/state/sentinel/ca).")
+    var caDir: String?
+
+    @Option(name: .customLong("upstream-ca"), help: "With --network proxied (native): PEM certificates the run's proxy trusts, besides the system's, for its TLS to inspected hosts.")
+    var upstreamCA: String?
+
     @Option(help: "Proxy URL passed as HTTP(S)_PROXY (default: $SENTINEL_PROXY).")
     var proxy: String?
 
@@ -182,6 +188,7 @@ public struct IsolateCommand: ParsableCommand {
                     let started = try IsolateProxy.start(request: request)
                     proxy = started
                     request.spec.proxySocket = started.socketPath
+                    if request.inspectsHosts { try started.giveCertificateAuthority(to: &request) }
                 } catch let error as IsolateError {
                     IsolateOutput.error(error.description)
                     var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
@@ -337,8 +344,17 @@ public struct IsolateCommand: ParsableCommand {
                 "--proxy-socket applies to the native backend; with --backend docker, --network proxied starts a proxy "
                     + "container for the run (drop --proxy-socket).")
         }
-        if network != "proxied", proxySocket != nil || proxyHostsFile != nil {
-            throw IsolateError("--proxy-socket and --proxy-hosts-file apply only to --network proxied.")
+        if network != "proxied", proxySocket != nil || proxyHostsFile != nil || caDir != nil || upstreamCA != nil {
+            throw IsolateError("--proxy-socket, --proxy-hosts-file, --ca-dir and --upstream-ca apply only to --network proxied.")
+        }
+        // Inspected hosts on the Docker backend need the CA and the credentials handed to the
+        // proxy container; until that exists, say so rather than start a proxy that cannot work.
+        if backend == "docker", caDir != nil || upstreamCA != nil {
+            throw IsolateError("--ca-dir and --upstream-ca apply to the native backend for now; with --backend docker "
+                + "the proxy container does not get the Sentinel CA yet (docs/PROXY.md, Sandboxes).")
+        }
+        if let upstreamCA, !PathResolution.isRegularFile(PathResolution.absolute(upstreamCA)) {
+            throw IsolateError("--upstream-ca \(upstreamCA) is not a readable file of PEM certificates.")
         }
         if network == "proxied", !proxy.isEmpty {
             throw IsolateError(
@@ -508,9 +524,26 @@ public struct IsolateCommand: ParsableCommand {
         } catch {
             throw IsolateError(error.description)
         }
+        // Inspected hosts (docs/PROXY.md): the run's proxy needs the CA directory, and the sandbox
+        // the CA certificate, which the proxy makes there on first use.
+        let inspects = network == "proxied" && loaded.document.allowedHosts.contains { $0.inspect }
+        var caDirectory: String?
+        if inspects || caDir != nil {
+            if let caDir {
+                caDirectory = PathResolution.absolute(caDir)
+            } else if let state = env["XDG_STATE_HOME"], state.hasPrefix("/") {
+                caDirectory = state + "/sentinel/ca"
+            } else if let home = env["HOME"], home.hasPrefix("/") {
+                caDirectory = home + "/.local/state/sentinel/ca"
+            } else {
+                throw IsolateError("The policy inspects hosts, and the Sentinel CA has no place: neither XDG_STATE_HOME nor "
+                    + "HOME is an absolute path. Set one, or pass --ca-dir DIR.")
+            }
+        }
         return IsolateRequest(
             proxySocket: proxySocket.map(PathResolution.absolute),
             proxyHostsFile: proxyHostsFile.map(PathResolution.absolute),
+            caDirectory: caDirectory, upstreamCA: upstreamCA.map(PathResolution.absolute), inspectsHosts: inspects,
             spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
             jsonStatusFile: jsonStatusFile.map(PathResolution.absolute),
             docker: backend == "docker" ? try dockerOptions(network: network, environment: env, auditLog: auditPath) : nil)
@@ -522,6 +555,12 @@ struct IsolateRequest {
     /// `--proxy-socket`: a running proxy to relay to (else one is started for a proxied run).
     var proxySocket: String?
     var proxyHostsFile: String?
+    /// `--ca-dir` (or the default) for the run's proxy, when the policy inspects hosts.
+    var caDirectory: String?
+    /// `--upstream-ca` for the run's proxy.
+    var upstreamCA: String?
+    /// Whether the policy has an `inspect: true` entry: the sandbox then gets the CA.
+    var inspectsHosts = false
     var spec: SandboxSpec
     var warnings: [String]
     /// Policy entries the sandbox did not apply, and why (reported in the status and audit).
@@ -662,6 +701,8 @@ struct IsolateProxy {
         var arguments = [binary, "proxy", "--unix", socketPath, "--audit-log", request.auditLog]
         if let policy = request.spec.policyFile { arguments += ["--policy", policy] }
         if let hosts = request.proxyHostsFile { arguments += ["--hosts-file", hosts] }
+        if let directory = request.caDirectory { arguments += ["--ca-dir", directory] }
+        if let file = request.upstreamCA { arguments += ["--upstream-ca", file] }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -695,12 +736,48 @@ struct IsolateProxy {
         throw IsolateError("`sentinel proxy` did not create its socket within 15 s.")
     }
 
+    /// Where the sandbox finds the Sentinel CA: a tmpfs of the sandbox (`/run`), read-only binds.
+    static let certificateDirectory = "/run/sentinel-ca"
+
+    /// Gives the sandbox the CA certificate of inspected hosts, and points TLS clients at it.
+    ///
+    /// The proxy has made (or loaded) the CA before it listened. Its certificate and bundle are
+    /// copied into a directory of this run's own (never the CA directory, which holds the key and
+    /// may not be readable by a root caller's workload identity), which is bound read-only. A
+    /// directory, not the two files: the native sandbox binds directories (a single-file bind
+    /// onto the /run tmpfs fails with EINVAL there).
+    func giveCertificateAuthority(to request: inout IsolateRequest) throws {
+        guard let source = request.caDirectory else { return }
+        let copies = directory + "/ca"
+        guard mkdir(copies, 0o755) == 0 || errno == EEXIST else {
+            throw IsolateError("Could not create \(copies) for the sandbox's CA certificate: \(String(cString: strerror(errno))).")
+        }
+        let owner = request.spec.rootCallerWorkloadID
+        if geteuid() == 0 { _ = chown(copies, owner, owner) }
+        for name in ["ca.pem", "ca-bundle.pem"] {
+            let copy = copies + "/" + name
+            guard let data = FileManager.default.contents(atPath: source + "/" + name),
+                  FileManager.default.createFile(atPath: copy, contents: data, attributes: [.posixPermissions: 0o644]) else {
+                throw IsolateError("The run's proxy inspects hosts, but \(source)/\(name) could not be copied for the "
+                    + "sandbox; check the CA directory (--ca-dir).")
+            }
+            if geteuid() == 0 { _ = chown(copy, owner, owner) }
+        }
+        request.spec.binds.append(SandboxSpec.Bind(source: copies, destination: Self.certificateDirectory, readOnly: true))
+        let bundle = Self.certificateDirectory + "/ca-bundle.pem"
+        for name in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] { request.spec.environment[name] = bundle }
+        request.spec.environment["NODE_EXTRA_CA_CERTS"] = Self.certificateDirectory + "/ca.pem"
+    }
+
     /// SIGTERM, wait (the proxy writes its stop record and removes the socket), then tidy up.
     func stop() {
         kill(pid, SIGTERM)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         unlink(socketPath)
+        unlink(directory + "/ca/ca.pem")
+        unlink(directory + "/ca/ca-bundle.pem")
+        rmdir(directory + "/ca")
         rmdir(directory)
     }
 

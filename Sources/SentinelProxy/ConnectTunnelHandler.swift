@@ -4,6 +4,9 @@
 // until the tunnel is up), so answers are written as bytes.
 
 import NIOCore
+import NIOHTTP1
+import NIOSSL
+import SentinelGuard
 import SentinelPolicy
 
 /// Carries one CONNECT from its decision to an established tunnel.
@@ -18,6 +21,8 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         case deciding
         /// Allowed; dialling.
         case connecting
+        /// An inspected host: the proxy's own TLS handshake with the destination is under way.
+        case handshaking
         /// Refused, or the client went away: nothing more to do.
         case done
     }
@@ -133,6 +138,10 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
             refuse(EgressRefusal(status: 403, rule: denial.rule, reason: denial.reason, remedy: denial.remedy))
             return
         }
+        if let inspection = grant.inspection {
+            startInspection(upstream, address: address, grant: grant, inspection: inspection, context: context)
+            return
+        }
 
         let relays = RelayHandler.pair(connection: connection)
         do {
@@ -166,6 +175,121 @@ final class ConnectTunnelHandler: ChannelDuplexHandler, RemovableChannelHandler 
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         relays.upstream.startReading()
         if !clientInputClosed { relays.client.startReading() }
+    }
+
+    // MARK: - Inspected hosts
+
+    /// An inspected host: first the proxy's own TLS with the destination, verified; only then is
+    /// the CONNECT answered, so a destination that cannot be verified is a 502 before the agent
+    /// sends anything.
+    private func startInspection(
+        _ upstream: any Channel, address: IPAddress, grant: EgressGrant, inspection: HostInspection,
+        context: ChannelHandlerContext
+    ) {
+        guard let service = grant.rules.inspection else {
+            upstream.close(promise: nil)
+            refuse(EgressRefusal(status: 502, rule: "builtin:inspect",
+                                 reason: "The proxy has no CA for inspected hosts loaded; restart it."))
+            return
+        }
+        let serverContext: NIOSSLContext
+        do {
+            serverContext = try service.serverContext(for: grant.target.host)
+        } catch {
+            upstream.close(promise: nil)
+            connection.noteClose("no certificate could be issued for \(grant.target.host.uriHost): \(error)")
+            refuse(EgressRefusal(status: 502, rule: "builtin:inspect-certificate",
+                                 reason: "The proxy could not issue a certificate for \(grant.target.host.uriHost): "
+                                    + "\(error)."))
+            return
+        }
+        let expected: CertificateIdentity.Expected
+        switch grant.target.host {
+        case .name(let name): expected = .name(name)
+        case .address(let literal): expected = .address(literal)
+        }
+        state = .handshaking
+        let handshake = UpstreamHandshakeHandler(expected: expected) { result in
+            switch result {
+            case .success:
+                self.upstreamVerified(upstream, grant: grant, inspection: inspection, serverContext: serverContext)
+            case .failure(let failure):
+                upstream.close(promise: nil)
+                let trust = service.upstreamCAFile.map { "the system's trust store and \($0)" } ?? "the system's trust store"
+                let reason = "The proxy's TLS connection to \(grant.target.host.uriHost):\(grant.target.port) failed: "
+                    + "\(failure.reason). The destination must present a certificate for that name that chains to "
+                    + "\(trust); for a private service, start the proxy with --upstream-ca FILE."
+                self.connection.noteClose("the destination's TLS could not be verified: \(failure.reason)")
+                self.refuse(EgressRefusal(status: failure.timedOut ? 504 : 502, rule: "builtin:upstream-tls",
+                                          reason: reason))
+            }
+        }
+        do {
+            // TLS ends with close_notify both ways; an end of input without one is the end of the
+            // connection, not a half-close to wait through (NIOSSL would otherwise hold a closing
+            // connection open for its shutdown timeout when the peer just goes away).
+            try upstream.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
+            try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
+            let pipeline = upstream.pipeline.syncOperations
+            try pipeline.addHandler(NIOSSLClientHandler(context: service.upstreamContext,
+                                                        serverHostname: grant.target.host.name))
+            try pipeline.addHandler(handshake)
+        } catch {
+            upstream.close(promise: nil)
+            refuse(EgressRefusal(status: 502, rule: "builtin:upstream-tls",
+                                 reason: "The proxy could not start TLS with \(grant.target.host.uriHost): \(error)."))
+            return
+        }
+        // The connect limit bounds the handshake too: a destination that accepts and then says
+        // nothing must not hold the agent until the idle timeout.
+        context.eventLoop.assumeIsolated().scheduleTask(in: services.connectTimeout) {
+            handshake.timedOut("the TLS handshake did not finish within the connect limit")
+        }
+    }
+
+    /// The destination is verified: answer the CONNECT, end the agent's TLS here with a
+    /// certificate for the host, and hand both sides to the request handler.
+    private func upstreamVerified(
+        _ upstream: any Channel, grant: EgressGrant, inspection: HostInspection, serverContext: NIOSSLContext
+    ) {
+        guard case .handshaking = state, let context, context.channel.isActive else {
+            upstream.close(promise: nil)
+            return
+        }
+        let handler = InspectedHTTPHandler(connection: connection, services: services, grant: grant,
+                                           inspection: inspection)
+        do {
+            try upstream.pipeline.syncOperations.addHTTPClientHandlers(encoderConfiguration: ProxyHTTP.upstreamEncoder)
+            try upstream.pipeline.syncOperations.addHandler(handler.upstream)
+            // Written from this handler's place, so it goes out as plain bytes ahead of the TLS
+            // handler added behind it.
+            context.writeAndFlush(wrapOutboundOut(ProxyHTTP.connectEstablished(allocator: context.channel.allocator)),
+                                  promise: nil)
+            try context.pipeline.syncOperations.addHandlers(
+                [NIOSSLServerHandler(context: serverContext),
+                 ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                 HTTPResponseEncoder(), handler],
+                position: .after(self))
+        } catch {
+            upstream.close(promise: nil)
+            connection.noteClose("the inspected tunnel could not be set up: \(error)")
+            context.close(promise: nil)
+            return
+        }
+        if let id = connection.id, let address = connection.address {
+            services.registry.setCarried(id, CarriedTarget(kind: .connect, target: grant.target, address: address,
+                                                           decision: grant.decision))
+        }
+        state = .done
+        let client = context.channel
+        // The early bytes (a ClientHello sent with the CONNECT) go to the TLS handler now.
+        for buffer in early {
+            context.fireChannelRead(wrapInboundOut(buffer))
+        }
+        early.removeAll()
+        context.fireChannelReadComplete()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        client.read()
     }
 
     private func refuse(_ refusal: EgressRefusal) {

@@ -60,6 +60,9 @@ struct EgressGrant: Sendable {
     var auditTarget: String
     /// The snapshot that decided, used again for the connected peer and the close record.
     var rules: ProxyRules
+    /// For a CONNECT to an inspected host: its rules. The tunnel then ends the agent's TLS and
+    /// decides every request inside; `nil` for a plain tunnel.
+    var inspection: HostInspection?
 }
 
 /// A request the proxy refuses, and what to tell the client.
@@ -133,6 +136,7 @@ final class EgressDecider: Sendable {
         let check: NetworkCheck
         var originForm = ""
         var hostHeader = ""
+        var path = ""
         switch request.kind {
         case .connect:
             let parsed: RequestTarget
@@ -158,6 +162,7 @@ final class EgressDecider: Sendable {
                     remedy: "Send https traffic as a CONNECT tunnel (set HTTPS_PROXY to this proxy)."))
             }
             originForm = parsed.path + (parsed.query.map { "?" + $0 } ?? "")
+            path = parsed.path
             hostHeader = parsed.hasExplicitPort && parsed.port != 80 ? "\(parsed.host.uriHost):\(parsed.port)" : parsed.host.uriHost
             check = rules.policy.checkURL(request.target)
         }
@@ -212,6 +217,31 @@ final class EgressDecider: Sendable {
             }
         }
 
+        // 3b. An inspected host's own rules, still before any lookup. A plain http:// request is
+        // decided here by its method and path; a CONNECT's requests are decided one by one inside
+        // the tunnel, once the agent's TLS ends at the proxy. Only an entry that allowed the name
+        // has rules: a host a human approved, or one report-only lets through, is a plain tunnel.
+        let inspection = decision == .allow && details["report_only"] == nil
+            ? rules.policy.inspection(forRule: nameVerdict.rule) : nil
+        if let inspection {
+            details["inspect"] = "true"
+            if request.kind == .http {
+                details["path"] = path
+                let verdict = inspection.check(method: request.method, path: path)
+                guard verdict.isAllowed else {
+                    return refuse(request, rules: rules, details: details, verdict: verdict)
+                }
+                if !inspection.inject.isEmpty {
+                    return refuse(request, rules: rules, details: details, verdict: .deny(
+                        rule: "builtin:inspect-plaintext",
+                        reason: "\(inspection.keyPath) injects a credential into requests to \(inspection.host), and the "
+                            + "proxy adds credentials only to requests it sends over TLS; this request is plain http://.",
+                        remedy: "Use https://\(target.host.uriHost) (through CONNECT) instead."))
+                }
+                nameVerdict = verdict
+            }
+        }
+
         // 4. One lookup, every answer checked.
         let addresses: [IPAddress]
         if let literal {
@@ -250,7 +280,8 @@ final class EgressDecider: Sendable {
         }
         return .success(EgressGrant(
             target: target, originForm: originForm, hostHeader: hostHeader, addresses: checked.addresses,
-            rule: nameVerdict.rule, decision: decision, auditTarget: auditTarget, rules: rules))
+            rule: nameVerdict.rule, decision: decision, auditTarget: auditTarget, rules: rules,
+            inspection: request.kind == .connect ? inspection : nil))
     }
 
     /// Records a refusal that no human may override (a protocol rule, the address gate, an

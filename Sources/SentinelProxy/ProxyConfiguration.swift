@@ -63,6 +63,15 @@ public struct ProxyConfiguration: Sendable {
     public var reportOnly = false
     /// The audit log (`--audit-log`); `nil` means the policy's `audit.path`.
     public var auditLogPath: String?
+    /// Where the Sentinel CA of inspected hosts lives (`--ca-dir`); `nil` means
+    /// `$XDG_STATE_HOME/sentinel/ca`, else `~/.local/state/sentinel/ca`. Read or created only
+    /// when the policy has an inspected host.
+    public var certificateAuthorityDirectory: String?
+    /// PEM certificates trusted for the proxy's own TLS connections to inspected hosts, on top of
+    /// the system's trust store (`--upstream-ca`): for tests and private services.
+    public var upstreamCAFile: String?
+    /// The system's trust store appended to the CA certificate in `ca-bundle.pem`.
+    public var systemTrustBundle = "/etc/ssl/certs/ca-certificates.crt"
     /// The ports an allow-list entry or `allowed_hosts` entry without `ports` allows through the
     /// proxy: 80 and 443. Stricter than the policy engine's "any port" on purpose: an allowed
     /// name should not also reach its SSH or database port (egress-anchors §6 #79).

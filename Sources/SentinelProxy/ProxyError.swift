@@ -25,6 +25,12 @@ public struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let audit = Code("audit")
         /// The policy may not change while the proxy runs (`SENTINEL_POLICY_IMMUTABLE`).
         public static let immutable = Code("immutable")
+        /// The Sentinel CA of inspected hosts could not be read, created or used.
+        public static let certificateAuthority = Code("certificate-authority")
+        /// `--upstream-ca` could not be read, or the trust store for inspected hosts not built.
+        public static let upstreamTrust = Code("upstream-trust")
+        /// An `inject` value names a variable that is not set in the proxy's environment.
+        public static let injection = Code("injection")
         /// The proxy is not running (a reload or shutdown came too early or too late).
         public static let notRunning = Code("not-running")
 

@@ -336,7 +336,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if head.method == .CONNECT {
             let request = EgressRequest(kind: .connect, target: head.uri, method: "CONNECT", client: client)
             connection.request = request
-            if let (violation, status) = protocolViolation(head) {
+            if let (violation, status) = ProxyHTTP.protocolViolation(head) {
                 refuseAndRecord(violation, status: status)
                 return
             }
@@ -365,7 +365,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 status: 400)
             return
         }
-        if let (violation, status) = protocolViolation(head) {
+        if let (violation, status) = ProxyHTTP.protocolViolation(head) {
             refuseAndRecord(violation, status: status)
             return
         }
@@ -394,27 +394,6 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 + "was answered; the proxy serves one request per connection, so it is refused and none of it is sent "
                 + "anywhere. Send each request on a new connection: every answer of the proxy carries "
                 + "Connection: close."))
-    }
-
-    /// Protocol rules that no policy relaxes: header names a backend could misread (400),
-    /// chained-proxy headers (#87, 403) and ambiguous framing (403). The verdict and the status.
-    private func protocolViolation(_ head: HTTPRequestHead) -> (Verdict, Int)? {
-        if let problem = ProxyHTTP.headerNameProblem(in: head.headers) {
-            return (.deny(rule: "builtin:http-header-name",
-                          reason: "The request is refused because \(problem); fix or remove the header in the client."),
-                    400)
-        }
-        if let name = ProxyHTTP.chainingHeader(in: head.headers) {
-            return (.deny(
-                rule: "builtin:proxy-chaining",
-                reason: "The request carries the header \(name), which asks for another proxy or next hop; this "
-                    + "proxy connects only to the destination it checked.",
-                remedy: "Remove the \(name) header from the client's requests."), 403)
-        }
-        if let problem = ProxyHTTP.framingProblem(in: head.headers) {
-            return (.deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem)."), 403)
-        }
-        return nil
     }
 
     // MARK: - CONNECT
@@ -512,7 +491,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // between (a write refused by the encoder right here, say) never delivers channelInactive
         // either, so the close future is what tells the front the destination is gone.
         channel.closeFuture.assumeIsolated().whenComplete { _ in self.upstreamClosed() }
-        upstream.send(.head(ProxyHTTP.upstreamHead(head, grant: grant)))
+        upstream.send(.head(ProxyHTTP.upstreamHead(head, originForm: grant.originForm, hostHeader: grant.hostHeader)))
         for part in buffered {
             switch part {
             case .head:
@@ -597,21 +576,48 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
+/// The client side of a forwarded request, as the upstream handler sees it: the front handler of a
+/// plain `http://` request, or the handler of an inspected tunnel's request.
+protocol UpstreamResponseReceiver: AnyObject {
+    /// A part of the upstream response.
+    func upstreamResponse(_ part: HTTPClientResponsePart)
+    /// The end of a batch of upstream reads.
+    func flushClient()
+    /// Whether the client can take more of the response.
+    var clientIsWritable: Bool { get }
+    /// The upstream side can take more of the request body.
+    func upstreamBecameWritable()
+    /// The upstream connection closed.
+    func upstreamClosed()
+}
+
+extension ProxyFrontHandler: UpstreamResponseReceiver {}
+
 /// The upstream side of a forwarded HTTP request: sends the request, passes the response back to
-/// the front handler, and reads only while the client can take more.
+/// the client's handler, and reads only while the client can take more.
 final class UpstreamHTTPHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private var front: ProxyFrontHandler?
+    private var front: (any UpstreamResponseReceiver)?
     private let connection: ProxyConnection
     private var context: ChannelHandlerContext?
     private var pendingRead = false
 
-    init(front: ProxyFrontHandler, connection: ProxyConnection) {
+    init(front: any UpstreamResponseReceiver, connection: ProxyConnection) {
         self.front = front
         self.connection = connection
+    }
+
+    /// A handler whose receiver is attached afterwards (it is created by the receiver's init).
+    init(connection: ProxyConnection) {
+        self.connection = connection
+    }
+
+    /// Sets the handler the response goes to.
+    func attach(_ front: any UpstreamResponseReceiver) {
+        self.front = front
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -684,7 +690,9 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if front?.clientIsWritable ?? false {
+        // Once the client's side is done (`front` gone), reads go on: nothing more is forwarded,
+        // and a TLS connection must read the destination's close_notify to finish closing.
+        if front?.clientIsWritable ?? true {
             context.read()
         } else {
             pendingRead = true

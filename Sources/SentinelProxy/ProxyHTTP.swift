@@ -99,6 +99,27 @@ enum ProxyHTTP {
         return nil
     }
 
+    /// Protocol rules that no policy relaxes: header names a backend could misread (400),
+    /// chained-proxy headers (#87, 403) and ambiguous framing (403). The verdict and the status.
+    static func protocolViolation(_ head: HTTPRequestHead) -> (Verdict, Int)? {
+        if let problem = headerNameProblem(in: head.headers) {
+            return (.deny(rule: "builtin:http-header-name",
+                          reason: "The request is refused because \(problem); fix or remove the header in the client."),
+                    400)
+        }
+        if let name = chainingHeader(in: head.headers) {
+            return (.deny(
+                rule: "builtin:proxy-chaining",
+                reason: "The request carries the header \(name), which asks for another proxy or next hop; this "
+                    + "proxy connects only to the destination it checked.",
+                remedy: "Remove the \(name) header from the client's requests."), 403)
+        }
+        if let problem = framingProblem(in: head.headers) {
+            return (.deny(rule: "builtin:http-framing", reason: "The request is ambiguous: \(problem)."), 403)
+        }
+        return nil
+    }
+
     /// The first character of a request-target that RFC 3986 allows only percent-encoded (a
     /// quote, a space, `{`, `|`, `^`, a backtick, a control or non-ASCII byte), described for a
     /// sentence; `nil` when there is none. HTTP decoders accept some of them, but NIO's request
@@ -137,7 +158,7 @@ enum ProxyHTTP {
     /// NIO's automatic framing drops the length of a TRACE and writes the body of a GET whose
     /// coding is spelled `Chunked` unframed, and either way the body's bytes would reach the
     /// destination as a request of their own.
-    static func upstreamHead(_ head: HTTPRequestHead, grant: EgressGrant) -> HTTPRequestHead {
+    static func upstreamHead(_ head: HTTPRequestHead, originForm: String, hostHeader: String) -> HTTPRequestHead {
         var headers = head.headers
         let chunked = !headers["transfer-encoding"].isEmpty
         let length = headers["content-length"].first.map { $0.split(separator: ",").first?.trimmingSpaces() ?? "" }
@@ -146,8 +167,8 @@ enum ProxyHTTP {
         headers.remove(name: "content-length")
         headers.remove(name: "transfer-encoding")
         headers.replaceOrAdd(name: "connection", value: "close")
-        var rewritten = HTTPRequestHead(version: .http1_1, method: head.method, uri: grant.originForm, headers: headers)
-        rewritten.headers.add(name: "host", value: grant.hostHeader)
+        var rewritten = HTTPRequestHead(version: .http1_1, method: head.method, uri: originForm, headers: headers)
+        rewritten.headers.add(name: "host", value: hostHeader)
         if chunked {
             rewritten.headers.add(name: "transfer-encoding", value: "chunked")
         } else if let length {

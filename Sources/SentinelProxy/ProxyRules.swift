@@ -23,6 +23,11 @@ struct ProxyRules: Sendable {
     let pipeline: DecisionPipeline
     /// Counts reloads: 0 for the policy the proxy started with.
     let generation: Int
+    /// The CA and upstream trust of inspected hosts; `nil` while the policy inspects none (the
+    /// CA is then neither read nor created).
+    let inspection: InspectionService?
+    /// The headers each inspected entry injects, by the entry's key path, with their values.
+    let injections: [String: [InjectedHeader]]
 
     /// Loads and compiles everything `configuration` names. Throws without side effects, so a
     /// reload that fails leaves the running snapshot untouched.
@@ -62,6 +67,18 @@ struct ProxyRules: Sendable {
             throw ProxyError(.policy, "\(error)")
         }
 
+        // Inspected hosts: every credential must be there before the proxy takes a request (a
+        // missing one is an error now, not a 401 later), and the CA is read or made on first use.
+        let injections = try InspectionService.injections(of: policy, environment: configuration.environment)
+        var inspection: InspectionService?
+        if !policy.inspectedHosts.isEmpty {
+            if let kept = previous?.inspection {
+                inspection = kept
+            } else {
+                inspection = try InspectionService.make(configuration)
+            }
+        }
+
         let resolver: any HostResolver
         let upstream: any HostResolver = configuration.dnsServer.map {
             DNSServerResolver(server: $0, timeout: configuration.dnsTimeout)
@@ -91,7 +108,7 @@ struct ProxyRules: Sendable {
         }
         let pipeline = DecisionPipeline(mode: .proxy, policySHA256: loaded.sha256, audit: audit, approvals: broker)
         return ProxyRules(loaded: loaded, policy: policy, allowLists: allowLists, resolver: resolver, pipeline: pipeline,
-                          generation: (previous?.generation ?? -1) + 1)
+                          generation: (previous?.generation ?? -1) + 1, inspection: inspection, injections: injections)
     }
 
     /// What the snapshot is made of, for the start and reload records.
@@ -102,6 +119,11 @@ struct ProxyRules: Sendable {
             "allowed_hosts": String(policy.document.allowedHosts.count),
             "generation": String(generation),
         ]
+        let inspected = policy.inspectedHosts
+        if !inspected.isEmpty {
+            details["inspected_hosts"] = inspected.map(\.host).joined(separator: ",")
+            if let inspection { details["ca"] = inspection.ca.certificatePath }
+        }
         for (index, list) in allowLists.enumerated() {
             details["allow_list_\(index)"] = "\(list.path) (\(list.entries.count) entries)"
         }

@@ -94,14 +94,18 @@ enum CallerView {
         }
         var pending = path.split(separator: "/", omittingEmptySubsequences: true).reversed().map(String.init)
         var links = 0
+        var knownInode: UInt64?
         while let component = pending.popLast() {
             let isLast = pending.isEmpty
             if component == "." { continue }
             if component == ".." {
                 try step(&current) { openat($0, "..", Int32(SENTINEL_O_PATH) | O_DIRECTORY | O_CLOEXEC) }
+                knownInode = nil
                 continue
             }
-            if isProcRoot(current) {
+            // The inode of the directory just entered is known from its fstat: only an inode 1 can
+            // be procfs's root, so most components cost no extra system call here.
+            if knownInode.map({ $0 == 1 }) ?? true, isProcRoot(current) {
                 if component == "self" || component == "thread-self" {
                     let replacement = component == "self" ? "\(tgid)" : "\(tgid)/task/\(tid)"
                     pending.append(contentsOf: replacement.split(separator: "/").reversed().map(String.init))
@@ -128,8 +132,10 @@ enum CallerView {
             guard info.st_mode & S_IFMT == S_IFLNK, !isLast || followFinal else {
                 close(current)
                 current = next
+                knownInode = UInt64(info.st_ino)
                 continue
             }
+            knownInode = nil
             links += 1
             guard links <= 40 else {
                 close(next)

@@ -84,6 +84,9 @@ final class GuardedProcesses: Sendable {
         state.withLock { $0.chain.contains(tgid) }
     }
 
+    /// Whether any process is in the operator's chain or trusted (a new process could inherit).
+    var inheritsAnything: Bool { state.withLock { !$0.chain.isEmpty || !$0.trusted.isEmpty } }
+
     /// Whether any process is in the operator's chain (a cheap check before looking one up).
     var chainIsEmpty: Bool { state.withLock { $0.chain.isEmpty } }
 
@@ -281,7 +284,9 @@ final class ProcessTracer: Sendable {
                     // it as an event stop with SIGTRAP), which may come before its parent's event:
                     // the parent is read from /proc, before the child runs an instruction.
                     processes.add(pid)
-                    if let (tgid, parent) = Self.lineage(of: pid), tgid == pid {
+                    // Only while some process is in the operator's chain or trusted does a new
+                    // process's parent matter (a /proc read per fork otherwise).
+                    if processes.inheritsAnything, let (tgid, parent) = Self.lineage(of: pid), tgid == pid {
                         processes.inherit(child: pid, parent: parent)
                     }
                     _ = sentinel_ptrace_cont(pid, 0)
@@ -311,17 +316,9 @@ final class ProcessTracer: Sendable {
 
     /// The thread group and parent process of `pid`, from `/proc/PID/status`.
     static func lineage(of pid: Int32) -> (tgid: Int32, parent: Int32)? {
-        guard let file = fopen("/proc/\(pid)/status", "re") else { return nil }
-        defer { fclose(file) }
-        var tgid: Int32?
-        var parent: Int32?
-        var line = [CChar](repeating: 0, count: 256)
-        while fgets(&line, 256, file) != nil, tgid == nil || parent == nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if text.hasPrefix("Tgid:") { tgid = Int32(text.dropFirst(5).filter(\.isNumber)) }
-            if text.hasPrefix("PPid:") { parent = Int32(text.dropFirst(5).filter(\.isNumber)) }
+        guard let fields = TargetProcess.statusFields(of: pid, ["Tgid:", "PPid:"]), let tgid = fields[0], let parent = fields[1] else {
+            return nil
         }
-        guard let tgid, let parent else { return nil }
         return (tgid, parent)
     }
 

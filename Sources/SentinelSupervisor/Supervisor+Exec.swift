@@ -71,11 +71,18 @@ extension Supervisor {
             if !Self.continuesChain(images: images, executable: executablePath, argv: argv) {
                 processes.leaveChain(tgid)
             }
+            // A `trust_children` entry covers the program when the operator starts it too:
+            // `sentinel guard -- make` with `{command: make, trust_children: true}` runs its recipes.
+            // Without this the entry only worked for a make that something decided had started.
+            let trustRule = execVerdict(argv: argv, typed: path.isEmpty ? executablePath : path, images: images).1
+            let reason = trustRule.map {
+                "The command the operator started is trusted; what it starts is not decided for exec (\($0))."
+            } ?? "The command the operator started is trusted, with the shims it runs on its way; what the program starts is checked."
             let request = DecisionRequest(
-                action: .exec, target: commandLine,
-                verdict: .allow(rule: "guard:operator-command", reason: "The command the operator started is trusted, with the shims it runs on its way; what the program starts is checked."),
+                action: .exec, target: commandLine, verdict: .allow(rule: "guard:operator-command", reason: reason),
                 recommendation: "", severity: .low, details: details(notification, recorded), subject: subject)
             return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in
+                if let trustRule { processes.trust(tgid, rule: trustRule) }
                 continueVerified(id, tid: tid, expectation)
             }
         }

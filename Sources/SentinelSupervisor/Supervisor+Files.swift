@@ -233,7 +233,10 @@ extension Supervisor {
             }
             let entry = CheckedEntry(parent: parent, name: String(last))
             checked.append(entry)
-            let operandVerdict = policy.checkPath(entry.full, access: .write, workingDirectory: "/")
+            // An entry call changes names, never contents: unlinking or renaming one link of a
+            // file with several is not the write through a link the hard-link rule is about (git
+            // links each object from a temporary name, then unlinks that name).
+            let operandVerdict = policy.checkPath(entry.full, access: .write, workingDirectory: "/", entryOnly: true)
             if verdict == nil || (verdict!.isAllowed && !operandVerdict.isAllowed) { verdict = operandVerdict }
         }
         guard let verdict else { return .answer(.error(EINVAL)) }

@@ -150,21 +150,45 @@ struct TargetProcess {
 
     /// The thread group (process) id of the calling thread, from `/proc/<tid>/status`.
     func threadGroup() throws(SupervisorError) -> Int32 {
-        guard let file = fopen("/proc/\(tid)/status", "re") else {
-            let code = Glibc.errno
+        guard let fields = Self.statusFields(of: tid, ["Tgid:"]), let value = fields[0] else {
             throw SupervisorError(
-                .targetUnreadable, "Cannot read /proc/\(tid)/status (\(SupervisorError.text(code))).", errno: code)
+                .targetUnreadable, "Cannot read the Tgid line of /proc/\(tid)/status (\(SupervisorError.text(Glibc.errno))).",
+                errno: ESRCH)
         }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 256)
-        while fgets(&line, 256, file) != nil {
-            let bytes = line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-            let text = String(decoding: bytes, as: UTF8.self)
-            if text.hasPrefix("Tgid:") {
-                let digits = text.dropFirst(5).filter { $0.isNumber }
-                if let value = Int32(String(digits)) { return value }
+        return value
+    }
+
+    /// The numbers after each of `keys` (`"Tgid:"`, `"PPid:"`) in `/proc/<id>/status`, read in one
+    /// `read` and scanned as bytes: this runs for every exec and every new process, and building a
+    /// `String` per line cost more than the system calls.
+    static func statusFields(of id: Int32, _ keys: [StaticString]) -> [Int32?]? {
+        let fd = open("/proc/\(id)/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        // Tgid and PPid are within the first 200 bytes (after Name, Umask, State).
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 512) }
+        guard count > 0 else { return nil }
+        return keys.map { key in
+            let pattern = key.withUTF8Buffer { Array($0) }
+            var index = 0
+            while index + pattern.count <= count {
+                // Keys start a line.
+                if (index == 0 || buffer[index - 1] == UInt8(ascii: "\n")), buffer[index..<(index + pattern.count)].elementsEqual(pattern) {
+                    var cursor = index + pattern.count
+                    while cursor < count, buffer[cursor] == UInt8(ascii: "\t") || buffer[cursor] == UInt8(ascii: " ") { cursor += 1 }
+                    var value: Int64 = 0
+                    var digits = 0
+                    while cursor < count, buffer[cursor] >= UInt8(ascii: "0"), buffer[cursor] <= UInt8(ascii: "9"), digits < 10 {
+                        value = value * 10 + Int64(buffer[cursor] - UInt8(ascii: "0"))
+                        cursor += 1
+                        digits += 1
+                    }
+                    return digits > 0 && value <= Int64(Int32.max) ? Int32(value) : nil
+                }
+                index += 1
             }
+            return nil
         }
-        throw SupervisorError(.targetUnreadable, "/proc/\(tid)/status has no Tgid line.", errno: ESRCH)
     }
 }

@@ -53,6 +53,21 @@ struct GuardCommandTests {
         }
     }
 
+    @Test("the policy's warnings are printed once each, saying warning once")
+    func policyWarnings() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "allowed_paths: [./]\nallowed_commands: [{command: ls, trust_children: true}]\n"
+            .write(toFile: directory + "/sentinel.yaml", atomically: false, encoding: .utf8)
+        let outcome = try ChildProcess.run(
+            ProxyCommandTests.binary,
+            ["guard", "--policy", directory + "/sentinel.yaml", "--audit-log", directory + "/audit.log", "--", "/bin/true"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("sentinel guard: warning: allowed_commands[0].trust_children: \"ls\" may start anything"))
+        #expect(!outcome.stderr.contains("warning: warning:"), "\(outcome.stderr)")
+    }
+
     @Test("no command is a usage error that shows the usage", arguments: [["guard"], ["guard", "--"]])
     func noCommand(arguments: [String]) throws {
         let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)

@@ -59,6 +59,27 @@ struct FinalDenialTests {
     }
 }
 
+extension FinalDenialTests {
+    @Test("blocked_ips and blocked_hosts addresses are blocked in every IPv6 form that embeds them",
+          arguments: ["93.184.216.34", "::ffff:93.184.216.34", "::ffff:5db8:d822", "64:ff9b::5db8:d822", "2002:5db8:d822::1"])
+    func embeddedForms(address: String) throws {
+        for key in ["blocked_ips: [\"93.184.216.34\"]", "blocked_hosts: [\"93.184.216.34\"]"] {
+            let document = try PolicyLoader().parse("""
+                allowed_hosts: ["*"]
+                network_failsafe:
+                  \(key)
+                """)
+            let policy = try Policy(document: document, context: PolicyContext(baseDirectory: "/", homeDirectory: "/"))
+            guard case .decided(let decision) = policy.checkConnect(host: address, port: 443) else {
+                Issue.record("\(address) needed a lookup")
+                continue
+            }
+            #expect(!decision.verdict.isAllowed, "\(key) \(address): \(decision.verdict)")
+            #expect(decision.verdict.isFinal, "\(key) \(address)")
+        }
+    }
+}
+
 /// Counts questions from concurrent callers.
 final class AskedCounter: @unchecked Sendable {  // guarded by `lock`
     private let lock = NSLock()

@@ -200,7 +200,9 @@ struct GuardAttackTests {
             }
             """)
         let marker = harness.workspace + "/won"
-        let run = try await harness.run([program, marker], policy: Self.policy(commands: ["ls"]))
+        // 300 processes racing on a loaded 2-core CI machine can take minutes: the watchdog is for
+        // a hang, not a speed check.
+        let run = try await harness.run([program, marker], policy: Self.policy(commands: ["ls"]), hangAfter: 600)
         #expect(run.exit.status == 0)
         let won = (try? String(contentsOfFile: marker, encoding: .utf8))?.split(separator: "\n").count ?? 0
         #expect(won == 0, "dash ran \(won) times after a decision for ls")
@@ -261,7 +263,7 @@ struct GuardAttackTests {
             """)
         let run = try await harness.run(
             [program, String(allowed.port), String(denied.port), harness.workspace + "/results.txt"],
-            policy: GuardTests.policy(allowedHost: "127.0.0.2"))
+            policy: GuardTests.policy(allowedHost: "127.0.0.2"), hangAfter: 600)
         #expect(run.exit.status == 0)
         let results = try harness.results()
         #expect(denied.drain() == 0, "datagrams reached the denied address; \(results)")

@@ -35,7 +35,8 @@ struct GuardHarness {
     /// the root) and the approval `handler`; returns the exit and the audit records.
     func run(
         _ command: [String], policy yaml: String, handler: any ApprovalHandler = RejectApprovalHandler(),
-        trustedEndpoints: Set<IPEndpoint> = [], auditLockTimeout: Duration = .seconds(10), explainRefusals: Bool = true
+        trustedEndpoints: Set<IPEndpoint> = [], auditLockTimeout: Duration = .seconds(10), explainRefusals: Bool = true,
+        hangAfter seconds: Double = 60
     ) async throws -> (exit: GuardExit, records: [[String: Any]], statistics: SupervisorStatistics) {
         let document = try PolicyLoader().parse(yaml)
         let policy = try Policy(document: document, context: PolicyContext(baseDirectory: root, homeDirectory: root))
@@ -48,7 +49,7 @@ struct GuardHarness {
         let session = try GuardSession.start(command, options: GuardOptions(
             policy: policy, pipeline: pipeline, environment: environment, trustedEndpoints: trustedEndpoints,
             explainRefusals: explainRefusals))
-        let watchdog = Watchdog(pid: session.processID, after: 60)
+        let watchdog = Watchdog(pid: session.processID, after: seconds)
         let exit = await session.waitForExit()
         #expect(!watchdog.cancel(), "the guarded command hung and was killed")
         let statistics = session.statistics

@@ -270,6 +270,79 @@ struct GuardTests {
         }
     }
 
+    @Test("trust_children covers the operator's own command: make's recipes and a test runner's children run, after its first write too",
+          .requires(.executable("make", package: "make")))
+    func trustChildrenOfTheOperatorsCommand() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        // A recipe with a redirection: make runs it through /bin/sh.
+        try harness.write("ws/Makefile", "all:\n\techo built > \(harness.workspace)/out.txt\n")
+        // A test runner (a Python script) that writes first (which ends the operator's chain) and
+        // then starts a shell.
+        try harness.write("ws/runtests", """
+            #!\(python)
+            import subprocess
+            open("\(harness.workspace)/first-write.txt", "w").write("x")
+            subprocess.run(["/bin/bash", "-c", "echo child > \(harness.workspace)/child.txt"])
+            """)
+        chmod(harness.workspace + "/runtests", 0o755)
+        for trusted in [true, false] {
+            for name in ["out.txt", "child.txt"] { try? FileManager.default.removeItem(atPath: harness.workspace + "/" + name) }
+            let entries = trusted
+                ? "[echo, {command: make, trust_children: true}, {command: ./ws/runtests, trust_children: true}]"
+                : "[echo, make, ./ws/runtests]"
+            let policy = Self.policy().replacingOccurrences(of: "allowed_commands: [echo]", with: "allowed_commands: \(entries)")
+            let make = try await harness.run(["/usr/bin/make", "-C", harness.workspace], policy: policy)
+            let runner = try await harness.run([harness.workspace + "/runtests"], policy: policy)
+            #expect((make.exit.status == 0) == trusted)
+            #expect(FileManager.default.fileExists(atPath: harness.workspace + "/out.txt") == trusted)
+            #expect((runner.exit.status == 0) == trusted, "a refused exec raises in Python")
+            #expect(FileManager.default.fileExists(atPath: harness.workspace + "/child.txt") == trusted)
+            // The harness's log keeps every run's records: the last ones are this run's.
+            let recipe = make.records.last { ($0["target"] as? String)?.hasPrefix("/bin/sh -c") == true }
+            let child = runner.records.last { ($0["target"] as? String)?.hasPrefix("/bin/bash -c") == true }
+            if trusted {
+                #expect(recipe?["rule"] as? String == "allowed_commands[1].trust_children", "\(make.records)")
+                #expect(child?["rule"] as? String == "allowed_commands[2].trust_children", "\(runner.records)")
+            } else {
+                #expect(recipe?["rule"] as? String == "builtin:interpreter-denylist", "\(make.records)")
+                #expect(child?["rule"] as? String == "builtin:interpreter-denylist", "\(runner.records)")
+            }
+        }
+    }
+
+    @Test("a name of a file with several links may be removed or renamed (git's objects); writing through it is still refused")
+    func hardLinkedEntries() async throws {
+        let harness = try GuardHarness()
+        defer { harness.remove() }
+        try harness.write("links.py", """
+            import os
+            os.chdir("\(harness.workspace)")
+            out = open("results.txt", "w", buffering=1)
+            def attempt(name, body):
+                try:
+                    body()
+                    out.write(f"{name}: ok\\n")
+                except OSError as error:
+                    out.write(f"{name}: errno {error.errno}\\n")
+            # What git does for every object: write a temporary name, link the final one, unlink.
+            open("tmp_obj", "w").write("object")
+            attempt("link", lambda: os.link("tmp_obj", "object"))
+            attempt("unlink", lambda: os.unlink("tmp_obj"))
+            attempt("second link", lambda: os.link("object", "other"))
+            attempt("rename", lambda: os.rename("other", "renamed"))
+            attempt("write", lambda: open("renamed", "w"))
+            """)
+        let run = try await harness.run([python, harness.root + "/links.py"], policy: Self.policy())
+        #expect(run.exit.status == 0)
+        let results = try harness.results()
+        #expect(results == [
+            "link": "ok", "unlink": "ok", "second link": "ok", "rename": "ok", "write": "errno \(EACCES)",
+        ], "\(results)")
+        #expect(!FileManager.default.fileExists(atPath: harness.workspace + "/tmp_obj"))
+        #expect(run.records.contains { $0["rule"] as? String == "builtin:hard-links" && ($0["target"] as? String)?.hasSuffix("/renamed") == true })
+    }
+
     @Test("allow_interpreter lifts the built-in denylist for exactly that interpreter")
     func allowInterpreter() async throws {
         let harness = try GuardHarness()

@@ -9,12 +9,13 @@
 // So after NIOSSL has verified the chain and its own match, this check requires a DNS-name SAN
 // for a named host, or an IP-address SAN equal to the URL's address for an IP-literal host.
 
-import NIOSSL
-import SentinelPolicy
+package import NIOSSL
+package import SentinelPolicy
 
-enum CertificateIdentity {
+/// `package`: the egress proxy checks its own upstream connections to inspected hosts the same way.
+package enum CertificateIdentity {
     /// What the certificate must name.
-    enum Expected {
+    package enum Expected {
         /// A DNS name (lowercase ASCII, no trailing dot).
         case name(String)
         /// An IP address (the URL's host).
@@ -22,7 +23,7 @@ enum CertificateIdentity {
     }
 
     /// `nil` when the certificate names `expected`, else a sentence saying what it names instead.
-    static func mismatch(_ certificate: NIOSSLCertificate, expected: Expected) -> String? {
+    package static func mismatch(_ certificate: NIOSSLCertificate, expected: Expected) -> String? {
         var dnsNames: [String] = []
         var addresses: [IPAddress] = []
         // `_subjectAlternativeNames()` is NIOSSL's public (underscored) accessor for the parsed

@@ -102,16 +102,36 @@ struct NetworkRules: Sendable, Hashable {
     var phishingTLDs: [BlockedName] = []
     var phishingEnabled = true
     var allowPrivateNetwork = false
+    /// The rules of inspected entries (`inspect: true`), by the entry's key path.
+    var inspections: [String: HostInspection] = [:]
 
     init(document: PolicyDocument) throws(PolicyError) {
         for entry in document.allowedHosts {
+            let pattern: HostPattern
             do {
-                let pattern = try HostPattern(entry: entry.host, match: entry.match ?? document.hostMatchMode)
+                pattern = try HostPattern(entry: entry.host, match: entry.match ?? document.hostMatchMode)
                 allowedHosts.append(AllowedHost(pattern: pattern, entry: entry))
             } catch {
                 throw PolicyError(.invalidValue, error.reason.prefix(1).uppercased() + error.reason.dropFirst() + ".",
                                   at: entry.location, keyPath: entry.keyPath)
             }
+            guard entry.inspect else { continue }
+            // A credential goes only where its author named: a wildcard or subdomain entry would
+            // send it to every host under the name, including ones an attacker can create.
+            if let first = entry.inject.first {
+                switch pattern.kind {
+                case .exact, .address:
+                    break
+                default:
+                    throw PolicyError(
+                        .invalidValue, "`inject` needs an entry that names one host, and \"\(entry.host)\" matches "
+                            + "many (a wildcard, a .domain or subdomain matching), so the credential would go to hosts "
+                            + "the policy does not name.", at: first.location, keyPath: "\(entry.keyPath).inject",
+                        hint: "Write a separate entry {host: api.example.com, match: exact, inspect: true, inject: …} "
+                            + "for each host that needs the credential.")
+                }
+            }
+            inspections[entry.keyPath] = try HostInspection(entry: entry)
         }
         for entry in document.networkFailsafe.blockedHosts {
             do {

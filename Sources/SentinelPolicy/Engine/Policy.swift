@@ -72,10 +72,14 @@ public struct Policy: Sendable {
     ///   - workingDirectory: the working directory of the process that will open the file; the
     ///     context's base directory when `nil`.
     ///   - processID: the process whose `/proc/self` and `/dev/fd` the path means (`nil`: this one).
+    ///   - entryOnly: the write removes, renames or links a name and leaves the file's contents
+    ///     alone, so a file with several hard links may be its operand.
     public func checkPath(
-        _ path: String, access: FileAccess, workingDirectory: String? = nil, processID: Int32? = nil
+        _ path: String, access: FileAccess, workingDirectory: String? = nil, processID: Int32? = nil, entryOnly: Bool = false
     ) -> Verdict {
-        pathRules.check(path, access: access, workingDirectory: workingDirectory ?? context.baseDirectory, processID: processID)
+        pathRules.check(
+            path, access: access, workingDirectory: workingDirectory ?? context.baseDirectory, processID: processID,
+            entryOnly: entryOnly)
     }
 
     // MARK: - Input

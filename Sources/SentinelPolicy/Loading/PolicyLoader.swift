@@ -272,10 +272,45 @@ public struct PolicyLoader: Sendable {
             bytes.append(contentsOf: buffer[0..<count])
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw PolicyError(.malformedYAML, "the policy file is not UTF-8 text.", at: location,
-                              hint: "Save it as UTF-8.")
+            let offset = invalidUTF8Offset(bytes)
+            throw PolicyError(.malformedYAML, "the policy file is not UTF-8 text: the byte "
+                                  + "0x\(String(bytes[offset], radix: 16, uppercase: true)) here is not part of a UTF-8 character.",
+                              at: position(ofByte: offset, in: bytes, file: path),
+                              hint: "Save the file as UTF-8.")
         }
         return text
+    }
+
+    /// The offset of the first byte that is not part of a valid UTF-8 sequence (the length when
+    /// there is none).
+    static func invalidUTF8Offset(_ bytes: [UInt8]) -> Int {
+        var offset = 0
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        // The decoder reads one scalar at a time; count the bytes of each valid one.
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                offset += UTF8.width(scalar)
+            case .emptyInput, .error:
+                return min(offset, max(bytes.count - 1, 0))
+            }
+        }
+    }
+
+    /// Line and column (characters, from 1) of the byte at `offset`.
+    static func position(ofByte offset: Int, in bytes: [UInt8], file: String) -> SourceLocation {
+        var line = 1
+        var column = 1
+        for byte in bytes.prefix(offset) {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xc0 != 0x80 {
+                column += 1
+            }
+        }
+        return SourceLocation(file: file, line: line, column: column)
     }
 
     /// Makes a path absolute against the current working directory (the original resolved

@@ -37,21 +37,12 @@ struct PolicyYAMLReader {
     ]
 
     mutating func read(_ text: String) throws(PolicyError) -> PolicyDocument {
+        // The shape is checked first, on a copy without aliases (see `checkShape`): only then is
+        // it safe to let Yams compose the real text.
+        try checkShape(text)
         let root: Node?
         do {
-            var documents = try Yams.compose_all(yaml: text, Resolver.basic).makeIterator()
-            root = documents.next()
-            if let error = documents.error { throw error }
-            if documents.next() != nil {
-                throw PolicyError(
-                    .malformedYAML, "the text holds more than one YAML document.",
-                    at: SourceLocation(file: file),
-                    hint: "Keep one policy per file: remove the `---` separators after the first document."
-                )
-            }
-            if let error = documents.error { throw error }
-        } catch let error as PolicyError {
-            throw error
+            root = try Yams.compose(yaml: text, Resolver.basic)
         } catch {
             throw yamlError(error, text: text)
         }
@@ -85,7 +76,162 @@ struct PolicyYAMLReader {
                 }
             }
         }
+        warnings += AllowedHostReachability.warnings(for: document)
         return document
+    }
+
+    // MARK: - Shape
+
+    /// YAML tags the reader accepts on a node of each kind: the standard ones that restate a
+    /// type the policy reads. Whether one fits the field is checked where the field is read.
+    static let scalarTags: Set<String> = [Tag.Name.str, .bool, .int, .float, .null].map(\.rawValue).asSet
+    static let sequenceTags: Set<String> = [Tag.Name.seq.rawValue]
+    static let mappingTags: Set<String> = [Tag.Name.map.rawValue]
+
+    /// Refuses, before the real text is composed, what no policy holds and what would make
+    /// composing it unsafe: a second document, a tag outside the standard scalar, list and mapping
+    /// tags (`!!python/object/apply:os.system`, `!!binary`, `!!set`, local `!tags`), and a mapping
+    /// key that is not a plain scalar.
+    ///
+    /// Why on a copy: Yams checks every mapping for duplicate keys by hashing the keys, and an
+    /// alias is a copy of the node it names, so a key that is an alias to a list of aliases to
+    /// lists (the "billion laughs" shape) is hashed in time exponential in its nesting, which
+    /// hangs the loader. The copy has every alias `*name` turned into the plain scalar `~name`
+    /// (one byte for one, so every line and column stays where it was): it composes in linear
+    /// time, has the same nodes, tags and keys as the real text, and shows alias keys as keys
+    /// starting with `~`. Once no key is an alias or a collection, the real text composes in
+    /// linear time too, because only keys are hashed.
+    private func checkShape(_ text: String) throws(PolicyError) {
+        var bytes = Array(text.utf8)
+        var index = 0
+        while index + 1 < bytes.count {
+            // libyaml's anchor names are ASCII letters, digits, "_" and "-".
+            if bytes[index] == UInt8(ascii: "*"), Self.isAnchorByte(bytes[index + 1]) {
+                bytes[index] = UInt8(ascii: "~")
+            }
+            index += 1
+        }
+        let copy = String(decoding: bytes, as: UTF8.self)
+        let root: Node?
+        do {
+            let parser = try Parser(yaml: copy, resolver: Resolver.basic)
+            root = try parser.nextRoot()
+            if let second = try parser.nextRoot() {
+                throw PolicyError(
+                    .malformedYAML, "the text holds more than one YAML document (a second one starts here).",
+                    at: location(of: second),
+                    hint: "Keep one policy per file: remove the `---` separator and what follows it."
+                )
+            }
+        } catch let error as PolicyError {
+            throw error
+        } catch {
+            throw yamlError(error, text: text, aliasesRenamed: true)
+        }
+        guard let root else { return }
+        var pending: [(node: Node, keyPath: String)] = [(root, "")]
+        while let (node, keyPath) = pending.popLast() {
+            try checkTag(of: node, keyPath: keyPath)
+            switch node {
+            case .scalar, .alias:
+                break
+            case .sequence(let sequence):
+                for (index, item) in sequence.enumerated() {
+                    pending.append((item, "\(keyPath)[\(index)]"))
+                }
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    var name = try checkKey(key, keyPath: keyPath, original: text)
+                    // Keys of ignored sections are anything; a key path must still print on one line.
+                    if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value >= 0x7f || $0 == "\"" }) {
+                        name = Self.shown(name)
+                    }
+                    pending.append((value, keyPath.isEmpty ? name : "\(keyPath).\(name)"))
+                }
+            }
+        }
+    }
+
+    private func checkTag(of node: Node, keyPath: String) throws(PolicyError) {
+        let (raw, allowed): (String, Set<String>)
+        switch node {
+        case .scalar(let scalar): (raw, allowed) = (scalar.tag.rawValue, Self.scalarTags)
+        case .sequence(let sequence): (raw, allowed) = (sequence.tag.rawValue, Self.sequenceTags)
+        case .mapping(let mapping): (raw, allowed) = (mapping.tag.rawValue, Self.mappingTags)
+        case .alias: return
+        }
+        guard !raw.isEmpty, !allowed.contains(raw) else { return }
+        let kind = switch node {
+        case .sequence: "a list"
+        case .mapping: "a mapping"
+        default: "a value"
+        }
+        let standard = Self.scalarTags.contains(raw) || Self.sequenceTags.contains(raw) || Self.mappingTags.contains(raw)
+        throw PolicyError(
+            .wrongType,
+            standard
+                ? "the tag \(Self.shortTag(raw)) marks \(Self.tagMeaning(raw)), but it is on \(kind)."
+                : "the YAML tag \(Self.shortTag(raw)) is not part of the policy format, which reads only plain "
+                    + "strings, numbers, booleans, lists and mappings; no tag is ever applied.",
+            at: location(of: node), keyPath: keyPath.isEmpty ? nil : keyPath,
+            hint: "Remove the tag and write the value itself."
+        )
+    }
+
+    /// The key's text, or an error when it is not a plain scalar (a list, a mapping, an alias).
+    private func checkKey(_ key: Node, keyPath: String, original: String) throws(PolicyError) -> String {
+        let path = keyPath.isEmpty ? nil : keyPath
+        guard case .scalar(let scalar) = key else {
+            throw PolicyError(.wrongType, "a key must be a plain name, found \(describe(key)).", at: location(of: key),
+                              keyPath: path, hint: "Write keys as names, such as `allowed_paths:`.")
+        }
+        try checkTag(of: key, keyPath: keyPath)
+        let utf8 = Array(scalar.string.utf8)
+        if scalar.style == .plain, utf8.count >= 2, utf8[0] == UInt8(ascii: "~"), Self.isAnchorByte(utf8[1]) {
+            // Either an alias in the real text (the copy renamed it) or a key that starts with
+            // "~"; no key of the policy does, so both are refused, each with its own words.
+            let alias = "*" + scalar.string.dropFirst()
+            if original.contains(alias) {
+                throw PolicyError(.wrongType, "the alias \(Self.shown(alias).dropFirst().dropLast()) is used as a key; a key must be a plain name.",
+                                  at: location(of: key), keyPath: path,
+                                  hint: "Write the key's name, such as `allowed_paths:`; aliases may stand for values only.")
+            }
+            throw PolicyError(.unknownKey, "\(Self.shown(scalar.string)) is not a key of the policy.", at: location(of: key),
+                              keyPath: path, hint: "Write keys as names, such as `allowed_paths:`.")
+        }
+        return scalar.string
+    }
+
+    static func isAnchorByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// `!!int` for the standard tags, the text as written otherwise (quoted, shortened, escaped).
+    static func shortTag(_ raw: String) -> String {
+        let prefix = "tag:yaml.org,2002:"
+        let text = raw.hasPrefix(prefix) ? "!!" + raw.dropFirst(prefix.count) : (raw.hasPrefix("!") ? raw : "!<\(raw)>")
+        let shown = text.count > 80 ? String(text.prefix(80)) + "…" : text
+        return HostNameError.quoted(shown).dropFirst().dropLast().description
+    }
+
+    /// What a standard tag says a value is, for messages.
+    static func tagMeaning(_ raw: String) -> String {
+        switch Tag.Name(rawValue: raw) {
+        case .str: "a string"
+        case .bool: "a boolean"
+        case .int: "a whole number"
+        case .float: "a number"
+        case .null: "an empty value"
+        case .seq: "a list"
+        case .map: "a mapping"
+        default: "a type the policy does not read"
+        }
     }
 
     // MARK: - Sections
@@ -112,7 +258,7 @@ struct PolicyYAMLReader {
                     let bare = tld.value.hasPrefix(".") ? String(tld.value.dropFirst()) : tld.value
                     if bare.isEmpty || bare.contains(".") == false && bare.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "-" }) {
                         throw PolicyError(
-                            .invalidValue, "\"\(tld.value)\" is not a domain suffix.", at: tld.location,
+                            .invalidValue, "\(Self.shown(tld.value)) is not a domain suffix.", at: tld.location,
                             keyPath: tld.keyPath, hint: "Write suffixes like \".zip\" or \".xyz\"."
                         )
                     }
@@ -156,7 +302,7 @@ struct PolicyYAMLReader {
                 let name = try string(value, keyPath: path)
                 guard let mode = ApprovalMode(name: name) else {
                     throw PolicyError(
-                        .invalidValue, "\"\(name)\" is not an approval mode.", at: location(of: value), keyPath: path,
+                        .invalidValue, "\(Self.shown(name)) is not an approval mode.", at: location(of: value), keyPath: path,
                         hint: "Use one of: auto, popup, console, reject (tkinter is read as popup)."
                     )
                 }
@@ -228,7 +374,7 @@ struct PolicyYAMLReader {
                 let names = try stringList(value, keyPath: path)
                 for name in names where !Self.isEnvironmentName(name.value) {
                     throw PolicyError(
-                        .invalidValue, "\"\(name.value)\" is not an environment variable name.", at: name.location,
+                        .invalidValue, "\(Self.shown(name.value)) is not an environment variable name.", at: name.location,
                         keyPath: name.keyPath, hint: "Names are letters, digits and underscores, not starting with a digit."
                     )
                 }
@@ -298,6 +444,7 @@ struct PolicyYAMLReader {
             }
             var entry = HostEntry(host: "", keyPath: path, location: location(of: item))
             var sawHost = false
+            var needsInspect: (String, Node)?
             for (key, keyNode, value) in try entries(of: item, keyPath: path) {
                 let keyPath = "\(path).\(key)"
                 switch key {
@@ -312,7 +459,7 @@ struct PolicyYAMLReader {
                         let lowered = scheme.value.lowercased()
                         guard Self.isScheme(lowered) else {
                             throw PolicyError(
-                                .invalidValue, "\"\(scheme.value)\" is not a URL scheme.", at: scheme.location,
+                                .invalidValue, "\(Self.shown(scheme.value)) is not a URL scheme.", at: scheme.location,
                                 keyPath: scheme.keyPath, hint: "Write schemes such as https or http."
                             )
                         }
@@ -348,8 +495,19 @@ struct PolicyYAMLReader {
                         )
                     }
                     entry.ports = ports
+                case "inspect":
+                    entry.inspect = try bool(value, keyPath: keyPath)
+                case "methods":
+                    entry.methods = try methods(value, keyPath: keyPath)
+                    needsInspect = needsInspect ?? (key, keyNode)
+                case "paths":
+                    entry.paths = try pathGlobs(value, keyPath: keyPath)
+                    needsInspect = needsInspect ?? (key, keyNode)
+                case "inject":
+                    entry.inject = try injections(value, keyPath: keyPath)
+                    needsInspect = needsInspect ?? (key, keyNode)
                 default:
-                    throw unknownKey(key, node: keyNode, keyPath: path, known: ["host", "match", "schemes", "ports"])
+                    throw unknownKey(key, node: keyNode, keyPath: path, known: Self.hostEntryKeys)
                 }
             }
             guard sawHost, !entry.host.trimmingWhitespace().isEmpty else {
@@ -358,16 +516,155 @@ struct PolicyYAMLReader {
                     hint: "Write it as {host: api.example.com, schemes: [https], ports: [443]}."
                 )
             }
+            // The proxy sees a request's method, path and headers only when it ends the agent's
+            // TLS for the host; without `inspect` these rules could not be kept, and a rule that
+            // silently allows everything is worse than none.
+            if let (key, keyNode) = needsInspect, !entry.inspect {
+                throw PolicyError(
+                    .invalidValue, "`\(key)` needs `inspect: true` on the same entry: the proxy sees a request's "
+                        + "method, path and headers only for inspected hosts; other hosts are opaque CONNECT tunnels.",
+                    at: location(of: keyNode), keyPath: "\(path).\(key)",
+                    hint: "Add `inspect: true` to this entry, or remove `\(key)`.")
+            }
             result.append(entry)
         }
         return result
+    }
+
+    /// The keys of a mapping entry of `allowed_hosts`.
+    static let hostEntryKeys = ["host", "match", "schemes", "ports", "inspect", "methods", "paths", "inject"]
+
+    /// `methods`: request methods (RFC 9110 tokens), read uppercased; an empty list is refused.
+    private func methods(_ node: Node, keyPath: String) throws(PolicyError) -> [Located<String>] {
+        var result: [Located<String>] = []
+        for method in try stringList(node, keyPath: keyPath) {
+            let upper = method.value.uppercased()
+            guard !upper.isEmpty, upper.utf8.allSatisfy(Self.isTokenByte) else {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(method.value)) is not an HTTP method.", at: method.location,
+                    keyPath: method.keyPath, hint: "Write methods such as GET, POST or DELETE.")
+            }
+            result.append(Located(upper, keyPath: method.keyPath, location: method.location))
+        }
+        guard !result.isEmpty else {
+            throw PolicyError(
+                .invalidValue, "the list of methods is empty, which would refuse every request.", at: location(of: node),
+                keyPath: keyPath, hint: "List the methods to allow, or remove the key to allow any method.")
+        }
+        return result
+    }
+
+    /// `paths`: globs on the path without the query, each starting with `/` (or `*`).
+    private func pathGlobs(_ node: Node, keyPath: String) throws(PolicyError) -> [Located<String>] {
+        let list = try stringList(node, keyPath: keyPath)
+        for glob in list {
+            guard glob.value.hasPrefix("/") || glob.value.hasPrefix("*") else {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(glob.value)) is not a path: a path glob starts with /.",
+                    at: glob.location, keyPath: glob.keyPath, hint: "Write paths such as /v1/chat/completions or /repos/acme/*.")
+            }
+            if glob.value.contains("?") && glob.value.contains("=") {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(glob.value)) looks like it holds a query; paths are matched without the "
+                        + "query (? in a glob is any one character).",
+                    at: glob.location, keyPath: glob.keyPath, hint: "Remove the query part.")
+            }
+            if let bad = glob.value.unicodeScalars.first(where: { $0.value <= 0x20 || $0.value == 0x7f || $0 == "#" }) {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(glob.value)) holds \(bad == "#" ? "#" : "a space or control character"), "
+                        + "which no request path carries.",
+                    at: glob.location, keyPath: glob.keyPath, hint: "Percent-encode it as the request does, or remove it.")
+            }
+            do {
+                _ = try GlobPattern(glob.value)
+            } catch {
+                throw PolicyError(.invalidValue, "\(error.description).", at: glob.location, keyPath: glob.keyPath)
+            }
+        }
+        guard !list.isEmpty else {
+            throw PolicyError(
+                .invalidValue, "the list of paths is empty, which would refuse every request.", at: location(of: node),
+                keyPath: keyPath, hint: "List the paths to allow, or remove the key to allow any path.")
+        }
+        return list
+    }
+
+    /// Headers the proxy must set itself or that belong to one connection: an injected value
+    /// there would change how the request is framed or routed, not who sends it.
+    static let uninjectableHeaders: Set<String> = [
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "upgrade", "expect",
+    ]
+
+    /// `inject`: a list of `{header, value}`.
+    private func injections(_ node: Node, keyPath: String) throws(PolicyError) -> [HeaderInjection] {
+        var result: [HeaderInjection] = []
+        for (index, item) in try items(of: node, keyPath: keyPath).enumerated() {
+            let itemPath = "\(keyPath)[\(index)]"
+            var header: (String, Node)?
+            var value: (String, Node)?
+            for (key, keyNode, valueNode) in try entries(of: item, keyPath: itemPath) {
+                switch key {
+                case "header": header = (try string(valueNode, keyPath: "\(itemPath).header"), valueNode)
+                case "value": value = (try string(valueNode, keyPath: "\(itemPath).value"), valueNode)
+                default: throw unknownKey(key, node: keyNode, keyPath: itemPath, known: ["header", "value"])
+                }
+            }
+            guard let (name, nameNode) = header, let (template, valueNode) = value else {
+                throw PolicyError(
+                    .invalidValue, "the item needs both `header` and `value`.", at: location(of: item), keyPath: itemPath,
+                    hint: "Write it as {header: Authorization, value: \"Bearer ${GITHUB_TOKEN}\"}.")
+            }
+            let lowered = String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+            guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte) else {
+                throw PolicyError(
+                    .invalidValue, "\(Self.shown(name)) is not a header name.", at: location(of: nameNode),
+                    keyPath: "\(itemPath).header", hint: "Write a name such as Authorization or X-Api-Key.")
+            }
+            guard !Self.uninjectableHeaders.contains(lowered), !lowered.hasPrefix("proxy-") else {
+                throw PolicyError(
+                    .invalidValue, "\(name) cannot be injected: it frames or routes the request, and the proxy sets it "
+                        + "itself.", at: location(of: nameNode), keyPath: "\(itemPath).header",
+                    hint: "Inject a credential header such as Authorization or X-Api-Key.")
+            }
+            if result.contains(where: { String($0.header.lowercased().map { $0 == "_" ? "-" : $0 }) == lowered }) {
+                throw PolicyError(
+                    .invalidValue, "\(name) is injected twice on this host.", at: location(of: nameNode),
+                    keyPath: "\(itemPath).header", hint: "Keep one item per header.")
+            }
+            do {
+                result.append(try HeaderInjection(header: name, template: template, keyPath: itemPath,
+                                                  location: location(of: item)))
+            } catch {
+                throw PolicyError(
+                    .invalidValue, "\(error.description).", at: location(of: valueNode), keyPath: "\(itemPath).value",
+                    hint: "Write ${NAME} for a variable of the proxy's environment, such as \"Bearer ${GITHUB_TOKEN}\".")
+            }
+        }
+        guard !result.isEmpty else {
+            throw PolicyError(
+                .invalidValue, "the list of headers to inject is empty.", at: location(of: node), keyPath: keyPath,
+                hint: "List {header, value} items, or remove the key.")
+        }
+        return result
+    }
+
+    /// RFC 9110 §5.6.2 `tchar`: the bytes of a method or header name.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     private func matchMode(_ node: Node, keyPath: String) throws(PolicyError) -> HostMatchMode {
         let name = try string(node, keyPath: keyPath)
         guard let mode = HostMatchMode(rawValue: name.lowercased()) else {
             throw PolicyError(
-                .invalidValue, "\"\(name)\" is not a match mode.", at: location(of: node), keyPath: keyPath,
+                .invalidValue, "\(Self.shown(name)) is not a match mode.", at: location(of: node), keyPath: keyPath,
                 hint: "Use exact or subdomain (the original silently read anything else as exact)."
             )
         }
@@ -381,13 +678,14 @@ struct PolicyYAMLReader {
     }
 
     private func isNull(_ node: Node) -> Bool {
-        guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+        guard case .scalar(let scalar) = node, scalar.style == .plain,
+              scalar.tag.rawValue.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
     private func describe(_ node: Node) -> String {
         switch node {
-        case .scalar(let scalar): isNull(node) ? "nothing (null)" : "the scalar \"\(scalar.string)\""
+        case .scalar(let scalar): isNull(node) ? "nothing (null)" : "the scalar \(Self.shown(scalar.string))"
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .alias: "an alias"
@@ -405,6 +703,7 @@ struct PolicyYAMLReader {
                 hint: keyPath.isEmpty ? "A policy is a mapping such as `allowed_paths: [./workspace]`." : nil
             )
         }
+        try expectTag(of: node, in: [Tag.Name.map], reading: "a mapping", keyPath: keyPath)
         var seen: [String: Node] = [:]
         var result: [(String, Node, Node)] = []
         for (keyNode, value) in mapping {
@@ -415,7 +714,7 @@ struct PolicyYAMLReader {
             let key = scalar.string
             if let first = seen[key] {
                 throw PolicyError(
-                    .invalidValue, "the key \"\(key)\" appears twice (first at line \(first.mark?.line ?? 0)).",
+                    .invalidValue, "the key \(Self.shown(key)) appears twice (first at line \(first.mark?.line ?? 0)).",
                     at: location(of: keyNode), keyPath: keyPath.isEmpty ? nil : keyPath,
                     hint: "YAML keeps only one of them; merge the two into one entry."
                 )
@@ -433,11 +732,12 @@ struct PolicyYAMLReader {
         guard case .sequence(let sequence) = node else {
             var hint: String?
             if case .scalar(let scalar) = node {
-                hint = "Write a list: \(keyPath.split(separator: ".").last ?? ""): [\"\(scalar.string)\"]."
+                hint = "Write a list: \(keyPath.split(separator: ".").last ?? ""): [\(Self.shown(scalar.string))]."
             }
             throw PolicyError(.wrongType, "expected a list, found \(describe(node)).", at: location(of: node),
                               keyPath: keyPath, hint: hint)
         }
+        try expectTag(of: node, in: [Tag.Name.seq], reading: "a list", keyPath: keyPath)
         return Array(sequence)
     }
 
@@ -459,33 +759,69 @@ struct PolicyYAMLReader {
             throw PolicyError(.invalidValue, "the value contains a NUL character.", at: location(of: node),
                               keyPath: keyPath)
         }
+        try expectTag(of: node, in: [], reading: "a string", keyPath: keyPath)
         return scalar.string
     }
 
+    /// A scalar's text for a field of another type (`bool`, `integer`, `number`): `!!str` (which a
+    /// quoted value carries too, so the two cannot be told apart) or the field's own tags.
+    private func scalarText(_ node: Node, keyPath: String, tags: [Tag.Name], reading: String) throws(PolicyError) -> String {
+        guard case .scalar(let scalar) = node, !isNull(node) else {
+            throw PolicyError(.wrongType, "expected \(reading), found \(describe(node)).", at: location(of: node),
+                              keyPath: keyPath)
+        }
+        if scalar.string.contains("\0") {
+            throw PolicyError(.invalidValue, "the value contains a NUL character.", at: location(of: node),
+                              keyPath: keyPath)
+        }
+        try expectTag(of: node, in: tags, reading: reading, keyPath: keyPath)
+        return scalar.string
+    }
+
+    /// Refuses a standard tag that contradicts the type read here (`!!int` on a path, `!!str` on a
+    /// list). Untagged nodes pass, and so does `!!str` on any scalar: a quoted value carries it
+    /// too. Every other tag was refused by `checkShape` already.
+    private func expectTag(of node: Node, in allowed: [Tag.Name], reading: String, keyPath: String) throws(PolicyError) {
+        let raw: String
+        switch node {
+        case .scalar(let scalar): raw = scalar.tag.rawValue
+        case .sequence(let sequence): raw = sequence.tag.rawValue
+        case .mapping(let mapping): raw = mapping.tag.rawValue
+        case .alias: return
+        }
+        if raw.isEmpty || allowed.contains(Tag.Name(rawValue: raw)) { return }
+        if case .scalar = node, raw == Tag.Name.str.rawValue { return }
+        throw PolicyError(
+            .wrongType, "the tag \(Self.shortTag(raw)) marks \(Self.tagMeaning(raw)), but \(reading) is expected here.",
+            at: location(of: node), keyPath: keyPath.isEmpty ? nil : keyPath,
+            hint: "Remove the tag; a policy value needs none."
+        )
+    }
+
     private func bool(_ node: Node, keyPath: String) throws(PolicyError) -> Bool {
-        let text = try string(node, keyPath: keyPath)
+        let text = try scalarText(node, keyPath: keyPath, tags: [Tag.Name.bool], reading: "true or false")
         switch text.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
         default:
-            throw PolicyError(.wrongType, "expected true or false, found \"\(text)\".", at: location(of: node),
+            throw PolicyError(.wrongType, "expected true or false, found \(Self.shown(text)).", at: location(of: node),
                               keyPath: keyPath)
         }
     }
 
     private func integer(_ node: Node, keyPath: String) throws(PolicyError) -> Int {
-        let text = try string(node, keyPath: keyPath)
+        let text = try scalarText(node, keyPath: keyPath, tags: [Tag.Name.int], reading: "a whole number")
         guard let value = Int(text.replacingUnderscores()) else {
-            throw PolicyError(.wrongType, "expected a whole number, found \"\(text)\".", at: location(of: node),
+            throw PolicyError(.wrongType, "expected a whole number, found \(Self.shown(text)).", at: location(of: node),
                               keyPath: keyPath)
         }
         return value
     }
 
     private func number(_ node: Node, keyPath: String) throws(PolicyError) -> Double {
-        let text = try string(node, keyPath: keyPath)
+        let text = try scalarText(node, keyPath: keyPath, tags: [Tag.Name.int, Tag.Name.float], reading: "a number")
         guard let value = Double(text.replacingUnderscores()), value.isFinite else {
-            throw PolicyError(.wrongType, "expected a number, found \"\(text)\".", at: location(of: node),
+            throw PolicyError(.wrongType, "expected a number, found \(Self.shown(text)).", at: location(of: node),
                               keyPath: keyPath)
         }
         return value
@@ -497,7 +833,7 @@ struct PolicyYAMLReader {
             return bytes
         }
         throw PolicyError(
-            .invalidValue, "\"\(text)\" is not a usable size.", at: location(of: node), keyPath: keyPath,
+            .invalidValue, "\(Self.shown(text)) is not a usable size.", at: location(of: node), keyPath: keyPath,
             hint: "Write a size such as 512m, 1g or 65536k (at least \(minimum) bytes)."
         )
     }
@@ -506,24 +842,28 @@ struct PolicyYAMLReader {
         let section = keyPath.isEmpty ? "the policy" : "`\(keyPath)`"
         let suggestion = EditDistance.nearest(to: key, in: known + (keyPath.isEmpty ? Array(Self.acknowledgedTopLevelKeys.keys) : []))
         return PolicyError(
-            .unknownKey, "\"\(key)\" is not a key of \(section).", at: location(of: node),
+            .unknownKey, "\(Self.shown(key)) is not a key of \(section).", at: location(of: node),
             keyPath: keyPath.isEmpty ? nil : keyPath,
             hint: suggestion.map { "Did you mean \"\($0)\"?" } ?? "Known keys: \(known.joined(separator: ", "))."
         )
     }
 
-    private func yamlError(_ error: any Error, text: String) -> PolicyError {
+    /// A Yams error as a `PolicyError` at the line and column it names. `aliasesRenamed`: the
+    /// error came from `checkShape`'s copy, whose aliases read `~name`.
+    private func yamlError(_ error: any Error, text: String, aliasesRenamed: Bool = false) -> PolicyError {
         guard let yamlError = error as? YamlError else {
-            return PolicyError(.malformedYAML, "the text is not valid YAML (\(error)).", at: SourceLocation(file: file))
+            return PolicyError(.malformedYAML, "the text is not valid YAML (\(error)).", at: startOfText,
+                               hint: "Check the policy with a YAML linter.")
         }
         switch yamlError {
         case .duplicatedKeysInMapping(let duplicates, let context):
             // Yams reports the mapping, not the repeated key; find the key's second line so the
             // message points where the person has to look.
-            let key = duplicates.first ?? "?"
+            var key = duplicates.first ?? "?"
+            if aliasesRenamed, key.hasPrefix("~"), text.contains("*" + key.dropFirst()) { key = "*" + key.dropFirst() }
             let line = Self.lineOfSecondOccurrence(ofKey: key, in: text) ?? context.mark.line
             return PolicyError(
-                .invalidValue, "the key \"\(key)\" appears twice.", at: SourceLocation(file: file, line: line, column: 1),
+                .invalidValue, "the key \(Self.shown(key)) appears twice.", at: SourceLocation(file: file, line: line, column: 1),
                 hint: "YAML keeps only one of them; merge the two into one entry."
             )
         case .scanner(let context, let problem, let mark, _),
@@ -535,12 +875,34 @@ struct PolicyYAMLReader {
                 at: SourceLocation(file: file, line: mark.line, column: mark.column),
                 hint: "Check the indentation and quoting on that line."
             )
-        case .reader(let problem, _, _, _):
-            return PolicyError(.malformedYAML, "the text cannot be read: \(problem).", at: SourceLocation(file: file),
-                               hint: "Save the policy as UTF-8 text.")
+        case .reader(let problem, let offset, let value, _):
+            // `offset` counts bytes from the start (libyaml's reader); columns count characters.
+            var location = startOfText
+            if let offset {
+                var line = 1
+                var column = 1
+                for byte in text.utf8.prefix(offset) {
+                    if byte == UInt8(ascii: "\n") {
+                        line += 1
+                        column = 1
+                    } else if byte & 0xc0 != 0x80 {
+                        column += 1
+                    }
+                }
+                location = SourceLocation(file: file, line: line, column: column)
+            }
+            let character = value == -1 ? "" : " (U+\(String(value, radix: 16, uppercase: true)))"
+            return PolicyError(.malformedYAML, "the text cannot be read: \(problem)\(character).", at: location,
+                               hint: "Remove the character, or write it as an escape inside double quotes (\"\\u0007\").")
         default:
-            return PolicyError(.malformedYAML, "the text is not valid YAML (\(yamlError)).", at: SourceLocation(file: file))
+            return PolicyError(.malformedYAML, "the text is not valid YAML (\(yamlError)).", at: startOfText,
+                               hint: "Check the policy with a YAML linter.")
         }
+    }
+
+    /// Line 1, column 1 of the text: where an error that names no position is reported.
+    private var startOfText: SourceLocation {
+        SourceLocation(file: file, line: 1, column: 1)
     }
 
     /// The line (from 1) where `key:` starts a mapping entry for the second time, if it does.
@@ -559,6 +921,16 @@ struct PolicyYAMLReader {
         return nil
     }
 
+    /// User text as a message shows it: in quotes, control characters and quotes escaped (a
+    /// message stays one line and cannot forge another), cut after 80 characters.
+    static func shown(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > 80 else { return HostNameError.quoted(text) }
+        var cut = ""
+        cut.unicodeScalars.append(contentsOf: scalars.prefix(80))
+        return String(HostNameError.quoted(cut).dropLast()) + "…\""
+    }
+
     static func isEnvironmentName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
             return false
@@ -570,6 +942,10 @@ struct PolicyYAMLReader {
         guard let first = text.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
         return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0) }
     }
+}
+
+extension Sequence where Element: Hashable {
+    fileprivate var asSet: Set<Element> { Set(self) }
 }
 
 extension String {

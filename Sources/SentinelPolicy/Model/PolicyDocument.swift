@@ -70,6 +70,17 @@ public struct HostEntry: Sendable, Hashable {
     public var keyPath: String
     /// Where the entry was written.
     public var location: SourceLocation?
+    /// `inspect: true`: the proxy ends the agent's TLS for this host with a certificate from the
+    /// Sentinel CA, decides every request inside by `methods` and `paths`, adds `inject`, and
+    /// opens its own verified TLS connection upstream. Other hosts stay plain CONNECT tunnels.
+    public var inspect: Bool
+    /// `methods` (uppercased): the request methods allowed; `nil` means any. Needs `inspect`.
+    public var methods: [Located<String>]?
+    /// `paths`: globs on the request path without its query; `nil` means any. Needs `inspect`.
+    public var paths: [Located<String>]?
+    /// `inject`: headers the proxy sets on every request to this host, replacing any the agent
+    /// sent under that name. Needs `inspect`.
+    public var inject: [HeaderInjection]
 
     /// Creates an entry.
     public init(
@@ -78,7 +89,11 @@ public struct HostEntry: Sendable, Hashable {
         schemes: Set<String>? = nil,
         ports: Set<Int>? = nil,
         keyPath: String,
-        location: SourceLocation? = nil
+        location: SourceLocation? = nil,
+        inspect: Bool = false,
+        methods: [Located<String>]? = nil,
+        paths: [Located<String>]? = nil,
+        inject: [HeaderInjection] = []
     ) {
         self.host = host
         self.match = match
@@ -86,6 +101,139 @@ public struct HostEntry: Sendable, Hashable {
         self.ports = ports
         self.keyPath = keyPath
         self.location = location
+        self.inspect = inspect
+        self.methods = methods
+        self.paths = paths
+        self.inject = inject
+    }
+}
+
+/// One `inject` item of an inspected `allowed_hosts` entry: a header the proxy sets on every
+/// request, whose value may name variables of the proxy's own environment (`Bearer ${TOKEN}`).
+///
+/// The value is a template, never the secret: the secret is read from the proxy's environment
+/// when the proxy starts, so it is never in the policy, the sandbox, a record or a message.
+public struct HeaderInjection: Sendable, Hashable {
+    /// One piece of a value template.
+    public enum Part: Sendable, Hashable {
+        /// Text written as is.
+        case literal(String)
+        /// `${NAME}`: the value of an environment variable of the proxy.
+        case variable(String)
+    }
+
+    /// The header name as written (`Authorization`).
+    public var header: String
+    /// The value as written (`Bearer ${GITHUB_TOKEN}`); it names variables, never holds them.
+    public var template: String
+    /// The template, split into text and variables.
+    public var parts: [Part]
+    /// The key path of the item, e.g. `allowed_hosts[2].inject[0]`.
+    public var keyPath: String
+    /// Where the item was written.
+    public var location: SourceLocation?
+
+    /// Why a value template cannot be read.
+    public struct TemplateError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// One sentence.
+        public var description: String
+    }
+
+    /// Creates an item, reading `template`.
+    /// - Throws: `TemplateError` for `${` without `}`, a name that is not `[A-Za-z_][A-Za-z0-9_]*`,
+    ///   or a control character (a CR or LF would end the header and start another).
+    public init(header: String, template: String, keyPath: String, location: SourceLocation? = nil) throws(TemplateError) {
+        self.header = header
+        self.template = template
+        self.keyPath = keyPath
+        self.location = location
+        self.parts = try Self.parse(template)
+    }
+
+    /// The variables the template names, in order, each once.
+    public var variables: [String] {
+        var seen: [String] = []
+        for case .variable(let name) in parts where !seen.contains(name) { seen.append(name) }
+        return seen
+    }
+
+    /// The value with every `${NAME}` replaced from `environment`.
+    /// - Returns: the value, or the first variable that is unset or empty.
+    public func render(_ environment: [String: String]) -> Result<String, MissingVariable> {
+        var value = ""
+        for part in parts {
+            switch part {
+            case .literal(let text):
+                value += text
+            case .variable(let name):
+                guard let found = environment[name], !found.isEmpty else {
+                    return .failure(MissingVariable(name: name, isEmpty: environment[name] != nil))
+                }
+                // A secret with a line break would end the header early and start another one.
+                guard !found.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) else {
+                    return .failure(MissingVariable(name: name, isEmpty: false, hasControlCharacter: true))
+                }
+                value += found
+            }
+        }
+        return .success(value)
+    }
+
+    /// A variable `render` could not use (its name only: never its value).
+    public struct MissingVariable: Error, Sendable, Hashable {
+        /// The variable's name.
+        public var name: String
+        /// Whether it is set but empty (an empty credential is as useless as none).
+        public var isEmpty: Bool
+        /// Whether its value holds a control character (a line break), which a header cannot carry.
+        public var hasControlCharacter = false
+    }
+
+    static func parse(_ template: String) throws(TemplateError) -> [Part] {
+        if let bad = template.unicodeScalars.first(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) {
+            throw TemplateError(description: "the value holds the control character U+"
+                + String(bad.value, radix: 16, uppercase: true) + ", which a header cannot carry")
+        }
+        var parts: [Part] = []
+        var literal = ""
+        var rest = Substring(template)
+        while let dollar = rest.range(of: "${") {
+            literal += rest[..<dollar.lowerBound]
+            let afterOpen = rest[dollar.upperBound...]
+            guard let close = afterOpen.firstIndex(of: "}") else {
+                throw TemplateError(description: "\"${\" has no closing \"}\"")
+            }
+            let name = String(afterOpen[..<close])
+            guard isVariableName(name) else {
+                throw TemplateError(description: "\"${\(name)}\" does not name an environment variable (letters, digits and _, "
+                    + "not starting with a digit)")
+            }
+            if !literal.isEmpty { parts.append(.literal(literal)) }
+            literal = ""
+            parts.append(.variable(name))
+            rest = afterOpen[afterOpen.index(after: close)...]
+        }
+        literal += rest
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        return parts
+    }
+
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(48...57).contains(first) else { return false }
+        return name.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
+}
+
+extension Substring {
+    fileprivate func range(of needle: String) -> Range<Index>? {
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].hasPrefix(needle) {
+                return index..<self.index(index, offsetBy: needle.count)
+            }
+            index = self.index(after: index)
+        }
+        return nil
     }
 }
 

@@ -341,9 +341,11 @@ public enum AddressClassifier {
         func consider(_ value: UInt32, _ kind: IPv4Embedding) {
             let inner = IPAddress(ipv4: value)
             let category = lookupV4(value)
+            // The embedded address is reported even when it is public: blocked_ips and
+            // blocked_hosts must see 93.184.216.34 in ::ffff:93.184.216.34 (issue 14).
             let candidate = AddressClassification(
                 address: address, category: category?.category ?? .publicUnicast,
-                range: category?.network, embedded: category == nil ? nil : EmbeddedIPv4(address: inner, kind: kind))
+                range: category?.network, embedded: EmbeddedIPv4(address: inner, kind: kind))
             if best == nil || candidate.category.severity > best!.category.severity {
                 best = candidate
             }

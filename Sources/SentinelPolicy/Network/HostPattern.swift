@@ -63,19 +63,35 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
         if base.contains("*") {
             throw fail(.misplacedWildcard, "\"*\" may appear only alone or as a leading \"*.\" (as in *.example.com)")
         }
+        if base.isEmpty, let form {
+            let (prefix, what) = form == .subdomainsOnly("") ? ("*.", "wildcard") : (".", "leading dot")
+            throw fail(.invalidHost, "\(HostNameError.quoted(entry)) has no domain after the \(what), so it matches "
+                + "nothing; write \(prefix)example.com for the names under example.com")
+        }
         let host: NormalizedHost
         do {
             host = try HostName.normalize(String(base))
         } catch {
-            throw fail(.invalidHost, error.description)
+            if let port = HostPattern.portSuffix(of: base) {
+                throw fail(.namesPort, HostPattern.portReason(entry: entry, host: port.host, port: port.digits))
+            }
+            // Also an IDNA result with an empty label: a name of ignored characters (U+200B,
+            // U+00AD) or of ideographic full stops maps to nothing.
+            let nothing = error.code == .empty || error.code == .emptyLabel
+                || (error.code == .idnaFailed && error.reason.contains(IDNA.describe(0x1)))
+            throw fail(.invalidHost, error.description
+                + (nothing ? ", so the entry names no host and matches nothing" : "")
+                + "; write a host name as it appears in a URL (api.example.com) or an IP address")
         }
         switch (host, form) {
         case (.address(let address), nil):
+            try HostPattern.checkReachable(address, entry: entry, fail: fail)
             kind = .address(address)
             return
         case (.address, _?):
             throw fail(.wildcardOnAddress, "a wildcard or leading dot needs a domain name, not an IP address")
         case (.name(let name), nil):
+            try HostPattern.checkLabels(name, entry: entry, fail: fail)
             if match == .exact {
                 kind = .exact(name)
                 return
@@ -83,12 +99,93 @@ public struct HostPattern: Hashable, Sendable, CustomStringConvertible {
             try HostPattern.checkWildcardBase(name, fail: fail)
             kind = .domainAndSubdomains(name)
         case (.name(let name), .subdomainsOnly?):
+            try HostPattern.checkLabels(name, entry: entry, fail: fail)
             try HostPattern.checkWildcardBase(name, fail: fail)
+            // A name under the base needs at least one more label and a dot: "x." + base.
+            guard name.utf8.count + 2 <= 253 else {
+                throw fail(.matchesNothing, "every name under \(name) would be longer than the 253 octets a host name "
+                    + "may have, so the wildcard matches nothing; list the host itself without \"*.\"")
+            }
             kind = .subdomainsOnly(name)
         case (.name(let name), _?):
+            try HostPattern.checkLabels(name, entry: entry, fail: fail)
             try HostPattern.checkWildcardBase(name, fail: fail)
             kind = .domainAndSubdomains(name)
         }
+    }
+
+    // MARK: - Entries that could never allow anything
+
+    /// Refuses an address that the address gate denies whatever the policy says (cloud
+    /// metadata, the unspecified, multicast, broadcast, reserved, documentation, benchmarking,
+    /// transition and discard-only ranges, also when carried inside an IPv6 address): the entry
+    /// would look like an allowance and never be one. Private-network addresses are not refused
+    /// here, because `network_failsafe.allow_private_network` can open them.
+    static func checkReachable(_ address: IPAddress, entry: String,
+                               fail: (HostPatternError.Code, String) -> HostPatternError) throws(HostPatternError) {
+        let classification = AddressClassifier.classify(address)
+        guard classification.category.isAlwaysBlocked else { return }
+        // "0" and "0x7f.1" are addresses only in the C library's reading; say which one.
+        let reading = address.description == entry || "[\(address)]" == entry
+            ? "" : "\(HostNameError.quoted(entry)) is the address \(address) (as the C library reads it), and "
+        throw fail(.alwaysDenied, reading + "\(classification.description), which is denied whatever the policy says, "
+            + "so the entry can never allow anything; remove it (reach the service by a name that resolves to a "
+            + "public address, and list that name)")
+    }
+
+    /// Refuses a name with an `xn--` label that is not valid punycode for a valid internationalised
+    /// label (`xn--`, `xn--zz`, an A-label of an upper-case or unnormalised U-label): IDNA-aware
+    /// clients never send such a name, so the entry would match nothing anyone asks for. Names are
+    /// checked only here, for entries: request hosts are compared byte for byte with the entries,
+    /// so refusing the entry is enough.
+    static func checkLabels(_ name: String, entry: String,
+                            fail: (HostPatternError.Code, String) -> HostPatternError) throws(HostPatternError) {
+        guard name.split(separator: ".").contains(where: { $0.hasPrefix("xn--") }) else { return }
+        // Without ICU (a build that lacks it) the label cannot be decoded; an unverified A-label
+        // still allows only the bytes written, so it is left as it is rather than refused.
+        guard IDNA.isAvailable else { return }
+        let converted: String
+        do {
+            converted = try IDNA.toASCII(name, host: entry)
+        } catch {
+            throw fail(.invalidIDNA, "\(name) is not a valid internationalised name (\(error.reason)), so no host can "
+                + "match it; write the name in Unicode (bücher.example) or its correct punycode (xn--bcher-kva.example)")
+        }
+        guard converted == name else {
+            throw fail(.invalidIDNA, "\(name) is not in the form IDNA gives it (that is \(converted)), so no host can "
+                + "match it; write \(converted)")
+        }
+    }
+
+    /// `host` and the digits after its last `:` when `text` looks like `host:port` or
+    /// `[v6]:port` (a port written inside the host), `nil` otherwise.
+    static func portSuffix(of text: Substring) -> (host: String, digits: String)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let host = text[..<colon]
+        let digits = text[text.index(after: colon)...]
+        guard !host.isEmpty, !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        // One colon for a name or IPv4 address; an IPv6 address must be in brackets.
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]") else { return nil }
+        } else if host.contains(":") {
+            return nil
+        }
+        return (String(host), String(digits))
+    }
+
+    /// Why `host:port` is refused, with the mapping form to write instead.
+    static func portReason(entry: String, host: String, port digits: String) -> String {
+        var reason = "\(HostNameError.quoted(entry)) writes a port inside the host"
+        var port = digits
+        if let value = Int(digits), (1...65_535).contains(value) {
+            port = String(value)
+        } else {
+            reason += ", and \(digits.count > 12 ? String(digits.prefix(12)) + "…" : digits) is not a port (ports are 1–65535)"
+            port = "443"
+        }
+        // YAML would read `[v6]` in a flow mapping as a list: quote what is not a plain name.
+        let plain = host.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "." || $0 == "-" }
+        return reason + "; write {host: \(plain ? host : "\"\(host)\""), ports: [\(port)]}"
     }
 
     /// Whether `host` matches, label by label: `evilexample.com` and `example.com.evil.com`
@@ -193,6 +290,15 @@ public struct HostPatternError: Error, Hashable, Sendable, CustomStringConvertib
         case containsPublicSuffix
         /// A wildcard over a wildcard-DNS service (`*.nip.io`).
         case wildcardDNSService
+        /// An address in a category the address gate always denies (cloud metadata, `0.0.0.0`,
+        /// multicast, documentation ranges…): the entry could never allow anything.
+        case alwaysDenied
+        /// An `xn--` label that is not valid punycode of a valid internationalised label.
+        case invalidIDNA
+        /// A wildcard that no host name can match (every name under its base would be too long).
+        case matchesNothing
+        /// A port written inside the host (`example.com:443`) instead of in `ports`.
+        case namesPort
     }
 
     /// What was wrong.

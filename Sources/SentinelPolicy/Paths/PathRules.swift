@@ -103,9 +103,14 @@ public struct PathRules: Sendable, Hashable {
     ///   - access: read or write.
     ///   - workingDirectory: the absolute working directory of the process that will open it.
     ///   - processID: the process whose `/proc/self` and `/dev/fd` are meant (`nil`: this one).
-    public func check(_ path: String, access: FileAccess, workingDirectory: String, processID: Int32? = nil) -> Verdict {
-        // Only a write looks at the hard-link count (below), so a read does not pay for it.
-        let countingLinks = access == .write
+    ///   - entryOnly: the write changes a directory entry (unlink, rename, link), not the file's
+    ///     contents: the hard-link rule, which keeps a link to a file outside from being written
+    ///     through, does not apply.
+    public func check(
+        _ path: String, access: FileAccess, workingDirectory: String, processID: Int32? = nil, entryOnly: Bool = false
+    ) -> Verdict {
+        // Only a write of contents looks at the hard-link count (below), so nothing else pays for it.
+        let countingLinks = access == .write && !entryOnly
         let ownProcess = processID == nil || processID == getpid()
         // The common case, a path without symlinks in this process's view, is decided on the bytes
         // of the canonical path, which never become a String unless a message needs them.

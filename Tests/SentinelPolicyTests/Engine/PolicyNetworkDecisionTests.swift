@@ -11,7 +11,6 @@ import Testing
           - pypi.example.org
           - {host: "*.cdn.example.net", ports: [443]}
           - {host: .squid.example, match: exact}
-          - {host: 203.0.113.10, ports: [8080]}
           - {host: rebind.example.com}
           - {host: multi.example.com}
           - {host: meta.example.com}
@@ -64,6 +63,7 @@ import Testing
         Case(url: "https://cdn.example.net/x", allowed: false, rule: "default:allowed_hosts"),
         Case(url: "https://squid.example/", allowed: true, rule: "allowed_hosts[3]"),
         Case(url: "https://a.squid.example/", allowed: true, rule: "allowed_hosts[3]"),
+        // A documentation address: always denied (and refused as an allowed_hosts entry when a policy loads).
         Case(url: "http://203.0.113.10:8080/", allowed: false, rule: "builtin:special-address"),
         Case(url: "http://multi.example.com/", allowed: false, rule: "network_failsafe.allow_private_network"),
         Case(url: "http://meta.example.com/latest/meta-data", allowed: false, rule: "builtin:cloud-metadata"),

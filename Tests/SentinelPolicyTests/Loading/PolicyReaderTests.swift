@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import Testing
 @testable import SentinelPolicy
 
@@ -56,7 +58,7 @@ import Testing
         Malformed(name: "list at the top", yaml: "- ./workspace\n", code: .wrongType, line: 1, keyPath: nil,
                   fragment: "expected a mapping"),
         Malformed(name: "two documents", yaml: "allowed_paths: [a]\n---\nallowed_paths: [b]\n", code: .malformedYAML,
-                  line: 0, keyPath: nil, fragment: "more than one YAML document"),
+                  line: 3, keyPath: nil, fragment: "more than one YAML document"),
         Malformed(name: "null list item", yaml: "blocked_paths:\n  -\n", code: .wrongType, line: 2,
                   keyPath: "blocked_paths[0]", fragment: "expected a string"),
     ]
@@ -160,5 +162,38 @@ import Testing
     @Test(arguments: ["", "m", "1.5g", "-1m", "12x", "99999999999999999999g"])
     func badSizesAreRefused(_ text: String) {
         #expect(ByteSize.parse(text) == nil)
+    }
+
+    @Test("errors from the YAML reader name their line and column")
+    func readerErrorsAreLocated() throws {
+        let error = try #require(throws: PolicyError.self) {
+            try PolicyLoader(environment: [:]).parse("allowed_paths: [a]\nblocked_paths: [b\u{7}]\n", name: "sentinel.yaml")
+        }
+        #expect(error.location == SourceLocation(file: "sentinel.yaml", line: 2, column: 18), "\(error)")
+        #expect(error.message.contains("control characters are not allowed"), "\(error)")
+    }
+
+    @Test("a file that is not UTF-8 is refused at the first bad byte")
+    func invalidUTF8IsLocated() throws {
+        let path = NSTemporaryDirectory() + "sentinel-utf8-\(UUID().uuidString).yaml"
+        defer { unlink(path) }
+        #expect(FileManager.default.createFile(
+            atPath: path, contents: Data(Array("allowed_paths: [a]\nblocked_paths: [é".utf8) + [0xff] + Array("]\n".utf8))))
+        let error = try #require(throws: PolicyError.self) { try PolicyLoader(environment: [:]).load(path: path) }
+        #expect(error.location == SourceLocation(file: path, line: 2, column: 18), "\(error)")
+        #expect(error.message.contains("0xFF"), "\(error)")
+    }
+
+    @Test("a value quoted in a message keeps the message on one line", arguments: [
+        "approval:\n  mode: \"auto\\nwarning: approved\"\n", "sandbox: {memory: \"1g\\r\\n\"}\n",
+        "allowed_path\ts: [a]\n", "\"allowed_paths\\n\": [a]\n",
+        "approval: {mode: \"\(String(repeating: "x", count: 500))\"}\n",
+    ])
+    func messagesStayOnOneLine(_ yaml: String) throws {
+        let error = try #require(throws: PolicyError.self) {
+            try PolicyLoader(environment: [:]).parse(yaml, name: "sentinel.yaml")
+        }
+        #expect(!error.description.unicodeScalars.contains { $0.value < 0x20 }, "\(error)")
+        #expect(error.description.count < 400, "a long value is cut: \(error)")
     }
 }

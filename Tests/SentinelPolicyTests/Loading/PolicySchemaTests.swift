@@ -49,6 +49,9 @@ import Testing
         "network_failsafe: {socket_connect: yes, blocked_ips: [10.0.0.0/8]}\n",
         "approval: {mode: tkinter, timeout_seconds: 5}\nsandbox: {memory: 1g, env_allow: [OPENAI_API_KEY]}\n",
         "judge: {model: llama-guard3}\n",
+        "allowed_hosts:\n  - {host: api.github.com, inspect: true, methods: [GET, POST], paths: [\"/repos/acme/*\"],"
+            + " inject: [{header: Authorization, value: \"Bearer ${GITHUB_TOKEN}\"}]}\n",
+        "allowed_hosts:\n  - {host: api.example.com, inspect: false}\n",
     ]
 
     static let invalid = [
@@ -64,6 +67,12 @@ import Testing
         "sandbox: {env_allow: [MY-VAR]}\n",
         "allowed_commands:\n  - {args_deny: [push]}\n",
         "- ./workspace\n",
+        "allowed_hosts:\n  - {host: api.github.com, methods: [GET]}\n",
+        "allowed_hosts:\n  - {host: api.github.com, inspect: false, paths: [/x]}\n",
+        "allowed_hosts:\n  - {host: api.github.com, inspect: true, methods: []}\n",
+        "allowed_hosts:\n  - {host: api.github.com, inspect: true, paths: [x/y]}\n",
+        "allowed_hosts:\n  - {host: api.github.com, inspect: true, inject: [{header: Authorization}]}\n",
+        "allowed_hosts:\n  - {host: api.github.com, inspect: true, inject: [{header: \"Bad Name\", value: x}]}\n",
     ]
 
     @Test(.requires(pythonWithJSONSchema))

@@ -138,6 +138,9 @@ import Testing
             document: PolicyLoader(environment: [:]).parse("allowed_paths: [./workspace]\nallow_hardlinked_writes: true\n"),
             context: PolicyContext(baseDirectory: base, homeDirectory: root))
         #expect(lenient.checkPath("workspace/linked.txt", access: .write, workingDirectory: base).isAllowed)
+        // Removing or renaming the name changes no contents: allowed; writing through it still is not.
+        #expect(policy.checkPath("workspace/linked.txt", access: .write, workingDirectory: base, entryOnly: true).isAllowed)
+        #expect(!policy.checkPath(root + "/outside/target.txt", access: .write, workingDirectory: base, entryOnly: true).isAllowed)
     }
 
     @Test func readOnlyPathsReadButDoNotWrite() {

@@ -6,6 +6,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The event loops every test server and client runs on (the proxy has its own).
@@ -37,6 +38,8 @@ final class TestOrigin: Sendable {
         /// Records every byte like `recording` but never answers, so the proxy's response to
         /// the client can only come from the proxy itself.
         case silent
+        /// `http` inside TLS with this server context: the destination of an inspected host.
+        case https(NIOSSLContext)
     }
 
     /// The address it listens on.
@@ -94,9 +97,14 @@ final class TestOrigin: Sendable {
                     switch mode {
                     case .echo: try channel.pipeline.syncOperations.addHandler(EchoHandler())
                     case .http: try channel.pipeline.syncOperations.addHandler(HTTPOriginHandler(counters: counters))
+                    case .https(let tls):
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        try channel.pipeline.syncOperations.addHandler(HTTPOriginHandler(counters: counters))
                     case .recording, .silent:
+                        var answers = false
+                        if case .recording = mode { answers = true }
                         try channel.pipeline.syncOperations.addHandler(
-                            RecordingHandler(counters: counters, answers: mode == .recording))
+                            RecordingHandler(counters: counters, answers: answers))
                     }
                 }
             }
@@ -165,6 +173,14 @@ private final class HTTPOriginHandler: ChannelInboundHandler {
         }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)))
             .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client is done sending (a FIN, or a TLS close_notify): like a real server, close
+        // rather than hold the connection open.
+        if let event = event as? ChannelEvent, event == .inputClosed, !answered {
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,0 +1,160 @@
+// Inspected hosts from inside a native sandbox (`--network proxied`): the run's proxy injects a
+// credential that only the proxy's environment holds; the sandbox gets the Sentinel CA and the
+// variables that point TLS clients at it, and nowhere in the sandbox (its environment,
+// /proc/*/environ and cmdline, the files under /run, /tmp, /workspace, /dev/shm) is the
+// credential. The TLS origin listens on 127.0.0.2 of the host, with a test CA made here.
+
+import Foundation
+import Glibc
+import SentinelTestSupport
+import Testing
+
+@Suite(
+    "sentinel-isolate --network proxied: inspected hosts", .serialized, .requires(.root),
+    .requires(.executable("openssl", package: "openssl")), .requires(.executable("curl", package: "curl")))
+struct IsolateInspectionTests {
+    static let secret = "ghp_IsolateSecret_7d2e51c0"
+
+    /// The origin: answers `authorized` when the proxy's credential arrived and nothing else,
+    /// and never echoes a header (the answer reaches the sandbox).
+    static let origin = """
+        import socket, ssl, sys, threading
+        certificate, key, secret = sys.argv[1:4]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate, key)
+        listener = socket.socket(); listener.bind(("127.0.0.2", 0)); listener.listen(16)
+        print(listener.getsockname()[1], flush=True)
+        def handle(raw):
+            try:
+                connection = context.wrap_socket(raw, server_side=True)
+                head = b""
+                while b"\\r\\n\\r\\n" not in head:
+                    data = connection.recv(65536)
+                    if not data: return
+                    head += data
+                lines = head.decode().split("\\r\\n")
+                values = [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("authorization:")]
+                body = "authorized" if values == ["Bearer " + secret] else "unauthorized: %d header(s)" % len(values)
+                connection.sendall(("HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s"
+                                    % (len(body), body)).encode())
+                connection.close()
+            except Exception:
+                raw.close()
+        while True:
+            raw, _ = listener.accept()
+            threading.Thread(target=handle, args=(raw,), daemon=True).start()
+        """
+
+    @Test("The credential reaches the destination and is nowhere in the sandbox", arguments: Caller.allCases)
+    func theCredentialStaysOutside(caller: Caller) throws {
+        let scratch = try Scratch(for: caller)
+        let pki = scratch.base + "/pki"
+        try FileManager.default.createDirectory(atPath: pki, withIntermediateDirectories: false)
+        func openssl(_ arguments: [String]) throws {
+            let outcome = try ChildProcess.run("/usr/bin/env", ["openssl"] + arguments, directory: pki, timeout: 60)
+            try #require(outcome.status == 0, "openssl failed: \(outcome.stderr)")
+        }
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req", "-x509"] + key + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=origin CA",
+                                              "-addext", "basicConstraints=critical,CA:TRUE",
+                                              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try openssl(["req"] + key + ["-keyout", "origin.key", "-out", "origin.csr", "-subj", "/CN=api.inspect.test"])
+        try "subjectAltName=DNS:api.inspect.test\nextendedKeyUsage=serverAuth\n"
+            .write(toFile: pki + "/origin.ext", atomically: false, encoding: .utf8)
+        try openssl(["x509", "-req", "-in", "origin.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                     "-out", "origin.pem", "-days", "2", "-extfile", "origin.ext"])
+        chmod(pki, 0o755)
+        chmod(pki + "/ca.pem", 0o644)
+
+        let server = SpawnedProcess()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", Self.origin, pki + "/origin.pem", pki + "/origin.key", Self.secret]
+        let output = Pipe()
+        server.standardOutput = output
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        var portLine = Data()
+        while !portLine.contains(UInt8(ascii: "\n")) {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            try #require(!byte.isEmpty, "the origin did not start")
+            portLine.append(byte)
+        }
+        let port = try #require(Int(String(decoding: portLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        try """
+            allowed_paths: [./]
+            allowed_hosts:
+              - host: api.inspect.test
+                ports: [\(port)]
+                inspect: true
+                methods: [GET]
+                paths: ["/repos/acme/*"]
+                inject: [{header: Authorization, value: "Bearer ${SENTINEL_TEST_TOKEN}"}]
+            network_failsafe:
+              allow_private_network: true
+            approval:
+              mode: reject
+            """.write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        let hosts = scratch.base + "/hosts"
+        try "127.0.0.2 api.inspect.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+        chmod(hosts, 0o644)
+
+        // Nothing in this script is the secret: the test looks for it in what the script prints.
+        let script = """
+            import glob, json, os, subprocess, urllib.error, urllib.request
+            base = "https://api.inspect.test:\(port)"
+            def call(method, path):
+                request = urllib.request.Request(base + path, method=method, data=b"{}" if method == "POST" else None,
+                                                 headers={"Authorization": "token agent-own-key"})
+                try:
+                    with urllib.request.urlopen(request, timeout=20) as response:
+                        return [response.status, response.read().decode()]
+                except urllib.error.HTTPError as error:
+                    return [error.code, error.read().decode()]
+                except Exception as error:
+                    return [-1, repr(error)]
+            curl = subprocess.run(["curl", "-sS", "--max-time", "20", base + "/repos/acme/curl"], capture_output=True,
+                                  text=True)
+            print("RESULT " + json.dumps({"get": call("GET", "/repos/acme/widgets"), "post": call("POST", "/repos/acme/x"),
+                                          "curl": curl.stdout + curl.stderr,
+                                          "cafile": os.environ.get("SSL_CERT_FILE", "")}))
+            seen = [repr(dict(os.environ))]
+            for path in glob.glob("/proc/[0-9]*/environ") + glob.glob("/proc/[0-9]*/cmdline"):
+                try: seen.append(open(path, "rb").read().decode("latin-1"))
+                except OSError: pass
+            for top in ["/run", "/tmp", "/workspace", "/dev/shm"]:
+                for directory, _, files in os.walk(top):
+                    for name in files:
+                        try: seen.append(open(os.path.join(directory, name), "rb").read(1 << 20).decode("latin-1"))
+                        except OSError: pass
+            print("SEEN %d places" % len(seen))
+            print("\\n".join(seen))
+            """
+        let result = try Isolate.run(
+            caller, scratch,
+            flags: ["--network", "proxied", "--proxy-hosts-file", hosts, "--upstream-ca", pki + "/ca.pem",
+                    "--ca-dir", scratch.base + "/state/ca"],
+            ["python3", "-c", script],
+            environment: ["SENTINEL_TEST_TOKEN": Self.secret, "HOME": scratch.base])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(result.stdout)")
+        let outcome = try #require(
+            try JSONSerialization.jsonObject(with: Data(line.dropFirst(7).utf8)) as? [String: Any])
+        let get = outcome["get"] as? [Any]
+        #expect(get?.first as? Int == 200)
+        #expect(get?.last as? String == "authorized", "\(String(describing: get))")
+        let post = outcome["post"] as? [Any]
+        #expect(post?.first as? Int == 403)
+        #expect((post?.last as? String)?.contains("Add POST to allowed_hosts[0].methods") == true)
+        #expect(outcome["curl"] as? String == "authorized", "\(String(describing: outcome["curl"]))")
+        #expect(outcome["cafile"] as? String == "/run/sentinel-ca/ca-bundle.pem")
+        // What was searched holds the environment and the files under /run (the checks below can fail).
+        #expect(result.stdout.contains("SEEN "), "the sandbox's places were not read")
+        #expect(result.stdout.contains("'SSL_CERT_FILE'"), "the environment was not in the dump")
+        #expect(result.stdout.contains("BEGIN CERTIFICATE"), "the files under /run were not in the dump")
+        #expect(!result.stdout.contains(Self.secret), "the credential is visible inside the sandbox")
+        #expect(!result.stderr.contains(Self.secret), "the credential was printed")
+        // The CA key stayed outside: only the certificate and the bundle were given.
+        #expect(!result.stdout.contains("PRIVATE KEY"))
+    }
+}
