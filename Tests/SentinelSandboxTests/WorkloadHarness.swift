@@ -132,9 +132,6 @@ final class WorkloadScratch {
                     "--backend", "docker", "--image", Workloads.image, "--build-if-missing", "--base-image",
                     Workloads.baseImage,
                 ]
-                // Today's Docker backend runs the guard inside unless told not to; `--no-guard` keeps
-                // this way what it will be by default once `--guard` exists on both backends.
-                if !way.isGuarded { arguments.append("--no-guard") }
             }
             for name in environment.keys.sorted() { arguments += ["--env", "\(name)=\(environment[name]!)"] }
             outcome = try ChildProcess.run(
