@@ -134,9 +134,11 @@ final class WorkloadScratch {
                 ]
             }
             for name in environment.keys.sorted() { arguments += ["--env", "\(name)=\(environment[name]!)"] }
+            // From the project's directory, as examples/workloads.yaml says and as the guard on the
+            // host runs: the policy's `./` is the workspace on every way (inside, /workspace).
             outcome = try ChildProcess.run(
                 Isolate.binary, arguments + flags + ["--"] + command, environment: Workloads.hostEnvironment,
-                directory: base,
+                directory: workspace,
                 timeout: 300)
         }
         #expect(!outcome.timedOut, "\(way) did not finish in 300 s and was killed")
