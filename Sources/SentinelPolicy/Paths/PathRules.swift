@@ -66,21 +66,25 @@ public struct PathRules: Sendable, Hashable {
                     throw PolicyError(.invalidValue, "the path is empty.", at: entry.location, keyPath: entry.keyPath,
                                       hint: "Remove the entry or give a path.")
                 }
-                let absolute = translation?.insidePath(of: trimmed)
-                    ?? PathResolver.absolute(entry: trimmed, baseDirectory: baseDirectory, homeDirectory: homeDirectory)
-                do {
-                    let resolved = try PathResolver.resolve(absolute, workingDirectory: baseDirectory)
-                    result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical,
-                                       allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
-                } catch where denying && error.errno == EACCES {
-                    // A blocked path behind a directory this user may not search (another user's
-                    // home, the image's /root inside a container): no path this user can follow
-                    // reaches it, so blocking its name as written denies all there is to deny.
-                    result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: PathTranslation.lexical(absolute),
-                                       allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
-                } catch {
-                    throw PolicyError(.invalidValue, error.description, at: entry.location, keyPath: entry.keyPath,
-                                      hint: "Fix the path or the permissions along it.")
+                // Inside a sandbox an entry may name several paths there: its own, and /workspace
+                // when it holds the host workspace (PathTranslation.insidePaths).
+                let paths = translation?.insidePaths(of: trimmed)
+                    ?? [PathResolver.absolute(entry: trimmed, baseDirectory: baseDirectory, homeDirectory: homeDirectory)]
+                for absolute in paths {
+                    do {
+                        let resolved = try PathResolver.resolve(absolute, workingDirectory: baseDirectory)
+                        result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical,
+                                           allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
+                    } catch where denying && error.errno == EACCES {
+                        // A blocked path behind a directory this user may not search (another user's
+                        // home, the image's /root inside a container): no path this user can follow
+                        // reaches it, so blocking its name as written denies all there is to deny.
+                        result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: PathTranslation.lexical(absolute),
+                                           allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
+                    } catch {
+                        throw PolicyError(.invalidValue, error.description, at: entry.location, keyPath: entry.keyPath,
+                                          hint: "Fix the path or the permissions along it.")
+                    }
                 }
             }
             return result

@@ -65,6 +65,25 @@ public struct PathTranslation: Sendable, Hashable, Codable {
         return best.inside == "/" ? rest : best.inside + rest
     }
 
+    /// Every path inside the sandbox that `entry` covers: ``insidePath(of:)``, then where the
+    /// sandbox shows each mapped host tree the entry contains. An entry naming a directory that
+    /// holds the host workspace (`./` run beside it, `~`) covers the workspace on the host, so it
+    /// must cover `/workspace` inside as well, or the same entry would allow (or block) the
+    /// workspace's files on the host and not in the sandbox.
+    ///
+    /// - Parameter entry: the entry, trimmed.
+    /// - Returns: absolute paths in the sandbox's view, the entry's own first.
+    public func insidePaths(of entry: String) -> [String] {
+        var paths = [insidePath(of: entry)]
+        let host = Self.lexical(PathResolver.absolute(entry: entry, baseDirectory: hostBaseDirectory, homeDirectory: hostHomeDirectory))
+        for mapping in mappings {
+            let root = Self.lexical(mapping.host)
+            guard root != host, PathResolver.isPath(root, within: host), !paths.contains(mapping.inside) else { continue }
+            paths.append(mapping.inside)
+        }
+        return paths
+    }
+
     /// `path` with `.`, `..` and repeated slashes folded, without looking at any file (`..` above
     /// the root stays at the root, as the kernel treats it).
     public static func lexical(_ path: String) -> String {
