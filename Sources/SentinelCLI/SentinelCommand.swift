@@ -23,7 +23,7 @@ public struct SentinelCommand: AsyncParsableCommand {
         version: SentinelVersion.current,
         subcommands: [
             PolicyCommand.self, IsolateCommand.self, GuardCommand.self, ProxyCommand.self, DoctorCommand.self,
-            AuditCommand.self, BenchCommand.self, EntrypointCommand.self,
+            AuditCommand.self, BenchCommand.self, EntrypointCommand.self, CACommand.self,
         ]
     )
 }

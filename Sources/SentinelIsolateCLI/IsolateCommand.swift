@@ -55,10 +55,10 @@ public struct IsolateCommand: ParsableCommand {
     @Option(name: .customLong("proxy-hosts-file"), help: "With --network proxied: a hosts file for the proxy started for the run (tests, air-gapped setups).")
     var proxyHostsFile: String?
 
-    @Option(name: .customLong("ca-dir"), help: "With --network proxied (native): the Sentinel CA directory of the run's proxy, for inspected hosts (default: $XDG_STATE_HOME/sentinel/ca, else ~/.local/state/sentinel/ca).")
+    @Option(name: .customLong("ca-dir"), help: "With --network proxied: the Sentinel CA directory of the run's proxy, for inspected hosts (default: $XDG_STATE_HOME/sentinel/ca, else ~/.local/state/sentinel/ca).")
     var caDir: String?
 
-    @Option(name: .customLong("upstream-ca"), help: "With --network proxied (native): PEM certificates the run's proxy trusts, besides the system's, for its TLS to inspected hosts.")
+    @Option(name: .customLong("upstream-ca"), help: "With --network proxied: PEM certificates the run's proxy trusts, besides the system's, for its TLS to inspected hosts.")
     var upstreamCA: String?
 
     @Option(help: "Proxy URL passed as HTTP(S)_PROXY (default: $SENTINEL_PROXY).")
@@ -180,25 +180,28 @@ public struct IsolateCommand: ParsableCommand {
         // run (a separate process, so this launcher stays single-threaded) unless one was given.
         var proxy: IsolateProxy?
         defer { proxy?.stop() }
-        if request.spec.network == .proxied && request.docker == nil {
-            if let socket = request.proxySocket {
-                request.spec.proxySocket = socket
-            } else {
-                do {
+        do {
+            if request.spec.network == .proxied && request.docker == nil {
+                if let socket = request.proxySocket {
+                    request.spec.proxySocket = socket
+                } else {
                     let started = try IsolateProxy.start(request: request)
                     proxy = started
                     request.spec.proxySocket = started.socketPath
                     if request.inspectsHosts { try started.giveCertificateAuthority(to: &request) }
-                } catch let error as IsolateError {
-                    IsolateOutput.error(error.description)
-                    var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
-                    failed.error = error.description
-                    failed.exitStatus = 2
-                    if let problem = IsolateAudit.end(audit, report: failed, request: request) { IsolateOutput.error(problem) }
-                    writeStatus(failed, request: request)
-                    throw ExitCode(2)
                 }
+            } else if request.docker?.proxyInspection != nil, let directory = request.caDirectory {
+                // The proxy container gets a copy of the caller's CA: make it first if it is new.
+                try IsolateProxy.makeCertificateAuthority(in: directory)
             }
+        } catch let error as IsolateError {
+            IsolateOutput.error(error.description)
+            var failed = SandboxRunReport(command: request.spec.command, workspace: request.spec.workspace)
+            failed.error = error.description
+            failed.exitStatus = 2
+            if let problem = IsolateAudit.end(audit, report: failed, request: request) { IsolateOutput.error(problem) }
+            writeStatus(failed, request: request)
+            throw ExitCode(2)
         }
         var report: SandboxRunReport
         do {
@@ -347,12 +350,6 @@ public struct IsolateCommand: ParsableCommand {
         if network != "proxied", proxySocket != nil || proxyHostsFile != nil || caDir != nil || upstreamCA != nil {
             throw IsolateError("--proxy-socket, --proxy-hosts-file, --ca-dir and --upstream-ca apply only to --network proxied.")
         }
-        // Inspected hosts on the Docker backend need the CA and the credentials handed to the
-        // proxy container; until that exists, say so rather than start a proxy that cannot work.
-        if backend == "docker", caDir != nil || upstreamCA != nil {
-            throw IsolateError("--ca-dir and --upstream-ca apply to the native backend for now; with --backend docker "
-                + "the proxy container does not get the Sentinel CA yet (docs/PROXY.md, Sandboxes).")
-        }
         if let upstreamCA, !PathResolution.isRegularFile(PathResolution.absolute(upstreamCA)) {
             throw IsolateError("--upstream-ca \(upstreamCA) is not a readable file of PEM certificates.")
         }
@@ -438,6 +435,16 @@ public struct IsolateCommand: ParsableCommand {
                 explicit["NO_PROXY"] = noProxy
                 explicit["no_proxy"] = noProxy
             }
+        }
+
+        // A credential the proxy injects (allowed_hosts inject) never enters the sandbox, even
+        // when the policy's env list or --env names it: that is what inspection is for.
+        let injectedVariables = network == "proxied"
+            ? Array(Set(loaded.document.allowedHosts.filter(\.inspect).flatMap { $0.inject.flatMap(\.variables) })).sorted() : []
+        for name in injectedVariables where allowList.contains(name) || explicit[name] != nil {
+            allowList.removeAll { $0 == name }
+            explicit[name] = nil
+            warnings.append("\(name) is a credential the proxy injects (allowed_hosts inject): it is kept out of the sandbox.")
         }
 
         var bindList: [SandboxSpec.Bind] = []
@@ -540,13 +547,18 @@ public struct IsolateCommand: ParsableCommand {
                     + "HOME is an absolute path. Set one, or pass --ca-dir DIR.")
             }
         }
+        var docker = backend == "docker" ? try dockerOptions(network: network, environment: env, auditLog: auditPath) : nil
+        if inspects, let caDirectory {
+            docker?.proxyInspection = DockerProxyInspection(
+                caDirectory: caDirectory, upstreamCA: upstreamCA.map(PathResolution.absolute), injectedVariables: injectedVariables)
+        }
         return IsolateRequest(
             proxySocket: proxySocket.map(PathResolution.absolute),
             proxyHostsFile: proxyHostsFile.map(PathResolution.absolute),
             caDirectory: caDirectory, upstreamCA: upstreamCA.map(PathResolution.absolute), inspectsHosts: inspects,
             spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
             jsonStatusFile: jsonStatusFile.map(PathResolution.absolute),
-            docker: backend == "docker" ? try dockerOptions(network: network, environment: env, auditLog: auditPath) : nil)
+            docker: docker)
     }
 }
 
@@ -736,8 +748,32 @@ struct IsolateProxy {
         throw IsolateError("`sentinel proxy` did not create its socket within 15 s.")
     }
 
+    /// Makes (or checks) the Sentinel CA in `directory` with `sentinel ca`, whose message says
+    /// what is wrong when it cannot; its summary on stdout is not shown.
+    static func makeCertificateAuthority(in directory: String) throws {
+        guard let binary = sentinelBinary() else {
+            throw IsolateError("The policy inspects hosts, and making the Sentinel CA needs the `sentinel` binary next to "
+                + "sentinel-isolate or on PATH; build it with `swift build --product sentinel`.")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let arguments = [binary, "ca", "--ca-dir", directory]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary, &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw IsolateError("Could not start \(binary) ca: \(String(cString: strerror(spawned))).") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            throw IsolateError("The Sentinel CA in \(directory) could not be made or loaded (its message is above); nothing was run.")
+        }
+    }
+
     /// Where the sandbox finds the Sentinel CA: a tmpfs of the sandbox (`/run`), read-only binds.
-    static let certificateDirectory = "/run/sentinel-ca"
+    static let certificateDirectory = SandboxCertificates.directory
 
     /// Gives the sandbox the CA certificate of inspected hosts, and points TLS clients at it.
     ///
@@ -764,9 +800,7 @@ struct IsolateProxy {
             if geteuid() == 0 { _ = chown(copy, owner, owner) }
         }
         request.spec.binds.append(SandboxSpec.Bind(source: copies, destination: Self.certificateDirectory, readOnly: true))
-        let bundle = Self.certificateDirectory + "/ca-bundle.pem"
-        for name in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] { request.spec.environment[name] = bundle }
-        request.spec.environment["NODE_EXTRA_CA_CERTS"] = Self.certificateDirectory + "/ca.pem"
+        for (name, value) in SandboxCertificates.environment { request.spec.environment[name] = value }
     }
 
     /// SIGTERM, wait (the proxy writes its stop record and removes the socket), then tidy up.

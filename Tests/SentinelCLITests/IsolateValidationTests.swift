@@ -40,6 +40,25 @@ struct IsolateValidationTests {
         return (process.terminationStatus, stdout, stderr)
     }
 
+    @Test("a credential the proxy injects stays out of the sandbox even when --env names it", arguments: ["native", "docker"])
+    func injectedCredentialStaysOut(backend: String) throws {
+        let policy = "/tmp/sentinel-inject-\(getpid())-\(backend).yaml"
+        try """
+            allowed_paths: [./]
+            allowed_hosts:
+              - {host: api.example.test, inspect: true, inject: [{header: Authorization, value: "Bearer ${GITHUB_TOKEN}"}]}
+            """.write(toFile: policy, atomically: false, encoding: .utf8)
+        defer { unlink(policy) }
+        let (status, stdout, stderr) = try Self.run(
+            ["--workspace", "ws", "--policy", policy, "--backend", backend, "--network", "proxied", "--ca-dir", "/tmp/unused-ca",
+             "--env", "GITHUB_TOKEN", "--dry-run", "--", "true"],
+            environment: ["GITHUB_TOKEN": "ghp_dry"])
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("GITHUB_TOKEN is a credential the proxy injects (allowed_hosts inject): it is kept out of the sandbox."), "\(stderr)")
+        #expect(!stdout.contains("GITHUB_TOKEN") && !stdout.contains("ghp_dry"), "\(stdout)")
+        if backend == "docker" { #expect(stdout.contains(":/run/sentinel-ca:ro"), "\(stdout)") }
+    }
+
     @Test("errors print one sentence and exit 2", arguments: [
         ([String](), [String: String](), "No command provided. Example: sentinel-isolate -- python app.py"),
         (["--workspace", "missing", "--", "true"], [:], "Workspace does not exist: "),

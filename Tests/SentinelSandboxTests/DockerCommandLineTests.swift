@@ -165,6 +165,38 @@ struct DockerCommandLineTests {
         ])
     }
 
+    @Test("proxied with inspected hosts: the proxy gets its CA copy and the credentials by name; the sandbox the certificate only")
+    func inspectedHosts() throws {
+        var topology = DockerProxiedNetwork(runID: "1-2")
+        topology.proxyAddress = "172.30.0.2"
+        topology.certificates = DockerCertificateCopies(root: "/tmp/sentinel-docker-ca-x")
+        let inspection = DockerProxyInspection(caDirectory: "/home/u/.local/state/sentinel/ca", upstreamCA: "/srv/up.pem", injectedVariables: ["GITHUB_TOKEN"])
+        let settings = DockerProxiedNetwork.ProxySettings(
+            image: "sentinel-guard:local", user: "1000:1000", policyFile: "/srv/sentinel.yaml", hostsFile: nil,
+            auditDirectory: "/srv/a.proxy", seccomp: .profile(path: "/p/strict.json"), inspection: inspection)
+        let proxy = try topology.proxyArguments(settings, runID: "1-2")
+        #expect(proxy.contains("/tmp/sentinel-docker-ca-x/proxy:/opt/sentinel/ca:rw"))
+        #expect(proxy.suffix(4) == ["--ca-dir", "/opt/sentinel/ca", "--upstream-ca", "/opt/sentinel/ca/upstream.pem"])
+        let named = try #require(proxy.firstIndex(of: "GITHUB_TOKEN"))
+        #expect(proxy[named - 1] == "--env", "a credential goes by name, so its value is on no command line")
+        #expect(!proxy.contains { $0.contains("/home/u/.local/state") }, "the caller's CA directory is never mounted")
+
+        var options = DockerRunOptions(network: .proxied)
+        options.proxiedNetwork = topology
+        options.proxyInspection = inspection
+        let spec = SandboxSpec(command: ["true"], workspace: Self.workspace, policyFile: Self.policy, network: .proxied)
+        let sandbox = try DockerCommandLine.render(
+            spec, options: options, seccomp: .profile(path: "/p/strict.json"), user: "65534:65534",
+            callerEnvironment: Self.caller.merging(["GITHUB_TOKEN": "ghp_secret"]) { $1 }).arguments
+        #expect(sandbox.contains("/tmp/sentinel-docker-ca-x/sandbox:/run/sentinel-ca:ro"))
+        #expect(!sandbox.contains { $0.contains("/proxy:") || $0.contains("GITHUB_TOKEN") || $0.contains("ghp_secret") })
+        let environment = Set(zip(sandbox, sandbox.dropFirst()).filter { $0.0 == "--env" }.map(\.1))
+        #expect(environment.isSuperset(of: [
+            "SSL_CERT_FILE=/run/sentinel-ca/ca-bundle.pem", "REQUESTS_CA_BUNDLE=/run/sentinel-ca/ca-bundle.pem",
+            "CURL_CA_BUNDLE=/run/sentinel-ca/ca-bundle.pem", "NODE_EXTRA_CA_CERTS=/run/sentinel-ca/ca.pem",
+        ]))
+    }
+
     @Test("what Docker cannot express is refused with a sentence", arguments: [
         ("/srv/a:b", "contains ':'"),
         ("/srv/a,b", "contains ':'"),

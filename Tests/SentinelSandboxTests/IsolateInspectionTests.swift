@@ -1,8 +1,9 @@
-// Inspected hosts from inside a native sandbox (`--network proxied`): the run's proxy injects a
-// credential that only the proxy's environment holds; the sandbox gets the Sentinel CA and the
-// variables that point TLS clients at it, and nowhere in the sandbox (its environment,
+// Inspected hosts from inside a sandbox (`--network proxied`), on both backends: the run's proxy
+// injects a credential that only the proxy's environment holds; the sandbox gets the Sentinel CA
+// and the variables that point TLS clients at it, and nowhere in the sandbox (its environment,
 // /proc/*/environ and cmdline, the files under /run, /tmp, /workspace, /dev/shm) is the
-// credential. The TLS origin listens on 127.0.0.2 of the host, with a test CA made here.
+// credential. The TLS origin, with a test CA made here, listens on 127.0.0.2 of the host for the
+// native sandbox, and in a container on Docker's bridge (the proxy container's way out) for Docker.
 
 import Foundation
 import Glibc
@@ -19,10 +20,10 @@ struct IsolateInspectionTests {
     /// and never echoes a header (the answer reaches the sandbox).
     static let origin = """
         import socket, ssl, sys, threading
-        certificate, key, secret = sys.argv[1:4]
+        certificate, key, secret, address = sys.argv[1:5]
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
-        listener = socket.socket(); listener.bind(("127.0.0.2", 0)); listener.listen(16)
+        listener = socket.socket(); listener.bind((address, 8443 if address == "0.0.0.0" else 0)); listener.listen(16)
         print(listener.getsockname()[1], flush=True)
         def handle(raw):
             try:
@@ -48,6 +49,74 @@ struct IsolateInspectionTests {
     @Test("The credential reaches the destination and is nowhere in the sandbox", arguments: Caller.allCases)
     func theCredentialStaysOutside(caller: Caller) throws {
         let scratch = try Scratch(for: caller)
+        let pki = try Self.makePKI(in: scratch)
+        let server = SpawnedProcess()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", Self.origin, pki + "/origin.pem", pki + "/origin.key", Self.secret, "127.0.0.2"]
+        let output = Pipe()
+        server.standardOutput = output
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        var portLine = Data()
+        while !portLine.contains(UInt8(ascii: "\n")) {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            try #require(!byte.isEmpty, "the origin did not start")
+            portLine.append(byte)
+        }
+        let port = try #require(Int(String(decoding: portLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let result = try Self.probe(scratch, pki: pki, address: "127.0.0.2", port: port) { flags, command, environment in
+            try Isolate.run(caller, scratch, flags: flags, command, environment: environment)
+        }
+        try Self.check(result)
+    }
+
+    @Test("Docker: the proxy container injects the credential; the sandbox container trusts the CA and never holds either secret",
+          .requires(.docker), .requires(.dockerImage(Workloads.baseImage)))
+    func dockerKeepsTheCredentialOutside() throws {
+        try Workloads.prepareImage()
+        let scratch = try Scratch(for: .unprivileged)
+        let pki = try Self.makePKI(in: scratch)
+        let docker = ["--backend", "docker", "--image", Workloads.image, "--build-if-missing", "--base-image", Workloads.baseImage]
+        _ = try DockerIsolate.run(scratch, flags: docker, ["true"])  // builds the image when it is missing
+        // The origin: a container on Docker's bridge (the proxy container's way out), never the internet.
+        let server = "sentinel-test-origin-\(getpid())"
+        defer { _ = try? DockerIsolate.docker(["rm", "--force", server]) }
+        chmod(pki + "/origin.key", 0o644)  // a test key, read by the origin's uid 65534
+        let started = try DockerIsolate.docker([
+            "run", "--detach", "--rm", "--name", server, "--user", "65534:65534", "--volume", "\(pki):/pki:ro",
+            "--entrypoint", "python3", Workloads.image, "-c", Self.origin, "/pki/origin.pem", "/pki/origin.key", Self.secret, "0.0.0.0",
+        ])
+        try #require(started.status == 0, "\(started.stderr)")
+        var listening = false
+        for _ in 0..<100 where !listening {
+            listening = try DockerIsolate.docker(["logs", server]).stdout.contains("8443")
+            if !listening { usleep(100_000) }
+        }
+        try #require(listening, "the origin did not start")
+        let address = try DockerIsolate.docker(["inspect", "--format", "{{.NetworkSettings.Networks.bridge.IPAddress}}", server])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(!address.isEmpty)
+        let caDirectory = scratch.base + "/state/ca"
+        let result = try Self.probe(scratch, pki: pki, address: address, port: 8443) { flags, command, environment in
+            try DockerIsolate.run(scratch, flags: docker + flags, command, environment: environment)
+        }
+        try Self.check(result)
+        // The run's copies (the key's among them) went with the run; the caller's CA stays.
+        #expect(access(caDirectory + "/ca.key", F_OK) == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("sentinel-docker-ca-") }
+            .filter { name in
+                var info = stat()
+                return stat("/tmp/" + name, &info) == 0 && info.st_mtim.tv_sec >= time(nil) - 60
+            }
+        #expect(leftovers.isEmpty, "the run's CA copies were left behind: \(leftovers)")
+        // The proxy container's records name the requests, never the credential.
+        let proxyLog = try String(contentsOfFile: scratch.base + "/sentinel-audit.log.proxy/proxy-audit.log", encoding: .utf8)
+        #expect(proxyLog.contains("/repos/acme/widgets"))
+        #expect(!proxyLog.contains(Self.secret))
+    }
+
+    /// A test CA and the origin's certificate for api.inspect.test, in `scratch`'s `pki`.
+    static func makePKI(in scratch: Scratch) throws -> String {
         let pki = scratch.base + "/pki"
         try FileManager.default.createDirectory(atPath: pki, withIntermediateDirectories: false)
         func openssl(_ arguments: [String]) throws {
@@ -65,22 +134,16 @@ struct IsolateInspectionTests {
                      "-out", "origin.pem", "-days", "2", "-extfile", "origin.ext"])
         chmod(pki, 0o755)
         chmod(pki + "/ca.pem", 0o644)
+        chmod(pki + "/origin.pem", 0o644)
+        return pki
+    }
 
-        let server = SpawnedProcess()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-c", Self.origin, pki + "/origin.pem", pki + "/origin.key", Self.secret]
-        let output = Pipe()
-        server.standardOutput = output
-        try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
-        var portLine = Data()
-        while !portLine.contains(UInt8(ascii: "\n")) {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            try #require(!byte.isEmpty, "the origin did not start")
-            portLine.append(byte)
-        }
-        let port = try #require(Int(String(decoding: portLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
-
+    /// Writes the policy and hosts file, then runs the probe script through `run` (flags,
+    /// command, environment) with the credential in the caller's environment only.
+    static func probe(
+        _ scratch: Scratch, pki: String, address: String, port: Int,
+        run: ([String], [String], [String: String]) throws -> RunResult
+    ) throws -> RunResult {
         try """
             allowed_paths: [./]
             allowed_hosts:
@@ -96,7 +159,7 @@ struct IsolateInspectionTests {
               mode: reject
             """.write(toFile: scratch.policy, atomically: false, encoding: .utf8)
         let hosts = scratch.base + "/hosts"
-        try "127.0.0.2 api.inspect.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+        try "\(address) api.inspect.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
         chmod(hosts, 0o644)
 
         // Nothing in this script is the secret: the test looks for it in what the script prints.
@@ -130,12 +193,14 @@ struct IsolateInspectionTests {
             print("SEEN %d places" % len(seen))
             print("\\n".join(seen))
             """
-        let result = try Isolate.run(
-            caller, scratch,
-            flags: ["--network", "proxied", "--proxy-hosts-file", hosts, "--upstream-ca", pki + "/ca.pem",
-                    "--ca-dir", scratch.base + "/state/ca"],
-            ["python3", "-c", script],
-            environment: ["SENTINEL_TEST_TOKEN": Self.secret, "HOME": scratch.base])
+        return try run(
+            ["--network", "proxied", "--proxy-hosts-file", hosts, "--upstream-ca", pki + "/ca.pem", "--ca-dir", scratch.base + "/state/ca"],
+            ["python3", "-c", script], ["SENTINEL_TEST_TOKEN": Self.secret, "HOME": scratch.base])
+    }
+
+    /// What both backends must show: the GET authorized with the injected credential, the POST
+    /// refused with the 403 sentence, curl through the same CA, and the credential nowhere.
+    static func check(_ result: RunResult) throws {
         #expect(result.status == 0, "\(result.stderr)")
         let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("RESULT ") }, "\(result.stdout)")
         let outcome = try #require(

@@ -53,6 +53,19 @@ public struct SentinelCA: Sendable {
     /// `ca-bundle.pem`: the CA certificate followed by the system's trust store.
     public var bundlePath: String { directory + "/ca-bundle.pem" }
 
+    /// The SHA-256 fingerprint of the certificate (its DER bytes), as `AB:CD:…`, the form
+    /// `openssl x509 -fingerprint -sha256` prints, so a user can compare what a sandbox trusts.
+    public var fingerprintSHA256: String {
+        guard let document = try? PEMDocument(pemString: certificatePEM) else { return "?" }
+        return SHA256.hash(data: document.derBytes).map { byte in
+            let digits = String(byte, radix: 16, uppercase: true)
+            return byte < 16 ? "0" + digits : digits
+        }.joined(separator: ":")
+    }
+
+    /// When the certificate stops being valid, in seconds since 1970.
+    public var notValidAfterUnixTime: Double { certificate.notValidAfter.timeIntervalSince1970 }
+
     /// The system trust store of Debian and Ubuntu (and Alpine's copy of it), appended to the bundle.
     public static let systemBundlePath = "/etc/ssl/certs/ca-certificates.crt"
 

@@ -96,6 +96,10 @@ public enum DockerCommandLine {
             for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"] { fixed[name] = url }
             fixed["NO_PROXY"] = "localhost,127.0.0.1,::1"
             fixed["no_proxy"] = fixed["NO_PROXY"]
+            // Inspected hosts: TLS clients trust the Sentinel CA (mounted below).
+            if options.proxyInspection != nil {
+                for (name, value) in SandboxCertificates.environment { fixed[name] = value }
+            }
             if options.guardInContainer, let endpoint = options.proxiedNetwork?.proxyEndpoint {
                 fixed["SENTINEL_GUARD_ALLOW_CONNECT"] = endpoint
             }
@@ -132,6 +136,12 @@ public enum DockerCommandLine {
         if options.guardInContainer, let directory = options.guardAuditDirectory {
             try volumePath(directory, "guard audit directory")
             arguments += ["--volume", "\(directory):\(DockerRunOptions.guardAuditMountPoint):rw"]
+        }
+        if options.network == .proxied, options.proxyInspection != nil {
+            // The certificate and the bundle only (a placeholder until the run's copy exists).
+            let copy = options.proxiedNetwork?.certificates?.sandboxDirectory ?? "/tmp/sentinel-docker-ca-RUN/sandbox"
+            try volumePath(copy, "CA certificate copy")
+            arguments += ["--volume", "\(copy):\(SandboxCertificates.directory):ro"]
         }
         for path in spec.blockedPaths {
             try volumePath(path, "blocked path")

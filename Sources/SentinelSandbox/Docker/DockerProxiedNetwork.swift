@@ -23,6 +23,8 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
     public let proxyContainer: String
     /// The proxy's IP address on the internal network (set once it runs).
     public var proxyAddress: String
+    /// Inspected hosts: the run's copies of the Sentinel CA (the sandbox mounts its part).
+    public var certificates: DockerCertificateCopies?
 
     /// `http://ADDRESS:3128`, for the proxy variables.
     public var proxyURL: String { "http://\(proxyAddress):\(Self.proxyPort)" }
@@ -58,12 +60,15 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
         /// In production, the SHA-256 of `policyFile` as the backend verified it: the proxy then
         /// runs in production mode too and refuses any other text.
         public var productionPolicySHA256: String?
+        /// Inspected hosts: the CA, the upstream CAs and the credentials' variables.
+        public var inspection: DockerProxyInspection?
 
         /// Creates the settings.
         public init(
             image: String, user: String, policyFile: String?, hostsFile: String?, auditDirectory: String, seccomp: DockerSeccompOption,
-            productionPolicySHA256: String? = nil
+            productionPolicySHA256: String? = nil, inspection: DockerProxyInspection? = nil
         ) {
+            self.inspection = inspection
             self.image = image
             self.user = user
             self.policyFile = policyFile
@@ -113,6 +118,16 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
             arguments += ["--volume", "\(hosts):/opt/sentinel/hosts:ro"]
             proxyFlags += ["--hosts-file", "/opt/sentinel/hosts"]
         }
+        if let copies = certificates {
+            // The run's copy of the CA (key included), and the credentials by name: the client
+            // copies each value from its own environment, so none is on a command line.
+            try DockerCommandLine.volumePath(copies.proxyDirectory, "proxy CA copy")
+            let mountPoint = DockerCertificateCopies.proxyMountPoint
+            arguments += ["--volume", "\(copies.proxyDirectory):\(mountPoint):rw"]
+            proxyFlags += ["--ca-dir", mountPoint]
+            if settings.inspection?.upstreamCA != nil { proxyFlags += ["--upstream-ca", mountPoint + "/upstream.pem"] }
+            for name in settings.inspection?.injectedVariables ?? [] { arguments += ["--env", name] }
+        }
         // The proxy is not the workload: no guard around it, `sentinel` itself as the entrypoint.
         arguments += ["--entrypoint", "/opt/sentinel/bin/sentinel", "--pull", "never", settings.image] + proxyFlags
         return arguments
@@ -133,6 +148,9 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
                     + "Check that the Docker engine can create networks (docker network create --internal test).")
         }
         do throws(SandboxError) {
+            if let inspection = settings.inspection {
+                topology.certificates = try DockerCertificateCopies.make(for: inspection, user: settings.user)
+            }
             let arguments = try topology.proxyArguments(settings, runID: runID)
             let started = try engine.capture(arguments)
             guard started.status == 0 else {
@@ -178,10 +196,11 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
         throw SandboxError(.setupFailed, "The proxy container did not listen within 15 s; see docker logs \(proxyContainer).")
     }
 
-    /// Removes the proxy container and the network; failures are ignored (nothing to do but
-    /// leave labelled leftovers, which `docker network prune` removes).
+    /// Removes the proxy container, the network and the CA copies; failures are ignored (nothing
+    /// to do but leave labelled leftovers, which `docker network prune` removes).
     public func remove(engine: DockerEngine) {
         _ = try? engine.capture(["rm", "--force", proxyContainer])
         _ = try? engine.capture(["network", "rm", networkName])
+        certificates?.remove()
     }
 }

@@ -44,6 +44,8 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
     public var proxyAuditDirectory: String?
     /// `--network proxied`: a hosts file for the proxy (`--proxy-hosts-file`).
     public var proxyHostsFile: String?
+    /// `--network proxied` with inspected hosts: the CA and credentials of the proxy container.
+    public var proxyInspection: DockerProxyInspection?
     /// `--network proxied`: the run's network and proxy, once started (``DockerSandbox/run``).
     public var proxiedNetwork: DockerProxiedNetwork?
     /// In production, the SHA-256 of the policy the backend verified (``SandboxProduction``):

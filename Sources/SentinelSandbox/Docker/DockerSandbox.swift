@@ -133,7 +133,8 @@ public struct DockerSandbox: Sendable {
         defer { seccomp.remove() }
         let settings = DockerProxiedNetwork.ProxySettings(
             image: options.image, user: user, policyFile: spec.policyFile, hostsFile: options.proxyHostsFile,
-            auditDirectory: auditDirectory, seccomp: seccomp.option, productionPolicySHA256: productionPolicySHA256)
+            auditDirectory: auditDirectory, seccomp: seccomp.option, productionPolicySHA256: productionPolicySHA256,
+            inspection: options.proxyInspection)
         return try DockerProxiedNetwork.start(engine: engine, settings: settings, progress: progress)
     }
 
