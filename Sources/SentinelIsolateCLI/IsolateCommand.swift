@@ -227,6 +227,11 @@ public struct IsolateCommand: ParsableCommand {
             let outside = CommandVisibility.outsideReason(program, spec: request.spec, callerPath: environment["PATH"]) {
             IsolateOutput.note(outside)
         }
+        // In a container "not found" is exit 127 as well, and the image, not the host, was searched.
+        if request.docker != nil, report.exitStatus == 127, let program = request.spec.command.first,
+            let outside = CommandVisibility.containerOutsideReason(program, spec: request.spec) {
+            IsolateOutput.note(outside)
+        }
         if request.spec.seccomp.mode == .log && request.docker == nil {
             if report.seccompWouldDeny.isEmpty {
                 IsolateOutput.stderr("sentinel-isolate: seccomp log mode: no call was outside the profile.\n")

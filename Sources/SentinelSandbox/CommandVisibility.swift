@@ -53,6 +53,55 @@ public enum CommandVisibility {
             + "a venv in the workspace runs as .venv/bin/python3 (docs/SANDBOX.md, \"Your toolchain\")."
     }
 
+    /// Why `program` was not found in a container (exit 127), when it lies in the workspace or a
+    /// bind and a symlink or its `#!` interpreter leads out of them: a container shows the host's
+    /// workspace and binds only, and takes every other path from the image, so a venv made on the
+    /// host with a pyenv (or any host-only) interpreter points at a file the image does not have.
+    /// The Docker backend's own error says only "No such file or directory"; this names the link.
+    ///
+    /// - Parameters:
+    ///   - program: `command[0]` as given (a path relative to `/workspace`, or absolute).
+    ///   - spec: the run's spec (its workspace and binds are what the container shows of the host).
+    /// - Returns: one sentence with what to do, or nil when nothing in the command leads out.
+    public static func containerOutsideReason(_ program: String, spec: SandboxSpec) -> String? {
+        // A bare name is looked up on the image's PATH, which says nothing about the host.
+        guard program.contains("/") else { return nil }
+        var inside = program.hasPrefix("/") ? PathTranslation.lexical(program) : PathTranslation.lexical("/workspace/" + program)
+        guard var host = shownHostPath(of: inside, spec: spec) else { return nil }
+        let advice = "make the venv with the image's interpreter (python3 -m venv run in the container), or use the native backend, "
+            + "which can show the host's with --ro-bind"
+        for _ in 0..<40 {
+            guard Sys.fileType(host) == S_IFLNK, let link = Sys.readlink(host) else { break }
+            // The container resolves the link in its own view: an absolute target is the image's
+            // unless it lies in the workspace or a bind.
+            let directory = String(inside[..<(inside.lastIndex(of: "/") ?? inside.startIndex)])
+            let target = PathTranslation.lexical(link.hasPrefix("/") ? link : directory + "/" + link)
+            guard let next = shownHostPath(of: target, spec: spec) else {
+                let through = inside == PathTranslation.lexical(program.hasPrefix("/") ? program : "/workspace/" + program)
+                    ? "is a symlink to" : "leads, through the symlink \(inside), to"
+                return "\(program) \(through) \(target), which a container takes from the image, not from the host (it shows "
+                    + "only the workspace and the binds of the host), and the image has no such file: \(advice)."
+            }
+            inside = target
+            host = next
+        }
+        guard let interpreter = shebang(of: host) else { return nil }
+        let path = PathTranslation.lexical(interpreter)
+        guard shownHostPath(of: path, spec: spec) == nil else { return nil }
+        return "\(program) is a script for \(interpreter) (its #! line), which a container takes from the image, not from the host, "
+            + "and the image has no such file (or it cannot run there): run the script with an interpreter the image has, or \(advice)."
+    }
+
+    /// The host path a container shows at `inside` (the workspace or a bind), or nil: the image's.
+    static func shownHostPath(of inside: String, spec: SandboxSpec) -> String? {
+        func under(_ path: String, _ root: String) -> Bool { root == "/" || path == root || path.hasPrefix(root + "/") }
+        if under(inside, "/workspace") { return spec.workspace + inside.dropFirst("/workspace".count) }
+        if let bind = spec.binds.filter({ under(inside, $0.destination) }).max(by: { $0.destination.count < $1.destination.count }) {
+            return bind.source + inside.dropFirst(bind.destination.count)
+        }
+        return nil
+    }
+
     /// Follows `host` (a host path the sandbox shows) through its symlinks and its `#!`
     /// interpreter; the first step that leaves the sandbox, as a sentence.
     static func chain(from host: String, spec: SandboxSpec) -> String? {

@@ -106,3 +106,45 @@ struct ToolchainTests {
         #expect(tool.stderr.contains("--ro-bind \(toolchain.scratch.base)"), "\(tool.stderr)")
     }
 }
+
+/// The same venv in a container: the container shows the host's workspace and binds only, so the
+/// venv's link to a host-only interpreter names a file the image does not have, and the run says
+/// which link leads out instead of Docker's bare "No such file or directory".
+@Suite(
+    "the caller's toolchain in a container", .serialized, .requires(.root), .requires(.docker),
+    .requires(.dockerImage(DockerIsolate.baseImage)))
+struct DockerToolchainTests {
+    @Test("a venv whose interpreter lives outside: the note names the link and what to do, with and without the guard", arguments: [false, true])
+    func venvWithOutsideInterpreter(guarded: Bool) throws {
+        let toolchain = try ToolchainTests.Toolchain(for: .unprivileged)
+        try toolchain.venv(".venv", with: toolchain.interpreter)
+        let refused = try DockerIsolate.run(
+            toolchain.scratch, flags: DockerIsolate.flags, guarded: guarded, [".venv/bin/python3", "-c", "print(1)"])
+        #expect(refused.status == 127, "\(refused.stdout)\(refused.stderr)")
+        #expect(
+            refused.stderr.contains(
+                ".venv/bin/python3 leads, through the symlink /workspace/.venv/bin/python3.11, to \(toolchain.interpreter), which a "
+                    + "container takes from the image, not from the host"),
+            "\(refused.stderr)")
+        #expect(refused.stderr.contains("python3 -m venv run in the container"), "\(refused.stderr)")
+    }
+
+    @Test("a venv made in the container with the image's interpreter runs there")
+    func venvMadeInTheContainer() throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let made = try DockerIsolate.run(
+            scratch, flags: DockerIsolate.flags,
+            ["/bin/sh", "-c", "python3 -m venv --without-pip .venv && .venv/bin/python3 -c 'import sys; print(sys.prefix)'"])
+        #expect(made.status == 0, "\(made.stdout)\(made.stderr)")
+        #expect(made.stdout.hasSuffix("/workspace/.venv\n"), "\(made.stdout)\(made.stderr)")
+        #expect(!made.stderr.contains("takes from the image"), "\(made.stderr)")
+    }
+
+    @Test("a command found in the image is not second-guessed", arguments: ["python3", "/usr/bin/python3"])
+    func imageCommand(program: String) throws {
+        let scratch = try Scratch(for: .unprivileged)
+        let ran = try DockerIsolate.run(scratch, flags: DockerIsolate.flags, [program, "-c", "print(1)"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(!ran.stderr.contains("note:"), "\(ran.stderr)")
+    }
+}
