@@ -128,7 +128,7 @@ struct IsolateInspectionTests {
                                               "-addext", "basicConstraints=critical,CA:TRUE",
                                               "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
         try openssl(["req"] + key + ["-keyout", "origin.key", "-out", "origin.csr", "-subj", "/CN=api.inspect.test"])
-        try "subjectAltName=DNS:api.inspect.test\nextendedKeyUsage=serverAuth\n"
+        try "subjectAltName=DNS:api.inspect.test,DNS:plain.inspect.test\nextendedKeyUsage=serverAuth\n"
             .write(toFile: pki + "/origin.ext", atomically: false, encoding: .utf8)
         try openssl(["x509", "-req", "-in", "origin.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                      "-out", "origin.pem", "-days", "2", "-extfile", "origin.ext"])
@@ -153,18 +153,22 @@ struct IsolateInspectionTests {
                 methods: [GET]
                 paths: ["/repos/acme/*"]
                 inject: [{header: Authorization, value: "Bearer ${SENTINEL_TEST_TOKEN}"}]
+              - {host: plain.inspect.test, ports: [\(port)]}
             network_failsafe:
               allow_private_network: true
             approval:
               mode: reject
             """.write(toFile: scratch.policy, atomically: false, encoding: .utf8)
         let hosts = scratch.base + "/hosts"
-        try "\(address) api.inspect.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+        try "\(address) api.inspect.test plain.inspect.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
         chmod(hosts, 0o644)
+        // The origin's own CA, for the plain tunnel: only the origin's certificate verifies with it.
+        try FileManager.default.copyItem(atPath: pki + "/ca.pem", toPath: scratch.workspace + "/origin-ca.pem")
+        chmod(scratch.workspace + "/origin-ca.pem", 0o644)
 
         // Nothing in this script is the secret: the test looks for it in what the script prints.
         let script = """
-            import glob, json, os, subprocess, urllib.error, urllib.request
+            import glob, json, os, ssl, subprocess, urllib.error, urllib.request
             base = "https://api.inspect.test:\(port)"
             def call(method, path):
                 request = urllib.request.Request(base + path, method=method, data=b"{}" if method == "POST" else None,
@@ -178,7 +182,18 @@ struct IsolateInspectionTests {
                     return [-1, repr(error)]
             curl = subprocess.run(["curl", "-sS", "--max-time", "20", base + "/repos/acme/curl"], capture_output=True,
                                   text=True)
+            # Not inspected: a plain tunnel, so the origin's own certificate (verified with its
+            # CA, not Sentinel's) and the agent's own header, with nothing injected.
+            try:
+                plain_request = urllib.request.Request("https://plain.inspect.test:\(port)/anything",
+                                                       headers={"Authorization": "token agent-own-key"})
+                origin_ca = ssl.create_default_context(cafile="/workspace/origin-ca.pem")
+                with urllib.request.urlopen(plain_request, context=origin_ca, timeout=20) as response:
+                    plain = [response.status, response.read().decode()]
+            except Exception as error:
+                plain = [-1, repr(error)]
             print("RESULT " + json.dumps({"get": call("GET", "/repos/acme/widgets"), "post": call("POST", "/repos/acme/x"),
+                                          "path": call("GET", "/admin"), "plain": plain,
                                           "curl": curl.stdout + curl.stderr,
                                           "cafile": os.environ.get("SSL_CERT_FILE", "")}))
             seen = [repr(dict(os.environ))]
@@ -212,6 +227,12 @@ struct IsolateInspectionTests {
         #expect(post?.first as? Int == 403)
         #expect((post?.last as? String)?.contains("Add POST to allowed_hosts[0].methods") == true)
         #expect(outcome["curl"] as? String == "authorized", "\(String(describing: outcome["curl"]))")
+        let path = outcome["path"] as? [Any]
+        #expect(path?.first as? Int == 403)
+        #expect((path?.last as? String)?.contains("allowed_hosts[0].paths") == true, "\(String(describing: path))")
+        let plain = outcome["plain"] as? [Any]
+        #expect(plain?.first as? Int == 200)
+        #expect(plain?.last as? String == "unauthorized: 1 header(s)", "a plain tunnel passes the agent's header and injects nothing: \(String(describing: plain))")
         #expect(outcome["cafile"] as? String == "/run/sentinel-ca/ca-bundle.pem")
         // What was searched holds the environment and the files under /run (the checks below can fail).
         #expect(result.stdout.contains("SEEN "), "the sandbox's places were not read")

@@ -104,7 +104,9 @@ struct ProxyFixture: Sendable {
         // Short timeouts: a test never waits on the production defaults.
         configuration.connectTimeout = .seconds(2)
         configuration.dnsTimeout = .seconds(2)
-        configuration.idleTimeout = .seconds(30)
+        // Long enough for a test task starved by the rest of the suite on 2 cores (a 30 s idle
+        // timeout fired before a starved client sent its head, 2026-12-07).
+        configuration.idleTimeout = .seconds(120)
         configuration.log = { line in logLines.lines.withLock { $0.append(line) } }
         if let allowList {
             let path = directory.appendingPathComponent("allowed-domains.txt")
