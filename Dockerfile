@@ -35,5 +35,5 @@ RUN chmod 0755 /opt/sentinel/entrypoint.sh /opt/sentinel/bin/sentinel \
 
 USER sentinel
 WORKDIR /workspace
+# Without a command the entrypoint checks the container's setup and says how to run one.
 ENTRYPOINT ["/opt/sentinel/entrypoint.sh"]
-CMD ["sentinel", "--help"]

@@ -30,10 +30,10 @@ trap 'rm -rf "$scratch" "$profile_dir"' EXIT
 # The plain baseline runs the image's entrypoint without the guard: under Docker's default seccomp
 # profile the guard cannot read memory and refuses to start (docs/GUARD.md, Containers).
 hyperfine --warmup 3 --runs "$runs" -N --export-markdown "$scratch/result.md" \
-    --command-name 'docker run --rm IMAGE true (no guard inside)' "docker run --rm -e SENTINEL_GUARD_IN_CONTAINER=0 $image true" \
+    --command-name 'docker run --rm IMAGE true (no guard inside)' "docker run --rm $image true" \
     --command-name 'hardened docker run (the --dry-run command)' "$hardened" \
-    --command-name 'sentinel-isolate --backend docker --no-guard -- true' \
-        "$bin --backend docker --no-guard --workspace ws --policy sentinel.yaml -- true" \
-    --command-name 'sentinel-isolate --backend docker -- true (guard inside)' \
-        "$bin --backend docker --workspace ws --policy sentinel.yaml -- true"
+    --command-name 'sentinel-isolate --backend docker -- true (the default: no guard inside)' \
+        "$bin --backend docker --workspace ws --policy sentinel.yaml -- true" \
+    --command-name 'sentinel-isolate --guard --backend docker -- true (guard inside)' \
+        "$bin --guard --backend docker --workspace ws --policy sentinel.yaml -- true"
 cat "$scratch/result.md"

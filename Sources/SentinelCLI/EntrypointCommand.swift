@@ -1,7 +1,8 @@
 // `sentinel entrypoint -- COMMAND…`: what the Sentinel image's entrypoint (scripts/entrypoint.sh)
-// hands every command to. Hidden from --help: it only makes sense inside that image, where it
+// hands every command to, and what `sentinel-isolate --guard` runs inside the native sandbox.
+// Hidden from --help: it only makes sense inside a container or sandbox Sentinel set up, where it
 // decides the policy, the guard's records and production's rules (ContainerEntrypoint), then
-// replaces itself with `sentinel guard` or the command.
+// replaces itself with `sentinel guard` or the command. Without a command it checks the setup.
 
 import ArgumentParser
 import Glibc
@@ -25,6 +26,13 @@ struct EntrypointCommand: ParsableCommand {
     func run() throws {
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         let environment = SentinelEnvironment.current()
+        // No command (`docker-compose --profile NAME up`, a bare `docker run IMAGE`): check the
+        // setup and say what a command would run under, instead of printing `sentinel --help`.
+        if argv.isEmpty {
+            let status = ContainerEntrypoint.status(environment: environment)
+            for line in status.lines { print(line) }
+            throw ExitCode(status.status)
+        }
         let plan: ContainerEntrypoint.Plan
         do {
             plan = try ContainerEntrypoint.plan(command: argv, environment: environment)

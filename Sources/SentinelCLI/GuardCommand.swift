@@ -35,6 +35,21 @@ struct GuardCommand: AsyncParsableCommand {
         valueName: "address:port"))
     var allowConnect: [String] = []
 
+    @Option(name: .customLong("policy-directory"), help: ArgumentHelp(
+        "Read the policy's relative paths against DIR (the operator's directory on the host) instead of the working "
+            + "directory. Inside a sandbox, with --policy-map.",
+        valueName: "dir"))
+    var policyDirectory: String?
+
+    @Option(name: .customLong("policy-home"), help: ArgumentHelp(
+        "Read the policy's ~ as DIR (the operator's home on the host). Inside a sandbox, with --policy-map.", valueName: "dir"))
+    var policyHome: String?
+
+    @Option(name: .customLong("policy-map"), help: ArgumentHelp(
+        "A policy path under HOST means the same path under INSIDE (the host workspace and /workspace in a sandbox); repeatable.",
+        valueName: "host=inside"))
+    var policyMap: [String] = []
+
     @Flag(name: .customLong("no-landlock"), help: "Do not apply the file rules a second time with Landlock.")
     var noLandlock = false
 
@@ -56,7 +71,8 @@ struct GuardCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let invocation = GuardInvocation(
-            policy: policy, auditLog: auditLog, allowConnect: allowConnect, noLandlock: noLandlock, quiet: quiet,
+            policy: policy, auditLog: auditLog, allowConnect: allowConnect, policyDirectory: policyDirectory,
+            policyHome: policyHome, policyMap: policyMap, noLandlock: noLandlock, quiet: quiet,
             command: command.first == "--" ? Array(command.dropFirst()) : command)
         try await invocation.run()
     }
@@ -87,6 +103,11 @@ struct GuardInvocation: Sendable {
     var policy: String?
     var auditLog: String?
     var allowConnect: [String] = []
+    /// `--policy-directory`, `--policy-home`, `--policy-map`: the policy's paths read as on the
+    /// host (``PathTranslation``), for the guard inside a sandbox.
+    var policyDirectory: String?
+    var policyHome: String?
+    var policyMap: [String] = []
     var noLandlock = false
     var quiet = false
     /// The command, without the `--` before it.
@@ -126,6 +147,9 @@ struct GuardInvocation: Sendable {
             case "--policy": invocation.policy = value
             case "--audit-log": invocation.auditLog = value
             case "--allow-connect": invocation.allowConnect.append(value)
+            case "--policy-directory": invocation.policyDirectory = value
+            case "--policy-home": invocation.policyHome = value
+            case "--policy-map": invocation.policyMap.append(value)
             default: return nil
             }
         }
@@ -160,11 +184,35 @@ struct GuardInvocation: Sendable {
             say("sentinel guard: \(error) Nothing was run.")
             throw ExitCode(2)
         }
+        var context = PolicyContext.current(environment: environment)
+        if policyDirectory != nil || policyHome != nil || !policyMap.isEmpty {
+            var mappings: [PathTranslation.Mapping] = []
+            for text in policyMap {
+                // Split at the last `=`: the inside path is Sentinel's (/workspace), a host path may hold one.
+                guard let equals = text.lastIndex(of: "="), text.hasPrefix("/"),
+                    text[text.index(after: equals)...].hasPrefix("/")
+                else {
+                    say("sentinel guard: --policy-map \(text): expected HOST=INSIDE with two absolute paths "
+                        + "(e.g. /home/me/project/workspace=/workspace); nothing was run.")
+                    throw ExitCode(2)
+                }
+                mappings.append(PathTranslation.Mapping(host: String(text[..<equals]), inside: String(text[text.index(after: equals)...])))
+            }
+            for (name, value) in [("--policy-directory", policyDirectory), ("--policy-home", policyHome)] {
+                if let value, !value.hasPrefix("/") {
+                    say("sentinel guard: \(name) \(value): expected an absolute path; nothing was run.")
+                    throw ExitCode(2)
+                }
+            }
+            context.pathTranslation = PathTranslation(
+                hostBaseDirectory: policyDirectory ?? context.baseDirectory, hostHomeDirectory: policyHome ?? context.homeDirectory,
+                mappings: mappings)
+        }
         let loaded: LoadedPolicy
         let compiled: Policy
         do {
             loaded = try PolicyLoader().load(path: policy)
-            compiled = try Policy(loaded: loaded)
+            compiled = try Policy(loaded: loaded, context: context)
         } catch {
             say("sentinel guard: \(error)")
             throw ExitCode(2)
@@ -178,7 +226,14 @@ struct GuardInvocation: Sendable {
             // isolation; a key too short to be one refuses the run rather than chaining unkeyed.
             log = try AuditLog(path: logPath, options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment)))
         } catch {
-            say("sentinel guard: the audit log \(logPath) cannot be opened (\(error)); nothing was run.")
+            // Why, and what to change: usually a log an earlier run wrote as another user.
+            let absolute = PolicyLoader.absolutePath(logPath)
+            var advice = ""
+            if error.code == .open, let code = error.errno {
+                advice = " " + AuditLogAccess.explain(
+                    error.path ?? absolute, errno: code, elsewhere: "pass --audit-log PATH with a file you may write")
+            }
+            say("sentinel guard: the audit log \(logPath) cannot be opened (\(error)); nothing was run.\(advice)")
             throw ExitCode(2)
         }
         let resolution = ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue, environment: environment)

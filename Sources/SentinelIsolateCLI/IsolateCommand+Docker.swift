@@ -22,7 +22,7 @@ extension IsolateCommand {
         var options = DockerRunOptions(
             image: image, network: dockerNetwork, buildIfMissing: buildIfMissing, baseImage: base,
             terminal: !dryRun && isatty(0) == 1 && isatty(1) == 1,
-            guardInContainer: !noGuard, guardAuditDirectory: noGuard ? nil : auditLog + ".guard")
+            guardInContainer: self.guard, guardAuditDirectory: self.guard ? auditLog + ".guard" : nil)
         if dockerNetwork == .proxied {
             // The proxy's records stay apart from the guard's: the sandbox mounts only the latter.
             options.proxyAuditDirectory = auditLog + ".proxy"

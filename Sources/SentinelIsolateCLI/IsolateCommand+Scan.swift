@@ -35,7 +35,7 @@ extension IsolateCommand {
         "workspace": .single, "policy": .single, "network": .single, "proxy-socket": .single,
         "proxy-hosts-file": .single, "proxy": .single, "no-proxy": .single, "enforce-proxy": .flag,
         "seccomp-profile": .single, "seccomp": .single, "seccomp-mode": .single, "image": .single,
-        "build-if-missing": .flag, "base-image": .single, "dry-run": .flag, "no-guard": .flag,
+        "build-if-missing": .flag, "base-image": .single, "dry-run": .flag, "guard": .flag, "no-guard": .flag,
         "backend": .single, "pids-limit": .single, "memory": .single, "cpus": .single, "env": .list,
         "bind": .list, "ro-bind": .list, "block": .list, "audit-log": .single, "json-status": .flag,
         "json-status-file": .single, "require-landlock": .flag, "seccomp-suggest": .single, "ca-dir": .single,
@@ -99,6 +99,7 @@ extension IsolateCommand {
         command.buildIfMissing = flags.contains("build-if-missing")
         command.baseImage = singles["base-image"]
         command.dryRun = flags.contains("dry-run")
+        command.guard = flags.contains("guard")
         command.noGuard = flags.contains("no-guard")
         command.backend = singles["backend"]
         command.pidsLimit = nil

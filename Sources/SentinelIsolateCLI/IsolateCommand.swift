@@ -25,6 +25,9 @@ public struct IsolateCommand: ParsableCommand {
             with no_new_privs, Landlock and resource limits. Its exit status is the command's (128+N when \
             signal N ended it). Setup errors print one sentence and exit 2.
 
+            With --guard, `sentinel guard` runs inside as the command's parent, on either backend, with the same \
+            policy, records and approvals as on the host.
+
             Environment: SENTINEL_BACKEND, SENTINEL_PRODUCTION or SENTINEL_ENV=production (production mode: \
             docs/POLICY.md), SENTINEL_ALLOW_NETWORK_IN_PRODUCTION, \
             SENTINEL_SECCOMP_PROFILE, SENTINEL_SECCOMP_MODE, SENTINEL_ENFORCE_PROXY, SENTINEL_PROXY, \
@@ -37,7 +40,10 @@ public struct IsolateCommand: ParsableCommand {
     @Option(help: "Host directory mounted read-write at /workspace (the working directory).")
     var workspace = Defaults.workspace
 
-    @Option(help: "Policy file mounted read-only at /workspace/sentinel.yaml.")
+    @Option(help: """
+        Policy file, mounted read-only at /run/sentinel/policy.yaml (outside the workspace; \
+        $SENTINEL_POLICY_FILE inside says where).
+        """)
     var policy = Defaults.policy
 
     @Option(help: "Network: none (loopback only), proxied (only through the policy proxy), host (no isolation; refused in production), bridge (Docker only).")
@@ -85,7 +91,13 @@ public struct IsolateCommand: ParsableCommand {
     @Flag(help: "Print the docker command instead of running it (docker backend).")
     var dryRun = false
 
-    @Flag(help: "Run the command in the container without sentinel guard (docker backend; by default the guard decides and records every exec, file write and connect inside it).")
+    @Flag(help: """
+        Run the command under sentinel guard inside the sandbox (both backends): every exec, file write and connect \
+        decided by the policy and recorded outside the workspace.
+        """)
+    var `guard` = false
+
+    @Flag(help: "Run the command without sentinel guard inside (the default on both backends).")
     var noGuard = false
 
     @Option(help: "Backend: native or docker (default: $SENTINEL_BACKEND or native).")
@@ -143,6 +155,10 @@ public struct IsolateCommand: ParsableCommand {
         // (CleanExit for --help propagates to the entry point, which prints the help.)
         for warning in request.warnings { IsolateOutput.warning(warning) }
         for note in request.policyNotes { IsolateOutput.note(note) }
+        if request.docker == nil, let program = request.spec.command.first,
+            let note = CommandVisibility.pathNote(program, spec: request.spec, callerPath: environment["PATH"]) {
+            IsolateOutput.note(note)
+        }
         // A dry run prints the docker command and runs nothing, so it leaves no audit record.
         if let docker = request.docker, dryRun {
             do {
@@ -206,6 +222,16 @@ public struct IsolateCommand: ParsableCommand {
         }
         for warning in report.warnings { IsolateOutput.warning(warning) }
         for denial in report.denials { IsolateOutput.warning(denial) }
+        // Under the guard the command is the guard's to start, and "not found" is its exit 127.
+        if request.docker == nil, request.spec.guardInside != nil, report.exitStatus == 127, let program = request.spec.command.first,
+            let outside = CommandVisibility.outsideReason(program, spec: request.spec, callerPath: environment["PATH"]) {
+            IsolateOutput.note(outside)
+        }
+        // In a container "not found" is exit 127 as well, and the image, not the host, was searched.
+        if request.docker != nil, report.exitStatus == 127, let program = request.spec.command.first,
+            let outside = CommandVisibility.containerOutsideReason(program, spec: request.spec) {
+            IsolateOutput.note(outside)
+        }
         if request.spec.seccomp.mode == .log && request.docker == nil {
             if report.seccompWouldDeny.isEmpty {
                 IsolateOutput.stderr("sentinel-isolate: seccomp log mode: no call was outside the profile.\n")
@@ -260,20 +286,27 @@ public struct IsolateCommand: ParsableCommand {
         guard backend == "native" || backend == "docker" else {
             throw IsolateError("backend must be one of: native, docker")
         }
-        if noGuard && backend != "docker" {
-            throw IsolateError("--no-guard applies to --backend docker (the native backend does not run sentinel guard inside); drop it.")
+        if self.guard && noGuard {
+            throw IsolateError("--guard and --no-guard contradict each other; keep one (without either, the guard does not run).")
         }
+        let guarded = self.guard
         let workspace = PathResolution.absolute(self.workspace)
         let policy = PathResolution.absolute(self.policy)
         let seccompFile = PathResolution.absolute(self.seccomp)
 
         var isDirectory = false
         guard PathResolution.exists(workspace, isDirectory: &isDirectory) else {
-            throw IsolateError("Workspace does not exist: \(workspace)")
+            throw IsolateError(
+                "Workspace does not exist: \(workspace). Create it (mkdir -p \(ShellQuote.quote(workspace))) or pick another with "
+                    + "--workspace DIR (the default is \(Defaults.workspace), in the directory you run from).")
         }
-        guard isDirectory else { throw IsolateError("Workspace is not a directory: \(workspace)") }
+        guard isDirectory else {
+            throw IsolateError("Workspace is not a directory: \(workspace). Pick a directory with --workspace DIR.")
+        }
         guard PathResolution.exists(policy, isDirectory: &isDirectory) else {
-            throw IsolateError("Policy file does not exist: \(policy)")
+            throw IsolateError(
+                "Policy file does not exist: \(policy). Create a starter policy with `sentinel policy init \(ShellQuote.quote(policy))`, "
+                    + "or pass --policy FILE.")
         }
         guard !isDirectory, PathResolution.isRegularFile(policy) else { throw IsolateError("Policy file is not a file: \(policy)") }
 
@@ -360,9 +393,10 @@ public struct IsolateCommand: ParsableCommand {
             throw IsolateError("--seccomp-suggest needs --seccomp-mode log: it lists the calls the profile would deny, which only log mode lets through.")
         }
 
-        // The policy the sandbox will show at /workspace/sentinel.yaml also shapes it: its paths
+        // The policy the sandbox will show at /run/sentinel/policy.yaml also shapes it: its paths
         // become binds and masks, its sandbox section gives the limits the flags do not.
         let loaded = try IsolatePolicy.load(policy, environment: env)
+        warnings += loaded.warnings.map(\.description)
         let settings = loaded.document.sandbox
         var limits = SandboxSpec.Limits()
         let pidsLimit = self.pidsLimit ?? settings.pidsLimit
@@ -429,15 +463,60 @@ public struct IsolateCommand: ParsableCommand {
             }
         }
         var blocked = self.blocked
+        // The policy's paths mean what they mean on the host: relative entries against the
+        // directory this runs in, `~` against the caller's home (as `sentinel guard` reads them).
+        let hostDirectory = PathResolution.absolute(".")
+        let hostHome = PathResolution.home(env)
+        let auditPath = try IsolateAudit.path(explicit: auditLog, workspace: workspace)
         let mounts: PolicyMounts
         do {
-            mounts = try PolicyMounts.plan(document: loaded.document, hostWorkspace: workspace, existingBinds: bindList)
+            mounts = try PolicyMounts.plan(
+                document: loaded.document, hostWorkspace: workspace, hostDirectory: hostDirectory, hostHome: hostHome,
+                existingBinds: bindList,
+                protectedPaths: [policy, auditPath, auditPath + ".anchor", auditPath + ".guard", auditPath + ".proxy"]
+                    .map(PathResolution.normalize))
         } catch {
             throw IsolateError("The policy \(policy) cannot be applied to the sandbox: \(error.description)")
         }
         bindList += mounts.binds.filter { bind in !bindList.contains(where: { $0.destination == bind.destination }) }
-        for path in mounts.blockedPaths where !blocked.contains(path) { blocked.append(path) }
-        let auditPath = try IsolateAudit.path(explicit: auditLog, workspace: workspace)
+        // A container's system directories are the image's, not the host's: masking them there
+        // would hide nothing of the host's (and Docker refuses a tmpfs over a file).
+        let masks = mounts.blockedPaths + (backend == "native" ? mounts.systemBlockedPaths : [])
+        for path in masks where !blocked.contains(path) { blocked.append(path) }
+
+        var guardInside: SandboxSpec.GuardInside?
+        if guarded {
+            // The guard inside reads the policy's paths as the host does (SandboxLayout), asks
+            // the way the caller asked, and, in production, checks the very text verified here.
+            for (name, value) in SandboxLayout.hostVariables(workspace: workspace, hostDirectory: hostDirectory, hostHome: hostHome) {
+                explicit[name] = value
+            }
+            if let mode = env["SENTINEL_APPROVAL_MODE"], !mode.isEmpty { explicit["SENTINEL_APPROVAL_MODE"] = mode }
+            if backend == "native" {
+                // The relay of --network proxied, which the policy cannot name (Docker's proxied
+                // network does the same with the proxy container's address).
+                if network == "proxied" { explicit["SENTINEL_GUARD_ALLOW_CONNECT"] = "127.0.0.1:\(IsolateProxy.port)" }
+                guard let binary = IsolateProxy.sentinelBinary() else {
+                    throw IsolateError(
+                        "--guard runs `sentinel guard` inside the sandbox and needs the `sentinel` binary next to sentinel-isolate or "
+                            + "on PATH: build it with `swift build --product sentinel`, or run without --guard.")
+                }
+                guardInside = SandboxSpec.GuardInside(binary: binary, recordsDirectory: auditPath + ".guard")
+                if production {
+                    explicit[SentinelEnvironment.production] = "true"
+                    explicit[SentinelEnvironment.policyImmutable] = "true"
+                    explicit[SentinelEnvironment.policySHA256] = loaded.sha256
+                    if ProductionMode.allowsNetwork(env) { explicit[ProductionMode.allowNetworkName] = "true" }
+                }
+            }
+            if let rules = try? PathRules(document: loaded.document, baseDirectory: hostDirectory, homeDirectory: hostHome),
+                case let verdict = rules.check(workspace + "/.sentinel-write-check", access: .write, workingDirectory: hostDirectory),
+                !verdict.isAllowed {
+                warnings.append(
+                    "--guard: the policy's allowed_paths do not cover the workspace \(workspace), so the guard will refuse the command's "
+                        + "writes there (\(verdict.reason)). Add it to allowed_paths (relative to \(hostDirectory), or absolute).")
+            }
+        }
 
         let spec = SandboxSpec(
             command: command, workspace: workspace, policyFile: policy,
@@ -447,7 +526,8 @@ public struct IsolateCommand: ParsableCommand {
             requireLandlock: requireLandlock || (production && backend == "native"),
             seccomp: SandboxSpec.SeccompSettings(
                 mode: seccompMode, profilePath: profilePath, suggestPath: seccompSuggest.map(PathResolution.absolute),
-                builtinProfile: builtinProfile))
+                builtinProfile: builtinProfile),
+            guardInside: guardInside)
         do {
             // A proxied run gets its socket only when the proxy starts (after this validation).
             var checked = spec
@@ -814,6 +894,14 @@ enum PathResolution {
         guard let resolved = realpath(lexical, nil) else { return lexical }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// The caller's home (`$HOME`, else the password database), canonical when it exists: what the
+    /// policy's `~` means on the host.
+    static func home(_ environment: [String: String]) -> String {
+        var home = environment["HOME"] ?? ""
+        if home.isEmpty, let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir { home = String(cString: directory) }
+        return home.hasPrefix("/") ? normalize(home) : "/"
     }
 
     static func exists(_ path: String, isDirectory: inout Bool) -> Bool {

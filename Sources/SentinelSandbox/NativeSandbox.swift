@@ -43,12 +43,16 @@ public struct NativeSandbox: Sendable {
             report.warnings.append("Landlock is unavailable (\(landlockReason)); the file rules rely on the mount namespace alone.")
         }
         let rootCaller = geteuid() == 0
+        let workloadUID = rootCaller ? spec.rootCallerWorkloadID : geteuid()
+        let workloadGID = rootCaller ? spec.rootCallerWorkloadID : getegid()
+        // With --guard the stage runs `sentinel entrypoint -- COMMAND` and binds what it needs.
+        let stageSpec = try NativeGuard.stageSpec(for: spec, workloadUID: workloadUID, workloadGID: workloadGID)
         var plan = StagePlan(
-            spec: spec, callerUID: getuid(), callerGID: getgid(),
-            workloadUID: rootCaller ? spec.rootCallerWorkloadID : geteuid(),
-            workloadGID: rootCaller ? spec.rootCallerWorkloadID : getegid(),
-            environment: SandboxEnvironment.build(spec: spec, caller: callerEnvironment),
+            spec: stageSpec, callerUID: getuid(), callerGID: getgid(),
+            workloadUID: workloadUID, workloadGID: workloadGID,
+            environment: SandboxEnvironment.build(spec: stageSpec, caller: callerEnvironment),
             landlockABI: landlockABI ?? 0)
+        if let guardInside = spec.guardInside { report.protections.guardInside = NativeGuard.description(guardInside) }
 
         let (cgroup, limitsReason) = SandboxCgroup.create(limits: spec.limits, name: "sentinel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         defer { cgroup?.remove() }
@@ -112,7 +116,7 @@ public struct NativeSandbox: Sendable {
             report.warnings += ready.warnings
         }
         if let failure = outcome.failure {
-            throw StageConnection.error(for: failure, plan: plan)
+            throw StageConnection.error(for: failure, plan: plan, callerPath: callerEnvironment["PATH"])
         }
         guard let raw = outcome.exitStatus else {
             throw SandboxError(.launchFailed, "The sandbox stage ended without reporting the command's status (stage status \(outcome.stageStatus)). Run `sentinel doctor` to check what this kernel allows.")
@@ -301,13 +305,22 @@ enum StageConnection {
     }
 
     /// Turns a stage failure into one clear sentence with what to do.
-    static func error(for failure: StageFailure, plan: StagePlan) -> SandboxError {
+    static func error(for failure: StageFailure, plan: StagePlan, callerPath: String? = nil) -> SandboxError {
         let reason = Errno(failure.errno).description
         let detail = failure.detail.isEmpty ? "" : " (\(failure.detail))"
         let hint: String
         switch (failure.step, failure.errno) {
         case (.exec, ENOENT):
-            return SandboxError(.execFailed, "\(plan.spec.command[0]): command not found inside the sandbox. Only /usr, /bin, /sbin, /lib*, /opt and /workspace are visible; use a path under one of them.", errno: failure.errno)
+            let program = plan.spec.command[0]
+            // Usually a file the command needs lies outside: say which, and how to bring it in.
+            if let outside = CommandVisibility.outsideReason(program, spec: plan.spec, callerPath: callerPath) {
+                return SandboxError(.execFailed, "\(program): command not found inside the sandbox: \(outside)", errno: failure.errno)
+            }
+            return SandboxError(
+                .execFailed,
+                "\(program): command not found inside the sandbox. Only /usr, /bin, /sbin, /lib*, /opt, /workspace and the binds are "
+                    + "visible; use a path under one of them, or bind its directory with --ro-bind DIR.",
+                errno: failure.errno)
         case (.exec, _):
             return SandboxError(.execFailed, "Could not execute \(plan.spec.command[0]) inside the sandbox: \(reason). Check that it is executable and on a file system the sandbox shows.", errno: failure.errno)
         case (.unshareNamespaces, _), (.waitForIDMaps, _):
@@ -346,7 +359,8 @@ public enum SandboxValidation {
             }
             guard policyType == S_IFREG else { throw SandboxError(.invalidSpec, "Policy file is not a file: \(policy)") }
         }
-        let reserved = ["/", "/proc", "/dev", "/workspace", "/.sentinel"]
+        var reserved = ["/", "/proc", "/dev", "/workspace", "/.sentinel", SandboxLayout.policyDirectory]
+        if spec.guardInside != nil { reserved.append(SandboxLayout.recordsDirectory) }
         for bind in spec.binds {
             guard bind.source.hasPrefix("/"), bind.destination.hasPrefix("/") else {
                 throw SandboxError(.invalidSpec, "Bind paths must be absolute: \(bind.source) -> \(bind.destination)")
@@ -398,13 +412,15 @@ public enum SandboxEnvironment {
     /// The PATH inside the sandbox.
     public static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    /// PATH, HOME=/workspace, LANG and TERM (from the caller when set), then the allow-listed
-    /// caller variables, then the spec's explicit variables. Nothing else of the caller passes,
-    /// and never Sentinel's own keys (`SentinelEnvironment.secrets`; validation refuses a spec
-    /// that names one, and they are removed here as well).
+    /// PATH, HOME=/workspace, LANG and TERM (from the caller when set), `SENTINEL_POLICY_FILE`
+    /// when a policy is mounted, then the allow-listed caller variables, then the spec's explicit
+    /// variables. Nothing else of the caller passes, and never Sentinel's own keys
+    /// (`SentinelEnvironment.secrets`; validation refuses a spec that names one, and they are
+    /// removed here as well).
     public static func build(spec: SandboxSpec, caller: [String: String]) -> [String] {
         let caller = SentinelEnvironment.withoutSecrets(caller)
         var environment: [String: String] = ["PATH": path, "HOME": "/workspace", "LANG": caller["LANG"] ?? "C.UTF-8"]
+        if spec.policyFile != nil { environment[SandboxLayout.policyVariable] = SandboxLayout.policyPath }
         if let term = caller["TERM"] { environment["TERM"] = term }
         for name in spec.environmentAllowList {
             if let value = caller[name] { environment[name] = value }

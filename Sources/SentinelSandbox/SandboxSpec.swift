@@ -13,7 +13,7 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     public var command: [String]
     /// Host directory mounted read-write at `/workspace`, the working directory.
     public var workspace: String
-    /// Host file mounted read-only at `/workspace/sentinel.yaml`, if any.
+    /// Host file mounted read-only at ``SandboxLayout/policyPath`` (outside the workspace), if any.
     public var policyFile: String?
     /// Which network the workload gets.
     public var network: NetworkMode
@@ -40,6 +40,10 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     /// --unix`), which PID 1 relays 127.0.0.1:3128 to. Its owner must be the identity PID 1 runs
     /// as outside (the caller, or `rootCallerWorkloadID` for a root caller).
     public var proxySocket: String?
+    /// `--guard` on the native backend: `sentinel guard` runs inside, as the command's parent,
+    /// with the mounted policy; `nil` runs the command itself (the default: the sandbox is the
+    /// boundary). The Docker backend's switch is `DockerRunOptions.guardInContainer`.
+    public var guardInside: GuardInside?
 
     /// Creates a spec with the defaults of `sentinel-isolate`.
     public init(
@@ -56,7 +60,8 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         seccomp: SeccompSettings = SeccompSettings(),
         hostname: String = "sentinel",
         rootCallerWorkloadID: UInt32 = 65534,
-        proxySocket: String? = nil
+        proxySocket: String? = nil,
+        guardInside: GuardInside? = nil
     ) {
         self.command = command
         self.workspace = workspace
@@ -72,6 +77,23 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
         self.hostname = hostname
         self.rootCallerWorkloadID = rootCallerWorkloadID
         self.proxySocket = proxySocket
+        self.guardInside = guardInside
+    }
+
+    /// What the native backend needs to run `sentinel guard` inside the sandbox.
+    public struct GuardInside: Codable, Sendable, Equatable {
+        /// The host path of the `sentinel` binary, bound read-only at the same path (with the
+        /// directories of the shared libraries it loads that the sandbox does not show).
+        public var binary: String
+        /// A host directory outside the workspace for the guard's records, bound read-write at
+        /// ``SandboxLayout/recordsDirectory``; its owner must be the identity the workload runs as.
+        public var recordsDirectory: String
+
+        /// Creates the settings.
+        public init(binary: String, recordsDirectory: String) {
+            self.binary = binary
+            self.recordsDirectory = recordsDirectory
+        }
     }
 
     /// The network a sandbox gets.

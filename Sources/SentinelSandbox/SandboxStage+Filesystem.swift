@@ -50,6 +50,7 @@ struct SandboxFilesystem {
         try mountProc()
         try mountDev()
         try mountTmp()
+        try mountPolicy()
         try mountWorkspace()
         try mountExtraBinds()
         try blockPaths()
@@ -176,15 +177,23 @@ struct SandboxFilesystem {
         try step(.mountWorkspace, plan.spec.workspace) { () throws(Errno) in
             try attach(sources.workspace, target, readOnly: false)
         }
+    }
+
+    /// The policy, read-only at `SandboxLayout.policyPath`, outside the workspace (a mount point
+    /// in the workspace was left behind there as an empty `sentinel.yaml`). Its directory is a
+    /// tmpfs of its own, read-only once the file is bound: a mount point cannot be renamed or
+    /// removed, so the workload cannot put a directory of its own in its place either.
+    private func mountPolicy() throws(StepError) {
         guard sources.policy >= 0 else { return }
-        let policyTarget = target + "/sentinel.yaml"
-        try step(.mountPolicy, "the mount point /workspace/sentinel.yaml must be a regular file") { () throws(Errno) in
-            if Sys.fileType(policyTarget) == nil {
-                // Like Docker's volume, the mount point is created in the workspace if missing.
-                try Sys.touch(policyTarget)
-            }
-            guard Sys.fileType(policyTarget) == S_IFREG else { throw Errno(EEXIST) }
-            try attach(sources.policy, policyTarget, readOnly: true, noexec: true)
+        let directory = root + SandboxLayout.policyDirectory
+        let target = root + SandboxLayout.policyPath
+        let flags = SENTINEL_MS_NOSUID | SENTINEL_MS_NODEV | SENTINEL_MS_NOEXEC
+        try step(.mountPolicy) { () throws(Errno) in
+            try Sys.mkdir(directory, 0o755)
+            try Sys.mount("sentinel-policy", directory, "tmpfs", Int(flags), "mode=0755,size=4k")
+            try Sys.touch(target, 0o444)
+            try attach(sources.policy, target, readOnly: true, noexec: true)
+            try Sys.mount(nil, directory, nil, Int(SENTINEL_MS_REMOUNT | SENTINEL_MS_RDONLY | flags), "mode=0755,size=4k")
         }
     }
 

@@ -85,7 +85,7 @@ enum StageStep: String, Codable, Sendable {
         case .mountDev: return "build a minimal /dev"
         case .mountTmp: return "mount /tmp and /run"
         case .mountWorkspace: return "mount the workspace at /workspace"
-        case .mountPolicy: return "mount the policy read-only at /workspace/sentinel.yaml"
+        case .mountPolicy: return "mount the policy read-only at \(SandboxLayout.policyPath)"
         case .extraBinds: return "mount an extra bind"
         case .blockPaths: return "mask a blocked path"
         case .limitNestedUserNamespaces: return "forbid nested user namespaces"

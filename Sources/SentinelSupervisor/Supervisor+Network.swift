@@ -131,10 +131,16 @@ extension Supervisor {
                 subject: "unix:\(identity.device):\(identity.inode)")
             return .decide(request, address: Self.unixAddress("/proc/self/fd/\(duplicate)"), keep: keep)
         default:
+            // A netlink message to the kernel (nl_pid 0) reaches no network: the C library's
+            // getaddrinfo asks the kernel for the interfaces' addresses that way on every lookup
+            // of a name with several addresses. Refused as before, but nobody is asked about it.
+            let toKernel = family == AF_NETLINK && bytes.count >= 8 && bytes[4..<8].allSatisfy { $0 == 0 }
+            var recorded = details(notification)
+            if toKernel { recorded["asked"] = "no: a netlink message to the kernel (getaddrinfo reads the interfaces' addresses so)" }
             let request = DecisionRequest(
                 action: .connect, target: "family \(family)",
                 verdict: .deny(rule: "guard:socket-family", reason: "Address family \(family) is not one the guard can check (only IPv4, IPv6 and Unix)."),
-                recommendation: recommendation, details: details(notification))
+                recommendation: recommendation, details: recorded, isApprovable: !toKernel)
             return .decide(request, address: bytes, keep: nil)
         }
     }
@@ -184,13 +190,33 @@ extension Supervisor {
             return .answer(.error(code))
         case .nowhere(let address):
             return .act { [self] in connectOnBehalf(id: id, tgid: tgid, socket: socket, address: address, keep: nil) }
-        case .decide(let request, let address, let keep):
+        case .decide(var request, let address, let keep):
+            if !request.verdict.isAllowed, isRouteProbeShaped(socket: socket, tgid: tgid, address: address) {
+                // The C library connects a UDP socket to each address of a name it resolved, only
+                // to learn the route (RFC 3484 sorting: connect, getsockname, close), several per
+                // lookup; no person can tell those from a real use. Refused and recorded as
+                // before, without a question. DNS (port 53), the one common real use, is asked.
+                request.isApprovable = false
+                request.details["asked"] = "no: a datagram socket's connect (getaddrinfo's route probes look the same)"
+            }
             return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in
                 // connect can block for the kernel's TCP timeout: not on the receiving thread.
                 let thread = Thread { [self] in connectOnBehalf(id: id, tgid: tgid, socket: socket, address: address, keep: keep) }
                 thread.start()
             }
         }
+    }
+
+    /// Whether a connect of the program's `socket` to `address` looks like the C library's route
+    /// probe: a datagram socket, an IPv4 or IPv6 address, a port other than DNS's.
+    func isRouteProbeShaped(socket: Int32, tgid: Int32, address: [UInt8]) -> Bool {
+        guard let endpoint = try? address.withUnsafeBytes({ raw throws(SocketAddressError) in try IPEndpoint(socketAddress: raw) }),
+            endpoint.port != 53, case .success(let duplicate) = self.duplicate(socket, tgid: tgid)
+        else { return false }
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(duplicate.value, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else { return false }
+        return type == Int32(SOCK_DGRAM.rawValue)
     }
 
     /// Connects the program's own socket (a duplicate) to `address` and answers with the result.

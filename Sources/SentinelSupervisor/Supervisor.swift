@@ -260,7 +260,9 @@ final class Supervisor: Sendable {
     ) {
         guard let (request, decision) = refusal else { return perform() }
         onDenied?()
-        if explainRefusals, notifier.isPending(notification.id) {
+        // The C library's own probes (marked "asked: no", Supervisor+Network.swift) are not the
+        // program's doing, and it copes with their refusal: a line about them would only mislead.
+        if explainRefusals, request.details["asked"] == nil, notifier.isPending(notification.id) {
             explain(request, decision, to: notification.pid)
         }
         answer(notification.id, .error(errno))

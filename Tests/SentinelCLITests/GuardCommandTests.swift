@@ -22,6 +22,16 @@ struct GuardCommandTests {
         #expect(outcome.stderr.contains("--allow-connect \(value): expected ADDRESS:PORT"), "\(outcome.stderr)")
     }
 
+    @Test("a malformed path reading is refused before anything runs", arguments: [
+        ["--policy-map", "workspace=/workspace"], ["--policy-map", "/srv/ws"], ["--policy-map", "/srv/ws=workspace"],
+        ["--policy-directory", "relative"], ["--policy-home", "~"],
+    ])
+    func malformedTranslation(options: [String]) throws {
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, ["guard", "--policy", "builtin:default"] + options + ["--", "/bin/true"])
+        #expect(outcome.status == 2, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("nothing was run"), "\(outcome.stderr)")
+    }
+
     @Test("both option spellings run the command and record it; an unknown option is a usage error", arguments: [
         (["--policy", "builtin:default", "--audit-log", "AUDIT", "--quiet", "--"], Int32(0)),
         (["--policy=builtin:default", "--audit-log=AUDIT", "--no-landlock", "--"], 0),

@@ -22,6 +22,7 @@ struct IsolateScanTests {
         [],
         ["--workspace", "ws", "--policy=p.yaml", "--network", "proxied", "--", "python3", "-c", "x"],
         ["--enforce-proxy", "--build-if-missing", "--dry-run", "--no-guard", "--json-status", "--require-landlock", "--", "sh"],
+        ["--guard", "--backend", "docker", "--", "sh"],
         ["--env", "A", "--env=B=1", "--bind", "a:b", "--bind", "c", "--ro-bind", "d:/e", "--block", "/x", "--block=/y", "--", "sh"],
         ["--pids-limit", "5", "--cpus", "0.5", "--memory", "1g", "--", "sh"],
         ["--pids-limit=64", "--cpus=2", "--", "sh"],

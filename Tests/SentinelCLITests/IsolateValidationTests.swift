@@ -107,7 +107,7 @@ struct IsolateValidationTests {
         for flag in ["--workspace", "--policy", "--network", "--proxy", "--no-proxy", "--enforce-proxy", "--seccomp-profile",
                      "--seccomp", "--seccomp-mode", "--image", "--build-if-missing", "--backend", "--pids-limit", "--memory",
                      "--cpus", "--env", "--audit-log", "--json-status", "--require-landlock", "--seccomp-suggest",
-                     "--dry-run", "--base-image"] {
+                     "--dry-run", "--base-image", "--guard", "--no-guard"] {
             #expect(stdout.contains(flag), "\(flag) missing from --help")
         }
     }

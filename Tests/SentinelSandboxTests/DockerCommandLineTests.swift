@@ -22,7 +22,7 @@ struct DockerCommandLineTests {
         ["--user", user, "--init", "--hostname", "sentinel", "--ulimit", "nofile=4096:4096", "--ulimit", "core=0",
          "--env", "HOME=/workspace", "--env", "LANG=C.UTF-8",
          "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-         "--env", "SENTINEL_GUARD_IN_CONTAINER=1", "--env", "TERM=xterm"] + env
+         "--env", "SENTINEL_GUARD=0", "--env", "SENTINEL_POLICY_FILE=/run/sentinel/policy.yaml", "--env", "TERM=xterm"] + env
     }
 
     @Test("defaults: the original's argv, then user, init, limits, the scrubbed environment")
@@ -33,7 +33,7 @@ struct DockerCommandLineTests {
             callerEnvironment: Self.caller)
         #expect(invocation.arguments == Self.originalPrefix + [
             "--network", "none",
-            "--volume", "/srv/ws:/workspace:rw", "--volume", "/srv/sentinel.yaml:/workspace/sentinel.yaml:ro",
+            "--volume", "/srv/ws:/workspace:rw", "--volume", "/srv/sentinel.yaml:/run/sentinel/policy.yaml:ro",
             "--workdir", "/workspace",
             "--security-opt", "seccomp=/p/strict.json",
         ] + Self.tail() + ["--interactive", "--pull", "never", "--", "sentinel-guard:local", "python3", "app.py"])
@@ -54,7 +54,7 @@ struct DockerCommandLineTests {
             callerEnvironment: Self.caller)
         #expect(invocation.arguments == Self.originalPrefix + [
             "--network", "bridge",
-            "--volume", "/srv/ws:/workspace:rw", "--volume", "/srv/sentinel.yaml:/workspace/sentinel.yaml:ro",
+            "--volume", "/srv/ws:/workspace:rw", "--volume", "/srv/sentinel.yaml:/run/sentinel/policy.yaml:ro",
             "--workdir", "/workspace",
             "--env", "HTTP_PROXY=http://proxy:3128", "--env", "HTTPS_PROXY=http://proxy:3128",
             "--env", "http_proxy=http://proxy:3128", "--env", "https_proxy=http://proxy:3128",
@@ -83,7 +83,7 @@ struct DockerCommandLineTests {
             "--user", "1000:100", "--init", "--hostname", "box", "--ulimit", "nofile=1024:1024", "--ulimit", "core=0",
             "--env", "HOME=/workspace", "--env", "LANG=C.UTF-8", "--env", "MODE=x",
             "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--env", "SENTINEL_GUARD_IN_CONTAINER=1", "--env", "TERM=xterm",
+            "--env", "SENTINEL_GUARD=0", "--env", "TERM=xterm",
             "--env", "GITHUB_TOKEN",
             "--volume", "/data:/data:ro", "--volume", "/out:/mnt/out:rw",
             "--tmpfs", "/opt/secret:ro,noexec,nosuid,nodev,size=4k,mode=000",
@@ -94,13 +94,16 @@ struct DockerCommandLineTests {
         #expect(invocation.shellText().hasSuffix("sentinel-guard:local sh -c 'echo '\\''hi there'\\'''"))
     }
 
-    @Test("the guard inside: its audit directory mounted and named; --no-guard says 0 and mounts nothing", arguments: [
+    @Test("the guard inside (--guard): its audit directory mounted and named; without it, 0 and nothing mounted", arguments: [
         (true, "/srv/sentinel-audit.log.guard", [
-            "--env", "SENTINEL_GUARD_AUDIT_LOG=/var/log/sentinel/audit.log", "--env", "SENTINEL_GUARD_IN_CONTAINER=1",
+            "--env", "SENTINEL_GUARD=1", "--env", "SENTINEL_GUARD_AUDIT_LOG=/var/log/sentinel/audit.log",
+            "--env", "SENTINEL_POLICY_FILE=/run/sentinel/policy.yaml",
             "--env", "TERM=xterm", "--volume", "/srv/sentinel-audit.log.guard:/var/log/sentinel:rw",
         ]),
-        (true, nil, ["--env", "SENTINEL_GUARD_IN_CONTAINER=1", "--env", "TERM=xterm"]),
-        (false, "/srv/sentinel-audit.log.guard", ["--env", "SENTINEL_GUARD_IN_CONTAINER=0", "--env", "TERM=xterm"]),
+        (true, nil, ["--env", "SENTINEL_GUARD=1", "--env", "SENTINEL_POLICY_FILE=/run/sentinel/policy.yaml", "--env", "TERM=xterm"]),
+        (false, "/srv/sentinel-audit.log.guard", [
+            "--env", "SENTINEL_GUARD=0", "--env", "SENTINEL_POLICY_FILE=/run/sentinel/policy.yaml", "--env", "TERM=xterm",
+        ]),
     ])
     func guardInside(enabled: Bool, directory: String?, expected: [String]) throws {
         let spec = SandboxSpec(command: ["true"], workspace: Self.workspace, policyFile: Self.policy)
@@ -117,7 +120,7 @@ struct DockerCommandLineTests {
     func proxiedSandbox() throws {
         var topology = DockerProxiedNetwork(runID: "1-2")
         topology.proxyAddress = "172.30.0.2"
-        var options = DockerRunOptions(network: .proxied, guardAuditDirectory: "/srv/a.guard")
+        var options = DockerRunOptions(network: .proxied, guardInContainer: true, guardAuditDirectory: "/srv/a.guard")
         options.proxiedNetwork = topology
         let spec = SandboxSpec(command: ["true"], workspace: Self.workspace, policyFile: Self.policy, network: .proxied)
         let arguments = try DockerCommandLine.render(

@@ -14,20 +14,21 @@ import Testing
 struct ComposeProfile: Sendable, CustomTestStringConvertible {
     var name: String
     var service: String
-    /// Whether the guard runs inside when SENTINEL_GUARD_IN_CONTAINER is not set.
+    /// Whether the guard runs inside when SENTINEL_GUARD is not set: only the profile that says so.
     var guardedByDefault: Bool
 
     var testDescription: String { name }
 
     static let all = [
-        ComposeProfile(name: "strict", service: "sentinel-strict", guardedByDefault: true),
-        ComposeProfile(name: "standard", service: "sentinel-standard", guardedByDefault: true),
+        ComposeProfile(name: "strict", service: "sentinel-strict", guardedByDefault: false),
+        ComposeProfile(name: "guarded", service: "sentinel-guarded", guardedByDefault: true),
+        ComposeProfile(name: "standard", service: "sentinel-standard", guardedByDefault: false),
         ComposeProfile(name: "proxied", service: "sentinel-proxied", guardedByDefault: false),
     ]
 }
 
-/// Whether a run sets SENTINEL_GUARD_IN_CONTAINER: not at all (the profile's default, the
-/// documented command as shown), or to the other value.
+/// Whether a run sets SENTINEL_GUARD: not at all (the profile's default, the documented command as
+/// shown), or to the other value (`run -e`, which also overrides the guarded profile's own).
 enum GuardSetting: String, Sendable, CaseIterable, CustomTestStringConvertible {
     case profileDefault = "the profile's default"
     case flipped = "the other setting"
@@ -41,21 +42,31 @@ enum GuardSetting: String, Sendable, CaseIterable, CustomTestStringConvertible {
 struct DockerComposeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// Runs docker-compose on the repository's file under `project`, with the image under test.
-    static func compose(_ project: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> ChildOutcome {
+    /// Runs docker-compose on the repository's file under `project`, with the image under test;
+    /// as root, or as the ordinary user `asUser` in the docker group.
+    static func compose(
+        _ project: String, _ arguments: [String], environment extra: [String: String] = [:], asUser: UInt32? = nil
+    ) throws -> ChildOutcome {
         var environment = [
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SENTINEL_BASE_IMAGE": DockerIsolate.baseImage, "SENTINEL_IMAGE": DockerIsolate.image,
         ]
         for (key, value) in extra { environment[key] = value }
-        return try ChildProcess.run(
-            "/usr/bin/env", ["docker-compose", "-f", root + "/docker-compose.yml", "-p", project] + arguments,
-            environment: environment, directory: root, timeout: 300)
+        var command = ["/usr/bin/env", "docker-compose", "-f", root + "/docker-compose.yml", "-p", project] + arguments
+        if let asUser {
+            command = ["/usr/bin/setpriv", "--reuid=\(asUser)", "--regid=\(asUser)", "--groups=\(try DockerOwnershipTests.dockerGroup())"]
+                + command
+        }
+        return try ChildProcess.run(command[0], Array(command.dropFirst()), environment: environment, directory: root, timeout: 300)
     }
 
     /// `docker-compose --profile P run --rm SERVICE COMMAND`, as docs/DOCKER.md shows it (with -T:
     /// the test has no terminal to give it).
-    static func run(_ project: String, _ profile: ComposeProfile, _ command: [String], environment: [String: String]) throws -> ChildOutcome {
-        try compose(project, ["--profile", profile.name, "run", "--rm", "-T", profile.service] + command, environment: environment)
+    static func run(
+        _ project: String, _ profile: ComposeProfile, _ command: [String], environment: [String: String], set: [String] = []
+    ) throws -> ChildOutcome {
+        try compose(
+            project, ["--profile", profile.name, "run", "--rm", "-T"] + set.flatMap { ["-e", $0] } + [profile.service] + command,
+            environment: environment)
     }
 
     /// The runtime image, built once by the backend (cached afterwards).
@@ -86,7 +97,7 @@ struct DockerComposeTests {
     /// worked and `NAME refused …` for each that did not.
     static let tamperScript = """
         import os
-        POLICY = "/workspace/sentinel.yaml"
+        POLICY = "/run/sentinel/policy.yaml"
         LOG = "/var/log/sentinel/audit.log"
         WIDER = "allowed_paths: [/]\\nallowed_commands: [id, sh]\\naudit:\\n  path: /tmp/audit.log\\n"
         def attempt(name, action):
@@ -140,10 +151,8 @@ struct DockerComposeTests {
             "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
         ]
         defer { _ = try? Self.compose(project, ["--profile", profile.name, "down", "-v"], environment: environment) }
-        let guarded = environment.merging(["SENTINEL_GUARD_IN_CONTAINER": "1"]) { $1 }
-
         // A guarded run leaves a deny record for the tampering run to try to drop.
-        let first = try Self.run(project, profile, ["sh", "-c", "ls -d /workspace; id -u || echo refused"], environment: guarded)
+        let first = try Self.run(project, profile, ["sh", "-c", "ls -d /workspace; id -u || echo refused"], environment: environment, set: ["SENTINEL_GUARD=1"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout == "/workspace\nrefused\n", "\(first.stdout)\(first.stderr)")
         // The records belong in the project's volume, outside the workspace; the attack runs
@@ -155,20 +164,20 @@ struct DockerComposeTests {
         #expect(before.contains(#""action":"exec","target":"id -u","decision":"deny""#), "\(before)")
 
         // The run under test: the documented command, or with the guard switched the other way.
-        var tampering = environment
         let guardRuns = setting == .profileDefault ? profile.guardedByDefault : !profile.guardedByDefault
-        if setting == .flipped { tampering["SENTINEL_GUARD_IN_CONTAINER"] = guardRuns ? "1" : "0" }
-        let attack = try Self.run(project, profile, ["python3", "-c", Self.tamperScript], environment: tampering)
+        let attack = try Self.run(
+            project, profile, ["python3", "-c", Self.tamperScript], environment: environment,
+            set: setting == .flipped ? ["SENTINEL_GUARD=\(guardRuns ? 1 : 0)"] : [])
         #expect(attack.status == 0, "\(attack.stdout)\(attack.stderr)")
         let attempts = attack.stdout.split(separator: "\n").map(String.init)
         #expect(attempts.count == 14, "every attempt reports: \(attack.stdout)\(attack.stderr)")
         for line in attempts {
             #expect(line.contains(" refused "), "\(line) (guard \(guardRuns ? "on" : "off"))")
         }
-        #expect(attack.stderr.contains("SENTINEL_GUARD_IN_CONTAINER=0") == !guardRuns, "\(attack.stderr)")
+        #expect(attack.stderr.contains("sentinel guard: ") == guardRuns, "\(attack.stderr)")
 
         // The next guarded run loads the original policy.
-        let next = try Self.run(project, profile, ["sh", "-c", "id -u || echo refused"], environment: guarded)
+        let next = try Self.run(project, profile, ["sh", "-c", "id -u || echo refused"], environment: environment, set: ["SENTINEL_GUARD=1"])
         #expect(next.status == 0, "\(next.stderr)")
         #expect(next.stdout == "refused\n", "\(next.stdout)\(next.stderr)")
         #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == policyText)
@@ -196,10 +205,9 @@ struct DockerComposeTests {
         let scratch = try Scratch(for: .unprivileged)
         try Self.ensureImage(scratch)
         let project = "sgstrict\(getpid())"
-        // The boundary first, without the guard inside (it would refuse the probes' execs first).
+        // The boundary first, without the guard inside (the default; it would refuse the probes' execs first).
         var environment = [
             "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
-            "SENTINEL_GUARD_IN_CONTAINER": "0",
         ]
         defer { _ = try? Self.compose(project, ["--profile", "strict", "down", "-v"], environment: environment) }
         let config = try Self.compose(project, ["config", "-q"], environment: environment)
@@ -220,9 +228,9 @@ struct DockerComposeTests {
         #expect(run.stdout.contains("RO"))
         #expect(run.stdout.contains("Network is unreachable"), "\(run.stdout)")
 
-        // Then the default: the guard decides with the mounted policy and records outside the
-        // workspace, in the project's records volume.
-        environment.removeValue(forKey: "SENTINEL_GUARD_IN_CONTAINER")
+        // Then with SENTINEL_GUARD=1: the guard decides with the mounted policy and records outside
+        // the workspace, in the project's records volume.
+        environment["SENTINEL_GUARD"] = "1"
         try "allowed_paths: [./]\nallowed_commands: [ls]\n".write(toFile: scratch.policy, atomically: false, encoding: .utf8)
         let guarded = try Self.compose(
             project, ["--profile", "strict", "run", "--rm", "-T", "sentinel-strict", "sh", "-c", "ls -d /workspace; id -u || echo refused"],
@@ -244,8 +252,8 @@ struct DockerComposeTests {
         let environment = [
             "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
         ]
-        defer { _ = try? Self.compose(project, ["--profile", "strict", "down", "-v"], environment: environment) }
-        let run = try Self.run(project, ComposeProfile.all[0], ["touch", "/workspace/ran"], environment: environment)
+        defer { _ = try? Self.compose(project, ["--profile", "guarded", "down", "-v"], environment: environment) }
+        let run = try Self.run(project, ComposeProfile.all[1], ["touch", "/workspace/ran"], environment: environment)
         #expect(run.status == 2, "\(run.stdout)\(run.stderr)")
         #expect(run.stderr.contains("lets the command write the guard's records"), "\(run.stderr)")
         #expect(run.stderr.contains("narrow allowed_paths"), "\(run.stderr)")
@@ -325,5 +333,77 @@ struct DockerComposeTests {
         #expect(lines.contains("connect 403"), "CONNECT to a port the allow-list does not name (80 and 443) must be refused: \(run.stdout)")
         #expect(lines.contains { $0.hasPrefix("direct ") && $0 != "direct connected" }, "\(run.stdout)")
         #expect(lines.contains("dns gaierror"), "\(run.stdout)")
+    }
+
+    @Test(
+        "docker-compose --profile NAME up checks the profile and says how to run a command",
+        arguments: ComposeProfile.all)
+    func up(profile: ComposeProfile) throws {
+        let scratch = try Scratch(for: .unprivileged)
+        try Self.ensureImage(scratch)
+        let project = "sgup\(profile.name)\(getpid())"
+        let environment = [
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "SENTINEL_UID": "65534", "SENTINEL_GID": "65534",
+        ]
+        defer { _ = try? Self.compose(project, ["--profile", profile.name, "down", "-v"], environment: environment) }
+        // As documented; --exit-code-from ends `up` when the sandbox's check is done (the proxy
+        // of the proxied profile would otherwise keep it running) and returns the check's status.
+        let up = try Self.compose(project, ["--profile", profile.name, "up", "--exit-code-from", profile.service], environment: environment)
+        #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
+        #expect(up.stdout.contains("Sentinel sandbox container: ready."), "\(up.stdout)")
+        #expect(up.stdout.contains("policy: /run/sentinel/policy.yaml, read-only"), "\(up.stdout)")
+        #expect(up.stdout.contains(profile.guardedByDefault ? "guard: on" : "guard: off"), "\(up.stdout)")
+        #expect(
+            up.stdout.contains("Run a command: docker-compose --profile \(profile.name) run --rm \(profile.service) COMMAND"), "\(up.stdout)")
+        switch profile.name {
+        case "proxied": #expect(up.stdout.contains("network: only through the policy proxy sentinel-proxy:3128, which answers"), "\(up.stdout)")
+        case "standard": #expect(up.stdout.contains("network: a route out (bridge)"), "\(up.stdout)")
+        default: #expect(up.stdout.contains("network: none: no route out."), "\(up.stdout)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.workspace).isEmpty, "nothing left in the workspace")
+    }
+
+    @Test(
+        "as root and as an ordinary user, before and after the workspace changes owner; the workspace holds what the command wrote",
+        arguments: [ComposeProfile.all[0], ComposeProfile.all[1]])
+    func owners(profile: ComposeProfile) throws {
+        let scratch = try Scratch(for: .root)
+        try Self.ensureImage(try Scratch(for: .unprivileged))
+        try "allowed_paths: [./ws]\nallowed_commands: [id]\napproval:\n  mode: reject\n".write(
+            toFile: scratch.policy, atomically: false, encoding: .utf8)
+        let project = "sgowners\(profile.name)\(getpid())"
+        let home = scratch.base + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
+        chown(home, DockerOwnershipTests.user, DockerOwnershipTests.user)
+        // Compose run from the project's directory: ./ws, the policy's workspace, is the workspace.
+        let environment = [
+            "SENTINEL_WORKSPACE": scratch.workspace, "SENTINEL_POLICY": scratch.policy, "PWD": scratch.base, "HOME": home,
+        ]
+        defer { _ = try? Self.compose(project, ["--profile", profile.name, "down", "-v"], environment: environment) }
+        let write = ["sh", "-c", "id -u; echo x > \"/workspace/$1\" 2>/dev/null || echo read-only", "sh"]
+
+        // Before: the checkout's workspace is root's; the container user (10001) cannot write it, and is told why.
+        let before = try Self.run(project, profile, write + ["before"], environment: environment)
+        #expect(before.status == 0, "\(before.stdout)\(before.stderr)")
+        #expect(before.stdout == "10001\nread-only\n", "\(before.stdout)\(before.stderr)")
+        #expect(before.stderr.contains("/workspace is not writable by uid 10001"), "\(before.stderr)")
+        #expect(before.stderr.contains("chown"), "\(before.stderr)")
+
+        // After the workspace is given to the container's user: root and an ordinary user alike.
+        chown(scratch.workspace, 10001, 10001)
+        for asUser in [nil, DockerOwnershipTests.user] {
+            let name = "after-\(asUser ?? 0)"
+            let after = try Self.compose(
+                project, ["--profile", profile.name, "run", "--rm", "-T", profile.service] + write + [name], environment: environment,
+                asUser: asUser)
+            #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
+            #expect(after.stdout == "10001\n", "\(after.stdout)\(after.stderr)")
+            #expect(!after.stderr.contains("not writable"), "\(after.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.workspace).sorted() == ["after-0", "after-\(DockerOwnershipTests.user)"])
+        if profile.guardedByDefault {
+            let records = try String(contentsOfFile: try Self.recordsDirectory(project) + "/audit.log", encoding: .utf8)
+            #expect(records.contains(#""action":"file_write","target":"/workspace/after-0","decision":"allow""#), "\(records)")
+        }
     }
 }

@@ -17,16 +17,16 @@ enum DockerIsolate {
     static let flags = ["--backend", "docker", "--image", image, "--build-if-missing", "--base-image", baseImage]
 
     /// Runs `sentinel-isolate --backend docker` on `scratch` (whose workspace belongs to 65534,
-    /// so the container runs as 65534 and can write it). Unless `guarded`, with `--no-guard`:
-    /// most tests here probe the container's boundary, which the guard inside would otherwise
-    /// answer first (it refuses the execs of the probes).
+    /// so the container runs as 65534 and can write it). With `guarded`, with `--guard`; most
+    /// tests here probe the container's boundary, which the guard inside would answer first (it
+    /// refuses the execs of the probes), and the default runs without it.
     static func run(
         _ scratch: Scratch, flags extra: [String] = [], guarded: Bool = false, _ command: [String],
         environment: [String: String] = [:]
     ) throws -> RunResult {
         try Isolate.launch(
             Isolate.binary,
-            ["--workspace", scratch.workspace, "--policy", scratch.policy] + flags + (guarded ? [] : ["--no-guard"]) + extra
+            ["--workspace", scratch.workspace, "--policy", scratch.policy] + flags + (guarded ? ["--guard"] : []) + extra
                 + ["--"] + command,
             environment: environment, directory: scratch.base)
     }
@@ -88,17 +88,17 @@ struct DockerIsolateTests {
     @Test("the workspace is writable, the policy is read-only, the user is not root")
     func workspace() throws {
         let scratch = try Scratch(for: .unprivileged)
-        let result = try DockerIsolate.run(scratch, ["/bin/sh", "-c", "id -u; echo made > /workspace/out.txt; echo x >> /workspace/sentinel.yaml"])
+        let result = try DockerIsolate.run(scratch, ["/bin/sh", "-c", "id -u; echo made > /workspace/out.txt; echo x >> \"$SENTINEL_POLICY_FILE\""])
         #expect(result.stdout.hasPrefix("65534\n"))
         #expect(try String(contentsOfFile: scratch.workspace + "/out.txt", encoding: .utf8) == "made\n")
         #expect(result.status != 0, "the policy must not be writable: \(result.stderr)")
         #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == Scratch.policyText)
     }
 
-    @Test("by default sentinel guard runs inside: it refuses what the policy does not allow and records it outside the workspace")
+    @Test("with --guard, sentinel guard runs inside: it refuses what the policy does not allow and records it outside the workspace")
     func guardInside() throws {
         let scratch = try Scratch(for: .unprivileged)
-        try "allowed_paths: [./]\nallowed_commands: [echo]\n".write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        try "allowed_paths: [./ws]\nallowed_commands: [echo]\n".write(toFile: scratch.policy, atomically: false, encoding: .utf8)
         let result = try DockerIsolate.run(
             scratch, guarded: true, ["/bin/sh", "-c", "echo allowed; cat /etc/hostname || echo refused; echo x > /workspace/in.txt; echo x > /tmp/out.txt || echo write-refused"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -116,7 +116,7 @@ struct DockerIsolateTests {
         #expect(decision("file_write", "/workspace/in.txt") == "allow")
         #expect(decision("file_write", "/tmp/out.txt") == "deny")
         #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/audit.log"), "the guard's log must not be in the workspace")
-        // Docker's mount point for the policy is not left behind as an empty policy.
+        // The policy is mounted outside the workspace: no mount point is left behind in it.
         #expect(!FileManager.default.fileExists(atPath: scratch.workspace + "/sentinel.yaml"))
         let verify = try ChildProcess.run(Isolate.sentinelBinary, ["audit", "verify", log])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")

@@ -25,8 +25,9 @@ struct RunResult {
 
 /// A throwaway directory with a workspace and a policy file, owned by the caller's user.
 final class Scratch {
-    /// The policy every test sandbox gets (one line, so tests can compare what the sandbox shows).
-    static let policyText = "allowed_paths: [./]\n"
+    /// The policy every test sandbox gets (one line, so tests can compare what the sandbox shows):
+    /// the workspace, named relative to the directory the launcher runs in (`base`), as on the host.
+    static let policyText = "allowed_paths: [./ws]\n"
     let base: String
     let workspace: String
     let policy: String

@@ -56,12 +56,13 @@ struct SandboxKeys {
 
 @Suite("sentinel-isolate: Sentinel's keys never enter the sandbox", .serialized, .requires(.root))
 struct IsolateKeysTests {
-    @Test("native: the workload reads no key anywhere it can look", arguments: Caller.allCases)
-    func native(caller: Caller) throws {
+    @Test("native: the workload reads no key anywhere it can look, with the guard inside and without", arguments: Caller.allCases, [false, true])
+    func native(caller: Caller, guarded: Bool) throws {
         let scratch = try Scratch(for: caller)
         let keys = SandboxKeys()
         let result = try Isolate.run(
-            caller, scratch, flags: ["--env", "SENTINEL_KEYS_VISIBLE"], SandboxKeys.reader, environment: keys.environment)
+            caller, scratch, flags: ["--env", "SENTINEL_KEYS_VISIBLE"] + (guarded ? ["--guard"] : []), SandboxKeys.reader,
+            environment: keys.environment)
         #expect(result.status == 0, "\(result.stderr)")
         keys.expectNoKey(in: result)
         try keys.expectKeyedRunLog(scratch)

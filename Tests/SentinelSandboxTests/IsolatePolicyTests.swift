@@ -25,12 +25,15 @@ struct PolicyMountsTests {
 
     private func plan(_ yaml: String, _ tree: Tree, binds: [SandboxSpec.Bind] = []) throws -> PolicyMounts {
         let document = try PolicyLoader(environment: [:]).parse(yaml)
-        return try PolicyMounts.plan(document: document, hostWorkspace: tree.base + "/ws", existingBinds: binds)
+        // The caller runs beside the workspace (relative entries resolve there) and `~` is ws/.
+        return try PolicyMounts.plan(
+            document: document, hostWorkspace: tree.base + "/ws", hostDirectory: tree.base, hostHome: tree.base + "/ws",
+            existingBinds: binds, protectedPaths: [tree.base + "/sentinel.yaml"])
     }
 
     @Test func allowedAndReadOnlyOutsideTheWorkspaceBecomeBinds() throws {
         let tree = try Tree()
-        let mounts = try plan("allowed_paths: [./, \(tree.base)/outside/rw]\nread_only_paths: [\(tree.base)/outside/ro]\n", tree)
+        let mounts = try plan("allowed_paths: [./ws, \(tree.base)/outside/rw]\nread_only_paths: [\(tree.base)/outside/ro]\n", tree)
         #expect(mounts.binds == [
             SandboxSpec.Bind(source: tree.base + "/outside/rw", destination: tree.base + "/outside/rw", readOnly: false),
             SandboxSpec.Bind(source: tree.base + "/outside/ro", destination: tree.base + "/outside/ro", readOnly: true),
@@ -44,7 +47,7 @@ struct PolicyMountsTests {
         #expect(mounts.binds.map(\.readOnly) == [true])
     }
 
-    @Test("relative entries and ~ mean the workspace", arguments: ["./data", "~/data", "data"])
+    @Test("relative entries resolve where the caller runs, ~ in the caller's home, as on the host", arguments: ["./ws/data", "~/data", "ws/data"])
     func relativeEntriesAreInsideTheWorkspace(entry: String) throws {
         let tree = try Tree()
         try FileManager.default.createDirectory(atPath: tree.base + "/ws/data", withIntermediateDirectories: false)
@@ -56,10 +59,12 @@ struct PolicyMountsTests {
     @Test func blockedEntriesAreTranslatedToWhereTheSandboxShowsThem() throws {
         let tree = try Tree()
         let mounts = try plan(
-            "allowed_paths: [\(tree.base)/outside/rw]\nblocked_paths: [./secret, \(tree.base)/outside/rw/hidden, /etc/hostname, /etc, /root]\n",
+            "allowed_paths: [\(tree.base)/outside/rw]\nblocked_paths: [./ws/secret, \(tree.base)/outside/rw/hidden, /etc/hostname, /etc, /root]\n",
             tree)
         // /etc as a whole stays (read-only, secrets removed); /root is not in the sandbox at all.
-        #expect(mounts.blockedPaths == ["/workspace/secret", tree.base + "/outside/rw/hidden", "/etc/hostname"])
+        // A file inside a system directory is masked only where the host's is shown (natively).
+        #expect(mounts.blockedPaths == ["/workspace/secret", tree.base + "/outside/rw/hidden"])
+        #expect(mounts.systemBlockedPaths == ["/etc/hostname"])
     }
 
     @Test func aBlockedPathUnderACallerBindUsesItsDestination() throws {
@@ -72,6 +77,9 @@ struct PolicyMountsTests {
     @Test("entries the sandbox will not bind are reported", arguments: [
         ("/usr/share", "stays read-only"), ("/nonexistent-sentinel", "does not exist"), ("/proc/self", "the sandbox's own"),
         ("/tmp", "the sandbox's own"),
+        // The caller's directory holds the policy (and the run's records): binding it would let the
+        // command rewrite them.
+        ("./", "must not reach"),
     ])
     func refusedEntriesAreReported(entry: String, note: String) throws {
         let tree = try Tree()
@@ -97,7 +105,7 @@ struct IsolatePolicyRunTests {
         try FileManager.default.createDirectory(atPath: scratch.workspace + "/private", withIntermediateDirectories: false)
         try "secret\n".write(toFile: scratch.workspace + "/private/key", atomically: false, encoding: .utf8)
         if caller == .unprivileged { chown(scratch.workspace + "/private", 65534, 65534) }
-        try writePolicy(scratch, "allowed_paths: [./]\nread_only_paths: [\(outside)]\nblocked_paths: [./private]\n")
+        try writePolicy(scratch, "allowed_paths: [./ws]\nread_only_paths: [\(outside)]\nblocked_paths: [./ws/private]\n")
         let result = try Isolate.run(caller, scratch, [
             "/bin/sh", "-c",
             "cat \(outside)/note; echo x > \(outside)/new 2>/dev/null || echo read-only; cat /workspace/private/key 2>/dev/null || echo hidden",

@@ -129,6 +129,40 @@ struct IsolateProxiedTests {
         #expect(log.contains("\"target\":\"http://other.test:\(denied.port)\""))
     }
 
+    @Test("with --guard, the command reaches the proxy through the relay, and the guard refuses a direct connect")
+    func guardedThroughTheRelay() throws {
+        let allowed = try TinyHTTPServer(address: "127.0.0.2")
+        defer { allowed.stop() }
+        let scratch = try Scratch(for: .root)
+        try """
+            allowed_paths: [./ws]
+            allowed_hosts:
+              - {host: allowed.test, ports: [\(allowed.port)]}
+            network_failsafe:
+              allow_private_network: true
+            approval:
+              mode: reject
+            """.write(toFile: scratch.policy, atomically: false, encoding: .utf8)
+        let hosts = scratch.base + "/hosts"
+        try "127.0.0.2 allowed.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+        let script = """
+            import socket, urllib.request
+            print("allowed", urllib.request.urlopen("http://allowed.test:\(allowed.port)/").read().decode())
+            try:
+                socket.create_connection(("127.0.0.1", 9), timeout=2)
+            except OSError as error:
+                print("direct", type(error).__name__)
+            """
+        let result = try Isolate.run(
+            .root, scratch, flags: ["--guard", "--network", "proxied", "--proxy-hosts-file", hosts], ["python3", "-c", script])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout == "allowed ok\ndirect PermissionError\n", "\(result.stdout)\(result.stderr)")
+        let records = try String(contentsOfFile: scratch.base + "/sentinel-audit.log.guard/audit.log", encoding: .utf8)
+        #expect(records.contains(#""target":"127.0.0.1:3128","decision":"allow","rule":"guard:trusted-endpoint""#), "\(records)")
+        #expect(records.contains(#""target":"127.0.0.1:9","decision":"deny""#), "\(records)")
+        #expect(allowed.connections == 1)
+    }
+
     @Test("a proxy URL cannot stand in for the relay")
     func proxyURLRefused() throws {
         let scratch = try Scratch(for: .root)

@@ -23,11 +23,11 @@ struct IsolateWorksTests {
         let script = """
             import os
             open('/workspace/result.txt', 'w').write('written by ' + str(os.getuid()))
-            print(os.getcwd(), os.getuid(), os.path.exists('/usr/bin/python3'), open('/workspace/sentinel.yaml').read().strip())
+            print(os.getcwd(), os.getuid(), os.path.exists('/usr/bin/python3'), open(os.environ['SENTINEL_POLICY_FILE']).read().strip())
             """
         let result = try Isolate.run(caller, scratch, ["python3", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == "/workspace \(caller.workloadUID) True allowed_paths: [./]\n")
+        #expect(result.stdout == "/workspace \(caller.workloadUID) True allowed_paths: [./ws]\n")
         let written = try String(contentsOfFile: scratch.workspace + "/result.txt", encoding: .utf8)
         #expect(written == "written by \(caller.workloadUID)")
         // On the host the file belongs to the workspace's owner (idmapped for root callers).
@@ -35,12 +35,19 @@ struct IsolateWorksTests {
         #expect((attributes[.ownerAccountID] as? NSNumber)?.intValue == (caller == .root ? 0 : 65534))
     }
 
-    @Test("the policy is read-only inside", arguments: Caller.allCases)
+    @Test("the policy is read-only inside, outside the workspace, and its directory cannot be replaced", arguments: Caller.allCases)
     func policyReadOnly(caller: Caller) throws {
         let scratch = try Scratch(for: caller)
-        let result = try Isolate.run(caller, scratch, ["/bin/sh", "-c", "echo changed > /workspace/sentinel.yaml"])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("Read-only file system"))
+        let result = try Isolate.run(caller, scratch, [
+            "/bin/sh", "-c",
+            "echo changed > \"$SENTINEL_POLICY_FILE\" || echo refused; mv /run/sentinel /run/other 2>/dev/null || echo kept; "
+                + "mkdir -p /run/fake && echo forged > /run/fake/policy.yaml && mv /run/fake /run/sentinel 2>/dev/null || echo kept; "
+                + "cat /run/sentinel/policy.yaml",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("Read-only file system"), "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("refused\n"), "\(result.stdout)")
+        #expect(result.stdout.hasSuffix("kept\nkept\n" + Scratch.policyText), "\(result.stdout)")
         #expect(try String(contentsOfFile: scratch.policy, encoding: .utf8) == Scratch.policyText)
     }
 

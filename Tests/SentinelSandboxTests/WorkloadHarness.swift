@@ -132,14 +132,13 @@ final class WorkloadScratch {
                     "--backend", "docker", "--image", Workloads.image, "--build-if-missing", "--base-image",
                     Workloads.baseImage,
                 ]
-                // Today's Docker backend runs the guard inside unless told not to; `--no-guard` keeps
-                // this way what it will be by default once `--guard` exists on both backends.
-                if !way.isGuarded { arguments.append("--no-guard") }
             }
             for name in environment.keys.sorted() { arguments += ["--env", "\(name)=\(environment[name]!)"] }
+            // From the project's directory, as examples/workloads.yaml says and as the guard on the
+            // host runs: the policy's `./` is the workspace on every way (inside, /workspace).
             outcome = try ChildProcess.run(
                 Isolate.binary, arguments + flags + ["--"] + command, environment: Workloads.hostEnvironment,
-                directory: base,
+                directory: workspace,
                 timeout: 300)
         }
         #expect(!outcome.timedOut, "\(way) did not finish in 300 s and was killed")

@@ -25,7 +25,9 @@ public struct Policy: Sendable {
     public init(document: PolicyDocument, context: PolicyContext) throws(PolicyError) {
         self.document = document
         self.context = context
-        self.pathRules = try PathRules(document: document, baseDirectory: context.baseDirectory, homeDirectory: context.homeDirectory)
+        self.pathRules = try PathRules(
+            document: document, baseDirectory: context.baseDirectory, homeDirectory: context.homeDirectory,
+            translation: context.pathTranslation)
         let commandRules = try CommandRules.compile(document, context: context)
         self.commandEvaluator = CommandEvaluator(rules: commandRules)
         self.network = try NetworkRules(document: document)

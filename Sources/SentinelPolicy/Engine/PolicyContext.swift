@@ -15,15 +15,23 @@ public struct PolicyContext: Sendable, Hashable {
     public var homeDirectory: String
     /// The `PATH` searched when a bare command name in `allowed_commands` is bound to executables.
     public var searchPath: String
+    /// Inside a sandbox: how the policy's paths, written for the host, map to the sandbox's view
+    /// (`PathTranslation`). When set, path entries are read with the host's base and home and
+    /// translated; `baseDirectory` and `homeDirectory` still mean this process's own.
+    public var pathTranslation: PathTranslation?
 
     /// The PATH used when the environment has none (Debian's default for ordinary users plus sbin).
     public static let standardSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// Creates a context.
-    public init(baseDirectory: String, homeDirectory: String, searchPath: String = PolicyContext.standardSearchPath) {
+    public init(
+        baseDirectory: String, homeDirectory: String, searchPath: String = PolicyContext.standardSearchPath,
+        pathTranslation: PathTranslation? = nil
+    ) {
         self.baseDirectory = baseDirectory
         self.homeDirectory = homeDirectory
         self.searchPath = searchPath
+        self.pathTranslation = pathTranslation
     }
 
     /// The calling process's context: its working directory, `$HOME` (or the password database),

@@ -9,13 +9,52 @@ public enum DefaultPolicy {
 # and every decision is recorded in the audit log. Check a change with `sentinel policy validate`
 # and try a rule with `sentinel policy explain`. The full reference is docs/POLICY.md.
 
-# Files. Relative entries resolve against the working directory (in a sandbox: /workspace);
-# `~` is your home directory. Deny wins: blocked_paths beat allowed_paths.
+# Files. Relative entries resolve against the directory you run Sentinel in (keep this file beside
+# your workspace), `~` is your home directory, and every backend reads them so: in a sandbox the
+# workspace is /workspace, and ./workspace below means it. Deny wins: blocked_paths beat
+# allowed_paths.
 allowed_paths:
   - ./workspace
+  # The workspace sentinel-isolate and docker-compose.yml use when none is named.
+  - ./sandbox-workspace
+# Secrets, named one by one. The rest of /etc stays readable, because programs need it: the TLS
+# trust stores, resolv.conf, hosts, nsswitch.conf, the loader cache.
 blocked_paths:
-  - /etc
+  # The system's: password hashes, sudo rules, host and TLS private keys, Kerberos keys.
+  - /etc/shadow
+  - /etc/shadow-
+  - /etc/gshadow
+  - /etc/gshadow-
+  - /etc/sudoers
+  - /etc/sudoers.d
+  - /etc/security/opasswd
+  - /etc/ssh/ssh_host_rsa_key
+  - /etc/ssh/ssh_host_ecdsa_key
+  - /etc/ssh/ssh_host_ed25519_key
+  - /etc/ssh/ssh_host_dsa_key
+  - /etc/ssl/private
+  - /etc/letsencrypt
+  - /etc/krb5.keytab
+  # Yours: SSH and GPG keys, cloud and cluster credentials, registry and package tokens.
   - ~/.ssh
+  - ~/.gnupg
+  - ~/.aws
+  - ~/.azure
+  - ~/.config/gcloud
+  - ~/.kube
+  - ~/.docker/config.json
+  - ~/.netrc
+  - ~/.git-credentials
+  - ~/.config/gh
+  - ~/.npmrc
+  - ~/.pypirc
+  # Password stores, keyrings and browser profiles (saved passwords, cookies).
+  - ~/.password-store
+  - ~/.local/share/keyrings
+  - ~/.mozilla
+  - ~/.config/google-chrome
+  - ~/.config/chromium
+  - ~/.config/BraveSoftware
 read_only_paths: []
 # Writing to a file with more than one hard link is denied: the link may lead outside.
 allow_hardlinked_writes: false

@@ -167,6 +167,16 @@ public struct PolicyLoader: Sendable {
 
         var reader = PolicyYAMLReader(file: source.description)
         let document = try reader.read(text)
+        var warnings = reader.warnings
+        if Self.isEmpty(text) {
+            // Valid YAML, and every list defaults to nothing: a policy that denies everything.
+            // Usually a mistake (an empty file left where a policy was mounted, a file not yet
+            // written), so it is said rather than silently enforced.
+            warnings.append(PolicyWarning(
+                location: location, keyPath: "(policy)",
+                message: "the policy is empty, so it allows nothing: every file, command and host is denied. "
+                    + "Start from the commented starter policy with `sentinel policy init`, or check that this is the file you meant."))
+        }
         return LoadedPolicy(
             document: document,
             text: text,
@@ -175,9 +185,24 @@ public struct PolicyLoader: Sendable {
             signatureMode: expectedHMAC != nil ? .hmac : (expectedSHA != nil ? .sha256 : .none),
             immutable: immutable,
             production: production,
-            warnings: reader.warnings,
+            warnings: warnings,
             environment: environment
         )
+    }
+
+    /// Whether `text` holds no key at all: nothing, blank lines, comments, document markers, or
+    /// an explicit empty value (`~`, `null`, `{}`).
+    static func isEmpty(_ text: String) -> Bool {
+        var content: [Substring] = []
+        for line in text.split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed == "---" || trimmed == "..." { continue }
+            content.append(trimmed)
+        }
+        guard content.count <= 1 else { return false }
+        guard let only = content.first else { return true }
+        let value = only.split(separator: "#", maxSplits: 1).first.map { String($0).trimmingWhitespace() } ?? ""
+        return ["", "~", "null", "Null", "NULL", "{}"].contains(value)
     }
 
     /// Reads the policy text that `load(path:)` would read, newline-normalised, without verifying

@@ -10,6 +10,8 @@ public struct PathResolutionError: Error, Sendable, Hashable, CustomStringConver
     public var path: String
     /// What went wrong.
     public var message: String
+    /// The error of the `lstat` that failed, when a component could not be examined.
+    public var errno: Int32? = nil
 
     /// One sentence.
     public var description: String { "Cannot resolve \(path): \(message)." }
@@ -166,7 +168,8 @@ public enum PathResolver {
                     lastExamined = false
                     continue
                 }
-                throw PathResolutionError(path: path, message: "\(candidate) cannot be examined (\(String(cString: strerror(code))))")
+                throw PathResolutionError(
+                    path: path, message: "\(candidate) cannot be examined (\(String(cString: strerror(code))))", errno: code)
             }
             if (status.st_mode & S_IFMT) == S_IFLNK {
                 links += 1

@@ -45,12 +45,20 @@ public struct PathRules: Sendable, Hashable {
     ]
 
     /// Resolves the entries of `document` against `baseDirectory` (relative entries) and
-    /// `homeDirectory` (`~`).
+    /// `homeDirectory` (`~`), or, with a `translation`, reads them as the host does and resolves
+    /// the paths they name in this (the sandbox's) view.
     ///
+    /// - Parameters:
+    ///   - document: the policy.
+    ///   - baseDirectory: where relative entries resolve (and this process's working directory).
+    ///   - homeDirectory: what `~` means.
+    ///   - translation: inside a sandbox, how host paths map to the sandbox's view.
     /// - Throws: `PolicyError` when an entry cannot be resolved (a symlink loop, a component that
     ///   cannot be examined): a rule whose meaning is unknown must not be guessed.
-    public init(document: PolicyDocument, baseDirectory: String, homeDirectory: String) throws(PolicyError) {
-        func roots(_ entries: [Located<String>]) throws(PolicyError) -> [Root] {
+    public init(
+        document: PolicyDocument, baseDirectory: String, homeDirectory: String, translation: PathTranslation? = nil
+    ) throws(PolicyError) {
+        func roots(_ entries: [Located<String>], denying: Bool = false) throws(PolicyError) -> [Root] {
             var result: [Root] = []
             for entry in entries {
                 let trimmed = entry.value.trimmingWhitespace()
@@ -58,20 +66,31 @@ public struct PathRules: Sendable, Hashable {
                     throw PolicyError(.invalidValue, "the path is empty.", at: entry.location, keyPath: entry.keyPath,
                                       hint: "Remove the entry or give a path.")
                 }
-                let absolute = PathResolver.absolute(entry: trimmed, baseDirectory: baseDirectory, homeDirectory: homeDirectory)
-                do {
-                    let resolved = try PathResolver.resolve(absolute, workingDirectory: baseDirectory)
-                    result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical,
-                                       allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
-                } catch {
-                    throw PolicyError(.invalidValue, error.description, at: entry.location, keyPath: entry.keyPath,
-                                      hint: "Fix the path or the permissions along it.")
+                // Inside a sandbox an entry may name several paths there: its own, and /workspace
+                // when it holds the host workspace (PathTranslation.insidePaths).
+                let paths = translation?.insidePaths(of: trimmed)
+                    ?? [PathResolver.absolute(entry: trimmed, baseDirectory: baseDirectory, homeDirectory: homeDirectory)]
+                for absolute in paths {
+                    do {
+                        let resolved = try PathResolver.resolve(absolute, workingDirectory: baseDirectory)
+                        result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: resolved.canonical,
+                                           allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
+                    } catch where denying && error.errno == EACCES {
+                        // A blocked path behind a directory this user may not search (another user's
+                        // home, the image's /root inside a container): no path this user can follow
+                        // reaches it, so blocking its name as written denies all there is to deny.
+                        result.append(Root(entry: entry.value, keyPath: entry.keyPath, path: PathTranslation.lexical(absolute),
+                                           allowReason: "Inside \(entry.keyPath) (\(entry.value))."))
+                    } catch {
+                        throw PolicyError(.invalidValue, error.description, at: entry.location, keyPath: entry.keyPath,
+                                          hint: "Fix the path or the permissions along it.")
+                    }
                 }
             }
             return result
         }
         allowed = try roots(document.allowedPaths)
-        blocked = try roots(document.blockedPaths)
+        blocked = try roots(document.blockedPaths, denying: true)
         readOnly = try roots(document.readOnlyPaths)
         allowHardlinkedWrites = document.allowHardlinkedWrites
     }

@@ -1,13 +1,17 @@
 // What the image's entrypoint decides before a command runs in a Sentinel container (`sentinel
-// entrypoint`, which scripts/entrypoint.sh calls): the policy, the guard's records, production's
-// rules as far as a container can see them, and how the command starts. It is the same code for
-// `sentinel-isolate --backend docker`, the compose profiles and a plain `docker run`, so each way
-// of running the image gives the same guarantees:
+// entrypoint`, which scripts/entrypoint.sh calls), and, with `--guard`, in the native sandbox:
+// the policy, the guard's records, production's rules as far as a container can see them, and
+// how the command starts. It is the same code for `sentinel-isolate --backend docker`, the compose
+// profiles, a plain `docker run` and `sentinel-isolate --guard`, so each gives the same guarantees:
 //
 // - The policy is read-only and comes from outside the workspace: a read-only mount at
-//   /workspace/sentinel.yaml, or the image's own. A policy file the command could change is
+//   /run/sentinel/policy.yaml, or the image's own. A policy file the command could change is
 //   refused (the entrypoint used to copy the default into the writable workspace; a run rewrote
-//   that copy and the next guarded run loaded it).
+//   that copy and the next guarded run loaded it). Nothing is mounted in the workspace any more:
+//   the mount point was left behind there as an empty sentinel.yaml.
+// - The guard runs when asked (SENTINEL_GUARD=1, `--guard`), as on the native backend: the
+//   container is the boundary. It reads the policy's paths as the host does (PathTranslation,
+//   from SENTINEL_HOST_*), so ./workspace means /workspace inside.
 // - The guard's records are outside the workspace, where the command cannot write them. With the
 //   guard, its Landlock ruleset and its supervisor keep the command out, and a policy whose
 //   allowed_paths cover the records is refused. Without the guard, the entrypoint's own Landlock
@@ -26,13 +30,17 @@ public enum ContainerEntrypoint {
     /// The workspace inside the container.
     public static let workspace = "/workspace"
     /// Where `sentinel-isolate` and the compose profiles mount the policy, read-only.
-    public static let mountedPolicy = "/workspace/sentinel.yaml"
+    public static let mountedPolicy = SandboxLayout.policyPath
+    /// Where they mounted it before (inside the workspace); a policy still mounted there is
+    /// refused, so that it is never silently replaced by the image's default.
+    public static let formerMountedPolicy = "/workspace/sentinel.yaml"
     /// The image's default policy (root-owned, in the image's read-only root).
     public static let imagePolicy = "/opt/sentinel/sentinel.yaml"
     /// The guard's audit log unless `SENTINEL_GUARD_AUDIT_LOG` says otherwise: in the directory
     /// `sentinel-isolate` and the compose profiles mount outside the workspace.
     public static let defaultAuditLog = DockerRunOptions.guardAuditMountPoint + "/audit.log"
-    /// The `sentinel` binary in the image.
+    /// The `sentinel` binary in the image (the native sandbox binds the host's own elsewhere; the
+    /// entrypoint executes the binary it runs from).
     public static let sentinelBinary = "/opt/sentinel/bin/sentinel"
     /// The variable in which whoever starts the container declares its network (none, bridge,
     /// host, proxied): the compose profiles and, in production, the Docker backend.
@@ -51,6 +59,10 @@ public enum ContainerEntrypoint {
     public struct Plan: Sendable {
         /// The policy in force (the read-only mount or the image's).
         public var policyPath: String
+        /// Its SHA-256, as loaded.
+        public var policySHA256: String
+        /// Where the guard records, when it runs.
+        public var auditLog: String
         /// How the command starts.
         public var launch: Launch
         /// Lines for stderr (what mode runs, which policy).
@@ -68,57 +80,40 @@ public enum ContainerEntrypoint {
     ///   - environment: the container's environment.
     public static func plan(command: [String], environment: [String: String]) throws(SandboxError) -> Plan {
         guard !command.isEmpty else {
-            throw SandboxError(.invalidSpec, "No command was given; the entrypoint runs `sentinel --help` when there is none.")
+            throw SandboxError(.invalidSpec, "No command was given; without one the entrypoint checks the container's setup (status).")
         }
-        let guarded: Bool
-        switch environment["SENTINEL_GUARD_IN_CONTAINER"] ?? "" {
-        case "", "1": guarded = true
-        case "0": guarded = false
-        default:
-            throw SandboxError(.invalidSpec, "SENTINEL_GUARD_IN_CONTAINER must be 1 (default) or 0; nothing was run.")
-        }
+        let guarded = try guardRequested(environment)
         var notes: [String] = []
+        if access(workspace, W_OK) != 0 {
+            // Reported, not fatal: a command that only reads still works.
+            notes.append(
+                "\(workspace) is not writable by uid \(getuid()), so the command cannot write its files there: give the workspace to "
+                    + "the user who should write it (on the host: chown UID DIR; sentinel-isolate then runs the container as its "
+                    + "owner, compose as SENTINEL_UID).")
+        }
         try checkContainerProduction(environment: environment)
 
         // The policy: a read-only mount, else the image's. Never a file the command could
         // change, because a later run would load it.
-        let policyPath: String
-        var info = stat()
-        if lstat(mountedPolicy, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFREG else {
-                throw SandboxError(
-                    .invalidSpec,
-                    "\(mountedPolicy) is not a regular file (a symlink or a directory), so it cannot be the policy: mount your policy "
-                        + "file read-only there, or remove it to use the image's default policy; nothing was run.")
-            }
-            guard MountTable.current()?.isReadOnlyMount(at: mountedPolicy) == true else {
-                throw SandboxError(
-                    .invalidSpec,
-                    "The policy \(mountedPolicy) is not a read-only mount, so the command could rewrite the policy a later run loads: "
-                        + "mount your policy read-only there (docker-compose.yml does; docker run -v POLICY:\(mountedPolicy):ro), "
-                        + "or remove the file from the workspace to use the image's default policy; nothing was run.")
-            }
-            policyPath = mountedPolicy
-        } else if errno != ENOENT {
-            let code = errno
-            throw SandboxError(
-                .invalidSpec,
-                "\(mountedPolicy) cannot be examined (\(String(cString: strerror(code)))), so the policy in force is unknown: "
-                    + "check the workspace mount; nothing was run.",
-                errno: code)
-        } else {
-            policyPath = imagePolicy
-            notes.append("no policy is mounted at \(mountedPolicy): the image's default policy (\(imagePolicy)) decides.")
-        }
+        let policyPath = try policyInForce(notes: &notes)
         var commandEnvironment = SentinelEnvironment.withoutSecrets(environment)
         commandEnvironment[SentinelEnvironment.policyContent] = nil
+        // The host's directory, home and workspace are for the guard (as flags), not the command.
+        for name in [SandboxLayout.hostDirectoryVariable, SandboxLayout.hostHomeVariable, SandboxLayout.hostWorkspaceVariable] {
+            commandEnvironment[name] = nil
+        }
+        commandEnvironment[SandboxLayout.policyVariable] = policyPath
         // Loaded with production's rules (signed, immutable, the digest verified), guarded or not:
-        // the policy is what a container of this image runs under either way.
+        // the policy is what a container of this image runs under either way. Its paths are read
+        // as the host reads them when the starter says where the host's files are.
+        let translation = SandboxLayout.translation(from: environment)
         let loaded: LoadedPolicy
         let policy: Policy
         do {
             loaded = try PolicyLoader(environment: commandEnvironment).load(path: policyPath)
-            policy = try Policy(loaded: loaded, context: .current(environment: commandEnvironment))
+            var context = PolicyContext.current(environment: commandEnvironment)
+            context.pathTranslation = translation
+            policy = try Policy(loaded: loaded, context: context)
         } catch {
             throw SandboxError(.invalidSpec, "The policy \(policyPath) cannot be used: \(error.description) Nothing was run.")
         }
@@ -127,19 +122,26 @@ public enum ContainerEntrypoint {
         let auditLog = environment["SENTINEL_GUARD_AUDIT_LOG"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultAuditLog
         let directory = try recordsDirectory(of: auditLog)
         guard guarded else {
-            notes.append(
-                "SENTINEL_GUARD_IN_CONTAINER=0: the command runs without sentinel guard (no per-action decisions or audit inside the container).")
+            // Nothing to say: without the guard is the default on both backends (the container is
+            // the boundary), as it says nothing natively.
             // Records of earlier guarded runs are there when the directory is mounted writable.
             let protecting = access(directory, W_OK) == 0 ? directory : nil
             if protecting != nil { try WriteConfinement.checkAvailable(protecting: directory) }
-            return Plan(policyPath: policyPath, launch: .unguarded(protecting: protecting), notes: notes, environment: commandEnvironment)
+            return Plan(
+                policyPath: policyPath, policySHA256: loaded.sha256, auditLog: auditLog, launch: .unguarded(protecting: protecting),
+                notes: notes, environment: commandEnvironment)
         }
         guard access(directory, W_OK) == 0 else {
             throw SandboxError(
                 .invalidSpec,
                 "The guard records to \(auditLog), but \(directory) is not writable in this container: mount a directory outside the "
                     + "workspace there, writable by uid \(getuid()) (docker-compose.yml mounts the volume sentinel-guard-audit; "
-                    + "sentinel-isolate mounts AUDITLOG.guard), or run with SENTINEL_GUARD_IN_CONTAINER=0; nothing was run.")
+                    + "sentinel-isolate mounts AUDITLOG.guard), or run without the guard (SENTINEL_GUARD=0); nothing was run.")
+        }
+        if let problem = AuditLogAccess.problem(
+            auditLog, elsewhere: "set SENTINEL_GUARD_AUDIT_LOG to a new file in \(directory) (compose: run with SENTINEL_UID set to the "
+                + "uid that wrote it)") {
+            throw SandboxError(.invalidSpec, "The guard cannot write its audit log: \(problem) Nothing was run.")
         }
         for path in [auditLog, AuditAnchor.path(forLog: auditLog)] where policy.checkPath(path, access: .write).isAllowed {
             throw SandboxError(
@@ -153,8 +155,127 @@ public enum ContainerEntrypoint {
         if let endpoint = environment["SENTINEL_GUARD_ALLOW_CONNECT"], !endpoint.isEmpty {
             arguments += ["--allow-connect", endpoint]
         }
+        if let translation {
+            arguments += ["--policy-directory", translation.hostBaseDirectory, "--policy-home", translation.hostHomeDirectory]
+            for mapping in translation.mappings { arguments += ["--policy-map", "\(mapping.host)=\(mapping.inside)"] }
+        }
         arguments += ["--"] + command
-        return Plan(policyPath: policyPath, launch: .guarded(arguments: arguments), notes: notes, environment: commandEnvironment)
+        return Plan(
+            policyPath: policyPath, policySHA256: loaded.sha256, auditLog: auditLog, launch: .guarded(arguments: arguments),
+            notes: notes, environment: commandEnvironment)
+    }
+
+    /// What a container started without a command shows (`docker-compose --profile NAME up`): what
+    /// a command would run under, checked as a command's start would check it, and how to run
+    /// one. The status is 0 when a command would run, else the refusal's.
+    ///
+    /// - Parameter environment: the container's environment.
+    /// - Returns: the lines to print and the exit status.
+    public static func status(environment: [String: String]) -> (lines: [String], status: Int32) {
+        let plan: Plan
+        do {
+            plan = try self.plan(command: ["true"], environment: environment)
+        } catch {
+            return (["This container would refuse every command: \(error.description)"], error.exitStatus)
+        }
+        var lines = ["Sentinel sandbox container: ready."]
+        lines += plan.notes.map { "note: " + $0 }
+        lines.append(
+            "policy: \(plan.policyPath), read-only (SHA-256 \(plan.policySHA256)); \(SandboxLayout.policyVariable) tells the command.")
+        switch plan.launch {
+        case .guarded:
+            lines.append("guard: on: every exec, file write and connect is decided by the policy and recorded in \(plan.auditLog).")
+        case .unguarded(let protecting):
+            lines.append(
+                "guard: off: the container is the boundary (SENTINEL_GUARD=1 or the guarded profile adds per-action decisions)"
+                    + (protecting.map { "; the guard's earlier records in \($0) are out of the command's reach." } ?? "."))
+        }
+        var status: Int32 = 0
+        let declared = environment[networkVariable] ?? ""
+        if declared == DockerNetwork.proxied.rawValue, let proxy = environment["HTTP_PROXY"] ?? environment["http_proxy"] {
+            if let answered = ProxyProbe.answers(proxy) {
+                lines.append(
+                    "network: only through the policy proxy \(answered), which answers; it decides every request with its allow-list.")
+            } else {
+                lines.append(
+                    "network: the policy proxy \(proxy) does not answer: start it (docker-compose --profile proxied up -d sentinel-proxy).")
+                status = 1
+            }
+        } else if RouteTable.hasDefaultRoute() {
+            lines.append("network: a route out (\(declared.isEmpty ? "Docker's network" : declared)); the proxy variables are advisory.")
+        } else {
+            lines.append("network: none: no route out.")
+        }
+        let writable = access(workspace, W_OK) == 0 ? "writable" : "NOT writable (see the note)"
+        lines.append("user: uid \(getuid()), workspace \(workspace) \(writable).")
+        if let profile = environment["SENTINEL_COMPOSE_PROFILE"], !profile.isEmpty {
+            lines.append("Run a command: docker-compose --profile \(profile) run --rm sentinel-\(profile) COMMAND (docs/DOCKER.md).")
+        } else {
+            lines.append("Run a command: give it after the image name (docs/DOCKER.md); `sentinel --help` lists Sentinel's commands.")
+        }
+        return (lines, status)
+    }
+
+    /// Whether the guard runs: `SENTINEL_GUARD`, else the older `SENTINEL_GUARD_IN_CONTAINER`;
+    /// off when neither says (the sandbox is the boundary, on both backends).
+    static func guardRequested(_ environment: [String: String]) throws(SandboxError) -> Bool {
+        var answers: [(String, Bool)] = []
+        for name in [SandboxLayout.guardVariable, SandboxLayout.legacyGuardVariable] {
+            switch environment[name] ?? "" {
+            case "": continue
+            case "1": answers.append((name, true))
+            case "0": answers.append((name, false))
+            case let value:
+                throw SandboxError(
+                    .invalidSpec, "\(name) must be 1 (run the command under sentinel guard) or 0 (the default), not '\(value)'; nothing was run.")
+            }
+        }
+        if answers.count == 2, answers[0].1 != answers[1].1 {
+            throw SandboxError(
+                .invalidSpec,
+                "\(answers[0].0)=\(answers[0].1 ? 1 : 0) and \(answers[1].0)=\(answers[1].1 ? 1 : 0) disagree: set only "
+                    + "\(SandboxLayout.guardVariable); nothing was run.")
+        }
+        return answers.first?.1 ?? false
+    }
+
+    /// The policy in force: the read-only mount at ``mountedPolicy``, else the image's.
+    static func policyInForce(notes: inout [String]) throws(SandboxError) -> String {
+        // A policy mounted where it used to go is not silently replaced by the image's default.
+        if MountTable.current()?.entries.contains(where: { $0.mountPoint == formerMountedPolicy }) == true {
+            throw SandboxError(
+                .invalidSpec,
+                "A file is mounted at \(formerMountedPolicy), where Sentinel no longer reads the policy (the mount point was left in "
+                    + "the workspace): mount your policy read-only at \(mountedPolicy) instead (docker run -v POLICY:\(mountedPolicy):ro; "
+                    + "docker-compose.yml and sentinel-isolate do); nothing was run.")
+        }
+        var info = stat()
+        if lstat(mountedPolicy, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw SandboxError(
+                    .invalidSpec,
+                    "\(mountedPolicy) is not a regular file (a symlink or a directory), so it cannot be the policy: mount your policy "
+                        + "file read-only there, or nothing there to use the image's default policy; nothing was run.")
+            }
+            guard MountTable.current()?.isReadOnlyMount(at: mountedPolicy) == true else {
+                throw SandboxError(
+                    .invalidSpec,
+                    "The policy \(mountedPolicy) is not a read-only mount, so the command could rewrite the policy a later run loads: "
+                        + "mount your policy read-only there (docker-compose.yml does; docker run -v POLICY:\(mountedPolicy):ro); "
+                        + "nothing was run.")
+            }
+            return mountedPolicy
+        }
+        guard errno == ENOENT else {
+            let code = errno
+            throw SandboxError(
+                .invalidSpec,
+                "\(mountedPolicy) cannot be examined (\(String(cString: strerror(code)))), so the policy in force is unknown: "
+                    + "check the policy mount; nothing was run.",
+                errno: code)
+        }
+        notes.append("no policy is mounted at \(mountedPolicy): the image's default policy (\(imagePolicy)) decides.")
+        return imagePolicy
     }
 
     /// The directory of the guard's audit log, which must be absolute and outside the workspace
@@ -216,9 +337,10 @@ public enum ContainerEntrypoint {
 
     // MARK: - Starting the command
 
-    /// Replaces this process with `sentinel ARGUMENTS…` (the guard). Returns only on failure.
+    /// Replaces this process with `sentinel ARGUMENTS…` (the guard), the binary this process
+    /// runs from (the image's, or the host's bound into the native sandbox). Returns only on failure.
     public static func execSentinel(_ arguments: [String], environment: [String: String]) -> SandboxError {
-        execute(path: sentinelBinary, argv: ["sentinel"] + arguments, environment: environment)
+        execute(path: Sys.readlink("/proc/self/exe") ?? sentinelBinary, argv: ["sentinel"] + arguments, environment: environment)
     }
 
     /// Applies the write confinement when `protecting` is set, then replaces this process with
@@ -300,7 +422,7 @@ enum WriteConfinement {
             throw SandboxError(
                 .unsupported,
                 "With the guard off, the entrypoint keeps the command away from the guard's records in \(directory) with Landlock, "
-                    + "which this kernel cannot do (\(why)): run with the guard (SENTINEL_GUARD_IN_CONTAINER=1), or without a "
+                    + "which this kernel cannot do (\(why)): run with the guard (SENTINEL_GUARD=1), or without a "
                     + "writable directory mounted at \(directory); nothing was run.")
         }
     }
@@ -452,5 +574,41 @@ extension Substring {
         while let first = text.first, characters.contains(first) { text.removeFirst() }
         while let last = text.last, characters.contains(last) { text.removeLast() }
         return text
+    }
+}
+
+/// Whether the policy proxy a proxied container names answers (a TCP connection is accepted).
+enum ProxyProbe {
+    /// `HOST:PORT` of `url` when something accepts a connection there within about 20 seconds
+    /// (compose starts the proxy alongside, so it may still be starting), else nil.
+    static func answers(_ url: String) -> String? {
+        var rest = Substring(url)
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
+        rest = rest.prefix { $0 != "/" }
+        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else { return nil }
+        let host = rest[..<colon].trimmingCharacters(in: "[]")
+        for attempt in 0..<40 {
+            if attempt > 0 { usleep(500_000) }
+            if connects(host: String(host), port: port) { return "\(host):\(port)" }
+        }
+        return nil
+    }
+
+    static func connects(host: String, port: UInt16) -> Bool {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return false }
+        defer { freeaddrinfo(first) }
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            let fd = socket(current.pointee.ai_family, current.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd >= 0 {
+                defer { close(fd) }
+                if connect(fd, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 { return true }
+            }
+            entry = current.pointee.ai_next
+        }
+        return false
     }
 }

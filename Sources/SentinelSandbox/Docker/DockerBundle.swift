@@ -44,43 +44,38 @@ RUN chmod 0755 /opt/sentinel/entrypoint.sh /opt/sentinel/bin/sentinel \
 
 USER sentinel
 WORKDIR /workspace
+# Without a command the entrypoint checks the container's setup and says how to run one.
 ENTRYPOINT ["/opt/sentinel/entrypoint.sh"]
-CMD ["sentinel", "--help"]
 """#
 
     /// The text of `scripts/entrypoint.sh`.
     public static let entrypoint = #"""
 #!/bin/sh
-# The container's entrypoint (original-system.md §8.3, with its abort fixed): make sure
-# /workspace/workspace exists, then hand the command to `sentinel entrypoint`, which decides the
-# rest in one place for every way the image runs (sentinel-isolate --backend docker, the compose
-# profiles, a plain docker run), so each gives the same guarantees (docs/DOCKER.md):
+# The container's entrypoint (original-system.md §8.3, with its abort fixed): hand the command to
+# `sentinel entrypoint`, which decides the rest in one place for every way the image runs
+# (sentinel-isolate --backend docker, the compose profiles, a plain docker run; and the native
+# sandbox's --guard runs the same code), so each gives the same guarantees (docs/DOCKER.md):
 #
-# - The policy is a read-only mount at /workspace/sentinel.yaml, else the image's own
-#   (/opt/sentinel/sentinel.yaml); a policy file the command could change is refused. Nothing is
-#   copied into the workspace any more: a run could rewrite that copy, and the next run loaded it.
+# - The policy is a read-only mount at /run/sentinel/policy.yaml, outside the workspace
+#   (SENTINEL_POLICY_FILE tells the command), else the image's own (/opt/sentinel/sentinel.yaml);
+#   a policy file the command could change is refused. Nothing is put into the workspace: after a
+#   run it holds what the command wrote.
+# - The command runs under `sentinel guard` only when asked (SENTINEL_GUARD=1, the compose profile
+#   `guarded`, sentinel-isolate --guard), as on the native backend: the container is the boundary.
+#   The guard reads the policy's paths as the host does (SENTINEL_HOST_*), so ./workspace means
+#   /workspace.
 # - The guard's records go to SENTINEL_GUARD_AUDIT_LOG (default /var/log/sentinel/audit.log),
 #   never into the workspace, and stay out of the command's reach: with the guard, through its
 #   Landlock ruleset and supervisor (a policy whose allowed_paths cover them is refused); without
-#   it (SENTINEL_GUARD_IN_CONTAINER=0), through a Landlock ruleset applied before the command.
+#   it, through a Landlock ruleset applied before the command when they are mounted.
 # - Production mode (SENTINEL_PRODUCTION or SENTINEL_ENV=production) holds its rules: a signed,
 #   immutable policy, a seccomp filter on the container, no route out unless
 #   SENTINEL_ALLOW_NETWORK_IN_PRODUCTION is set.
 #
-# A workspace the container user may not write is reported, not fatal (the original's `set -eu`
-# mkdir aborted the container before the command ran).
+# Without a command it checks the setup and says what a command would run under (what
+# `docker-compose --profile NAME up` shows).
 set -eu
-
-if [ -w /workspace ]; then
-    mkdir -p /workspace/workspace
-else
-    echo "sentinel-entrypoint: warning: /workspace is not writable by uid $(id -u); the command may fail to write its files." >&2
-fi
 cd /workspace
-
-if [ "$#" -eq 0 ]; then
-    exec /usr/local/bin/sentinel --help
-fi
 exec /usr/local/bin/sentinel entrypoint -- "$@"
 """#
 }

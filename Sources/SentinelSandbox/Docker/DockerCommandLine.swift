@@ -76,13 +76,15 @@ public enum DockerCommandLine {
             "--network", options.network == .proxied ? (options.proxiedNetwork?.networkName ?? "sentinel-proxied-RUN") : options.network.rawValue,
             "--volume", "\(spec.workspace):/workspace:rw",
         ]
-        if let policy = spec.policyFile { arguments += ["--volume", "\(policy):/workspace/sentinel.yaml:ro"] }
+        // The policy outside the workspace (a mount point in it was left there as an empty file).
+        if let policy = spec.policyFile { arguments += ["--volume", "\(policy):\(SandboxLayout.policyPath):ro"] }
         arguments += ["--workdir", "/workspace"]
 
         // The environment: the same scrubbed set as the native backend (SandboxEnvironment),
         // proxy variables first in the original's order, then the rest sorted.
         var fixed: [String: String] = ["PATH": SandboxEnvironment.path, "HOME": "/workspace", "LANG": callerEnvironment["LANG"] ?? "C.UTF-8"]
         if let term = callerEnvironment["TERM"] { fixed["TERM"] = term }
+        if spec.policyFile != nil { fixed[SandboxLayout.policyVariable] = SandboxLayout.policyPath }
         var passed: [String: String] = [:]
         for name in spec.environmentAllowList where spec.environment[name] == nil {
             if let value = callerEnvironment[name] { passed[name] = value }
@@ -114,7 +116,7 @@ public enum DockerCommandLine {
             fixed[ContainerEntrypoint.networkVariable] = options.network.rawValue
         }
         // The entrypoint's switch, always explicit so the command line says which mode ran.
-        fixed["SENTINEL_GUARD_IN_CONTAINER"] = options.guardInContainer ? "1" : "0"
+        fixed[SandboxLayout.guardVariable] = options.guardInContainer ? "1" : "0"
         if options.guardInContainer, options.guardAuditDirectory != nil {
             fixed["SENTINEL_GUARD_AUDIT_LOG"] = DockerRunOptions.guardAuditMountPoint + "/audit.log"
         }

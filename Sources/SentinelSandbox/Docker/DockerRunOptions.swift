@@ -31,8 +31,8 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
     public var baseImage: String
     /// Whether to add `--tty` (the launcher sets it when stdin and stdout are terminals).
     public var terminal: Bool
-    /// Whether the image's entrypoint runs the command under `sentinel guard` (the default);
-    /// `false` sets `SENTINEL_GUARD_IN_CONTAINER=0`.
+    /// Whether the image's entrypoint runs the command under `sentinel guard` (`--guard`,
+    /// `SENTINEL_GUARD=1`); off by default, as on the native backend: the container is the boundary.
     public var guardInContainer: Bool
     /// A host directory for the guard's audit log, mounted at ``guardAuditMountPoint``; `nil`
     /// leaves the log at the policy's `audit.path` inside the container.
@@ -67,7 +67,7 @@ public struct DockerRunOptions: Codable, Sendable, Equatable {
         buildIfMissing: Bool = false,
         baseImage: String = DockerRunOptions.defaultBaseImage,
         terminal: Bool = false,
-        guardInContainer: Bool = true,
+        guardInContainer: Bool = false,
         guardAuditDirectory: String? = nil
     ) {
         self.image = image

@@ -75,12 +75,6 @@ public struct DockerSandbox: Sendable {
         if spec.seccomp.mode == .log {
             report.warnings.append("seccomp log mode: calls the profile would deny ran and were logged by the kernel (see dmesg or journalctl -k: type=1326 records name the syscall number).")
         }
-        // Docker creates a missing bind target inside the (bind-mounted) workspace: an empty
-        // sentinel.yaml left behind would later be read as an empty policy by the entrypoint
-        // and by anything run in that directory. Remove it after the run if we caused it.
-        let policyMountPoint = spec.policyFile.map { _ in spec.workspace + "/sentinel.yaml" }
-        let mountPointExisted = policyMountPoint.map { access($0, F_OK) == 0 } ?? true
-        defer { if !mountPointExisted, let policyMountPoint { Self.removeEmptyFile(policyMountPoint) } }
         report.startedAt = Clock.unixNow()
         let started = Clock.monotonic()
         let raw = try engine.runInheritingTerminal(invocation.arguments, extraEnvironment: invocation.passedEnvironment)
@@ -144,13 +138,6 @@ public struct DockerSandbox: Sendable {
         return try DockerProxiedNetwork.start(engine: engine, settings: settings, progress: progress)
     }
 
-    /// Unlinks `path` if it is an empty regular file (never a symlink or a file with content).
-    static func removeEmptyFile(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 else { return }
-        unlink(path)
-    }
-
     static func owner(of path: String) -> (uid: UInt32, gid: UInt32)? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
@@ -181,11 +168,15 @@ public struct DockerSandbox: Sendable {
         return protections
     }
 
-    /// Makes the host directory the in-container guard writes its audit log to: created 0700 if
-    /// missing (never through a symlink), owned by the container's uid so the guard can write it.
-    /// The workload runs as that uid too, so the log there is tamper-evident (hash chain and
-    /// anchor), not tamper-proof; it is outside the workspace so the workload's files and the
-    /// record of what it did stay apart.
+    /// Makes the host directory the guard inside (a container's, or the native sandbox's with
+    /// `--guard`) writes its audit log to: created 0700 if missing (never through a symlink),
+    /// owned by the workload's uid so the guard, which runs as that uid, can write it.
+    ///
+    /// The records an earlier run left there belong to the uid that run had. When the workspace
+    /// changes owner (docs/DOCKER.md says to give it to the user who should write it), the
+    /// container's user changes with it, and the guard could no longer append to its own log: a
+    /// root caller gives the directory, the log and its anchor to the new uid; anyone else is
+    /// told whose they are and what to do.
     static func prepareAuditDirectory(_ path: String, user: String) throws(SandboxError) {
         let ids = user.split(separator: ":").compactMap { UInt32($0) }
         guard ids.count == 2 else { throw SandboxError(.invalidSpec, "The container user must be uid:gid (got '\(user)').") }
@@ -193,7 +184,8 @@ public struct DockerSandbox: Sendable {
             let code = errno
             throw SandboxError(
                 .setupFailed,
-                "Could not create the directory for the container's audit log, \(path): \(String(cString: strerror(code))). Pass --audit-log with a path in a writable directory, or --no-guard.",
+                "Could not create the directory for the guard's audit log, \(path): \(String(cString: strerror(code))). Pass "
+                    + "--audit-log with a path in a writable directory (the guard's log goes to AUDITLOG.guard), or run without --guard.",
                 errno: code)
         }
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -209,12 +201,30 @@ public struct DockerSandbox: Sendable {
             let code = errno
             throw SandboxError(.setupFailed, "Could not inspect \(path): \(String(cString: strerror(code))).", errno: code)
         }
-        if info.st_uid == ids[0] { return }
-        guard geteuid() == 0, fchown(fd, ids[0], ids[1]) == 0 else {
-            throw SandboxError(
-                .setupFailed,
-                "The container runs as uid \(ids[0]), which cannot write its audit log directory \(path) (owned by uid \(info.st_uid)). "
-                    + "Run as that directory's owner, pass another --audit-log, or --no-guard.")
+        let root = geteuid() == 0
+        if info.st_uid != ids[0] {
+            guard root, fchown(fd, ids[0], ids[1]) == 0 else {
+                throw SandboxError(
+                    .setupFailed,
+                    "The guard runs as uid \(ids[0]), which cannot write its audit log directory \(path) (owned by uid \(info.st_uid)). "
+                        + "Run as that directory's owner, pass another --audit-log, or run without --guard.")
+            }
+        }
+        for name in ["audit.log", "audit.log.anchor"] {
+            var file = stat()
+            guard fstatat(fd, name, &file, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            guard file.st_mode & S_IFMT == S_IFREG else {
+                throw SandboxError(
+                    .setupFailed, "\(path)/\(name) is not a regular file (a symlink, a directory): remove it, or pass another --audit-log.")
+            }
+            guard file.st_uid != ids[0] else { continue }
+            guard root, fchownat(fd, name, ids[0], ids[1], AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw SandboxError(
+                    .setupFailed,
+                    "The guard runs as uid \(ids[0]) (the workspace's owner, or you), but \(path)/\(name) belongs to uid \(file.st_uid): "
+                        + "an earlier run as that user wrote it, and the guard could not append to it. Give the directory's files to uid "
+                        + "\(ids[0]) (chown), move them away to start a new log, or pass another --audit-log.")
+            }
         }
     }
 }
