@@ -202,7 +202,12 @@ struct SandboxFilesystem {
             let target = root + bind.destination
             try step(.extraBinds, "\(bind.source) -> \(bind.destination)") { () throws(Errno) in
                 if Sys.fileType(target) == nil {
-                    try makeMountPoint(target, directory: (try? Sys.statPath(bind.source)).map { $0.st_mode & S_IFMT == S_IFDIR } ?? true)
+                    // File or directory from the detached tree itself: the source's path may no
+                    // longer lead anywhere here (the host's /tmp is already replaced), and a
+                    // file attached onto a directory fails with EINVAL (a bind from /tmp did).
+                    var info = stat()
+                    let isDirectory = fstat(tree, &info) == 0 ? info.st_mode & S_IFMT == S_IFDIR : true
+                    try makeMountPoint(target, directory: isDirectory)
                 }
                 try attach(tree, target, readOnly: bind.readOnly)
             }

@@ -17,6 +17,17 @@ struct IsolateWorksTests {
         #expect(result.stderr.contains("err\n"))
     }
 
+    @Test("a single file from the host's /tmp is bound where asked (its path is gone once /tmp is replaced)", arguments: Caller.allCases)
+    func singleFileFromTmp(caller: Caller) throws {
+        let scratch = try Scratch(for: caller)  // under the host's /tmp
+        try "bound file\n".write(toFile: scratch.base + "/note.txt", atomically: false, encoding: .utf8)
+        chmod(scratch.base + "/note.txt", 0o644)
+        let result = try Isolate.run(caller, scratch, flags: ["--ro-bind", scratch.base + "/note.txt:/.extra/note.txt"],
+                                     ["cat", "/.extra/note.txt"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "bound file\n")
+    }
+
     @Test("python writes the workspace, reads /usr, runs as an unprivileged id", arguments: Caller.allCases)
     func pythonAndWorkspace(caller: Caller) throws {
         let scratch = try Scratch(for: caller)
