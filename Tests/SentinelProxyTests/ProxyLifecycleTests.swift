@@ -163,8 +163,10 @@ struct ProxyLifecycleTests {
             #expect(tunnels.count == count)
             #expect(await proxy.server.openConnections == count)
             // Each tunnel holds four sockets in this process: client, proxy front, proxy upstream, origin.
+            // Another suite's socket can share a port number with these (one did on CI,
+            // 2026-12-07: 801); a missing tunnel socket cannot hide behind that margin.
             let during = try SocketCensus.connectedSockets(ports: ports)
-            #expect(during == 4 * count, "\(during) sockets")
+            #expect((4 * count)...(4 * count + 2) ~= during, "\(during) sockets")
 
             for tunnel in tunnels { await tunnel.close() }
             try await eventually("the proxy closed every connection") { await proxy.server.openConnections == 0 }
