@@ -7,15 +7,6 @@ import Testing
 import Glibc
 #endif
 
-/// Runs `body` on a thread of its own, so that blocking test plumbing (reading a pipe, waiting
-/// for a process) never occupies the cooperative pool the code under test needs (two threads on
-/// a two-core machine).
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// Runs a program to completion and returns its status and output; kills it if it is still
 /// running after `limit` (a guard against hanging, not a timing assertion).
 @discardableResult

@@ -63,14 +63,24 @@ struct ProxyInspectionTests {
     }
 
     /// One answer as the agent saw it.
-    struct Answer: Decodable {
+    struct Answer: Decodable, Sendable {
         var status: Int
         var body: String
     }
 
     /// Sends `requests` (method, path) to `https://host:port` through the proxy with `agent`, the
     /// agent sending its own `Authorization` header each time, and trusting only `caFile`.
+    /// The agent runs on a thread of its own: it waits for the proxy in this process, whose
+    /// decisions need the cooperative threads a blocking call would hold.
     static func send(
+        _ agent: Agent, _ requests: [(String, String)], host: String, port: Int, proxyPort: Int, caFile: String
+    ) async throws -> [Answer] {
+        try await onOwnThread {
+            try sendBlocking(agent, requests, host: host, port: port, proxyPort: proxyPort, caFile: caFile)
+        }
+    }
+
+    private static func sendBlocking(
         _ agent: Agent, _ requests: [(String, String)], host: String, port: Int, proxyPort: Int, caFile: String
     ) throws -> [Answer] {
         let base = "https://\(host):\(port)"
@@ -124,7 +134,7 @@ struct ProxyInspectionTests {
           arguments: Agent.allCases)
     func requestsAreDecidedAndTheCredentialInjected(_ agent: Agent) async throws {
         try await Self.withInspection { proxy, origin, caDirectory in
-            let answers = try Self.send(
+            let answers = try await Self.send(
                 agent, [("GET", "/repos/acme/widgets?token=query-secret"), ("POST", "/repos/acme/widgets"),
                         ("GET", "/admin/keys")],
                 host: "api.sentinel.test", port: origin.port, proxyPort: proxy.port, caFile: caDirectory + "/ca.pem")
@@ -172,7 +182,7 @@ struct ProxyInspectionTests {
         try await Self.withInspection { proxy, origin, _ in
             let pki = try TestPKI.shared()
             // Trusting only the origin's CA: this works only if the proxy did not end the TLS.
-            let answers = try Self.send(.curl, [("DELETE", "/anything")], host: "plain.sentinel.test", port: origin.port,
+            let answers = try await Self.send(.curl, [("DELETE", "/anything")], host: "plain.sentinel.test", port: origin.port,
                                         proxyPort: proxy.port, caFile: pki.caFile)
             #expect(answers.first?.status == 200)
             #expect(answers.first?.body.contains("Authorization: token agent-own-key") == true)

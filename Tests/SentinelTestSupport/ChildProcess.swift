@@ -87,3 +87,13 @@ public final class Watchdog: @unchecked Sendable {
 private final class OutputBox: @unchecked Sendable {
     var data = Data()
 }
+
+/// Runs blocking `body` (a child process, a blocking read) on a thread of its own and awaits it.
+/// Async tests must not block the cooperative pool: it has one thread per core (two on CI), and
+/// an in-process server the blocked call waits for (the proxy's decisions) needs those threads;
+/// curl through the proxy timed out that way (2026-12-07).
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
