@@ -76,8 +76,10 @@ extension PolicyCommand {
                 if suggestions.isEmpty {
                     printError("sentinel: nothing to add, so \(write) was not written.")
                 } else {
-                    try writePolicy(suggestions, base: policyText, to: write, context: context)
+                    let digest = try writePolicy(suggestions, base: policyText, to: write, context: context)
                     written = write
+                    // A pinned policy (SENTINEL_POLICY_SHA256) no longer matches once it changes.
+                    printError("sentinel: \(write) has SHA-256 \(digest); update SENTINEL_POLICY_SHA256 where the policy is pinned.")
                 }
             }
             if json {
@@ -140,7 +142,8 @@ extension PolicyCommand {
         /// Writes `base` with the additions to `path`: refuses a result that does not load, compile
         /// and allow what each addition must, and any existing file but the --policy file itself;
         /// writes through a temporary file renamed over the target, so no reader sees half a policy.
-        func writePolicy(_ suggestions: PolicySuggestions, base: String, to path: String, context: PolicyContext) throws {
+        /// Returns the SHA-256 of the text written.
+        func writePolicy(_ suggestions: PolicySuggestions, base: String, to path: String, context: PolicyContext) throws -> String {
             func fail(_ sentence: String) -> ExitCode {
                 printError("error: \(sentence)")
                 return ExitCode(PolicyExit.error)
@@ -177,6 +180,7 @@ extension PolicyCommand {
             } catch {
                 throw fail("cannot write \(path): \(error)")
             }
+            return PolicyIntegrity.sha256Hex(of: text)
         }
 
         /// Why a file could not be written.

@@ -388,7 +388,10 @@ public struct PolicySuggester: Sendable {
         if let address = normalized.address {
             let category = AddressClassifier.classify(address).category
             guard category.isPublic else {
-                return .failure("\(address) is \(category.phrase): allowed_hosts alone does not open it, and the network failsafe setting that would opens more than this address, so nothing is suggested")
+                guard category.isPrivateNetwork else {
+                    return .failure("\(address) is \(category.phrase), which no policy setting opens")
+                }
+                return .failure("\(address) is \(category.phrase): allowed_hosts alone does not open it, and network_failsafe.allow_private_network, which would, opens every private address, so nothing is suggested")
             }
         }
         let text = normalized.address.map { $0.description } ?? normalized.name ?? normalized.uriHost

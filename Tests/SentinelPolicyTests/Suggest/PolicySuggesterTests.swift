@@ -103,6 +103,7 @@ struct WithheldCase: CustomTestStringConvertible, Sendable {
         // allowed_hosts alone does not open a private address.
         WithheldCase(denial: denied("connect", "127.0.0.1:8080", rule: "default:allowed_hosts",
                                     details: ["address": "127.0.0.1", "port": "8080"]), because: "loopback"),
+        WithheldCase(denial: denied("connect", "192.0.2.1:443", rule: "default:allowed_hosts"), because: "no policy setting opens"),
         // A wrapper's record names only the wrapper.
         WithheldCase(denial: exec("/usr/bin/env", reason: "env runs 'foo': Command 'foo' is not allowed."), because: "wrapper"),
         WithheldCase(denial: exec("/w/s", reason: "/w/s is a script run by perl: Command 'perl' is not allowed.",
