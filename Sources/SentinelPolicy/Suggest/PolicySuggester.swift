@@ -242,8 +242,18 @@ public struct PolicySuggester: Sendable {
         if rule == "builtin:hard-links" {
             return "a file with several hard links; only allow_hardlinked_writes: true allows it, for every such file, so it is not suggested"
         }
+        // Each of these switches opens a whole class of destinations, never the one action.
+        if rule == "network_failsafe.allow_raw_sockets" {
+            return "a raw socket: only network_failsafe.allow_raw_sockets: true allows it, for every program and packet, so it is not suggested"
+        }
+        if rule == "network_failsafe.allow_private_network" {
+            return "a private address: only network_failsafe.allow_private_network: true allows it, for every private address, so it is not suggested"
+        }
+        if rule == "network_failsafe.allowed_ips" {
+            return "an address outside network_failsafe.allowed_ips, a list that narrows every connect; widening it is left to you"
+        }
         if rule == "builtin:cloud-metadata" || rule == "builtin:special-address" || starts("network_failsafe") {
-            return "an address the network failsafe refuses: never allowed by policy additions"
+            return "an address the network failsafe always refuses: never allowed by policy"
         }
         if rule == "builtin:wrapped-command" { return "a command run through a wrapper that cannot be decided; run the command directly" }
         if starts("guard:") { return "a refusal of sentinel guard itself: never allowed by policy" }
