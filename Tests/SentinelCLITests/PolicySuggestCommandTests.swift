@@ -143,4 +143,36 @@ struct PolicySuggestCommandTests {
         #expect(outcome.stderr.contains("already exists and is not the --policy file"), "\(outcome.stderr)")
         #expect(try String(contentsOfFile: other, encoding: .utf8) == "keep: me\n")
     }
+
+    @Test("--write replaces the --policy file itself when named explicitly, keeping its mode; --json lists what is not suggested")
+    func writeOverThePolicyItself() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = directory + "/audit.log"
+        let writer = try AuditLog(path: log)
+        _ = try writer.append(AuditEvent(
+            mode: .guard, action: .fileWrite, target: directory + "/out/f", decision: .rejected, rule: "default:allowed_paths",
+            reason: "Access is outside the allowed workspace. Refused by timeout."))
+        _ = try writer.append(AuditEvent(
+            mode: .guard, action: .fileRead, target: "/etc/shadow", decision: .deny, rule: "blocked_paths[0]",
+            reason: "Access to /etc/shadow is explicitly blocked."))
+        writer.close()
+        let policy = directory + "/sentinel.yaml"
+        try "blocked_paths:\n  - /etc/shadow\n".write(toFile: policy, atomically: false, encoding: .utf8)
+        #expect(chmod(policy, 0o600) == 0)
+
+        let outcome = try run(["policy", "suggest", log, "--policy", policy, "--write", policy, "--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        #expect(object["written"] as? String == policy)
+        let withheld = try #require(object["not_suggested"] as? [[String: Any]])
+        #expect(withheld.map { $0["rule"] as? String } == ["blocked_paths[0]"])
+        let text = try String(contentsOfFile: policy, encoding: .utf8)
+        #expect(text.hasPrefix("blocked_paths:\n  - /etc/shadow\n"), "\(text)")
+        #expect(text.contains("allowed_paths:\n  # 1 denial, e.g. \(directory)/out/f\n  - \(directory)/out\n"), "\(text)")
+        var info = stat()
+        #expect(stat(policy, &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o600)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix(".sentinel-suggest-") }
+        #expect(leftovers.isEmpty)
+    }
 }
