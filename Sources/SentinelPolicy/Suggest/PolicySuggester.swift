@@ -562,10 +562,22 @@ private struct Builder {
             }
             kept.append(addition)
         }
+        // An interpreter the policy already lifts the denylist for (allow_interpreter) needs nothing.
+        var shownInterpreters: [InterpreterDenial] = []
+        for interpreter in interpreters {
+            if let policy, interpreter.program.hasPrefix("/"),
+               let verdict = PolicySuggestions.verdict(of: .command(interpreter.program), in: policy), verdict.isAllowed {
+                already.append(WithheldDenial(
+                    rule: verdict.rule, action: "exec", why: "already allowed by \(verdict.rule) of the given policy",
+                    count: interpreter.count, example: interpreter.example))
+            } else {
+                shownInterpreters.append(interpreter)
+            }
+        }
         let order = SuggestedList.allCases
         kept.sort { (order.firstIndex(of: $0.list) ?? 0) < (order.firstIndex(of: $1.list) ?? 0) }
         return PolicySuggestions(
-            denialCount: denials, additions: kept, interpreters: interpreters, alreadyAllowed: already, withheld: withheld)
+            denialCount: denials, additions: kept, interpreters: shownInterpreters, alreadyAllowed: already, withheld: withheld)
     }
 
     /// Whether `path` is `root` or below it, by components.

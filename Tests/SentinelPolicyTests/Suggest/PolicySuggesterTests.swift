@@ -144,6 +144,19 @@ struct WithheldCase: CustomTestStringConvertible, Sendable {
         #expect(document.allowedCommands.isEmpty)
     }
 
+    @Test(.enabled(if: access("/bin/sh", X_OK) == 0))
+    func anInterpreterThePolicyAlreadyLiftsIsAlreadyAllowed() throws {
+        let shell = try #require(try? ExecutableResolver.resolve("/bin/sh", searchPath: nil, workingDirectory: "/")).canonicalPath
+        let yaml = "allowed_commands:\n  - {command: \(shell), allow_interpreter: true}\n"
+        let policy = try Policy(document: PolicyLoader(environment: [:]).parse(yaml), context: Self.context)
+        let result = PolicySuggester(policy: policy, context: Self.context).suggest([
+            ObservedDenial(action: "exec", target: "sh -c x", rule: "builtin:interpreter-denylist",
+                           reason: "Command 'sh' is blocked by fail-safe policy.", details: ["executable": shell]),
+        ])
+        #expect(result.interpreters.isEmpty)
+        #expect(result.alreadyAllowed.map(\.rule) == ["allowed_commands[0]"])
+    }
+
     @Test func pathsSharingADirectoryMergeAndNestedOnesFoldIntoTheirRoot() {
         let result = Self.suggester.suggest([
             Self.write("/srv/p/a.txt"), Self.write("/srv/p/b.txt"), Self.write("/srv/p/sub/deeper/c.txt"),
