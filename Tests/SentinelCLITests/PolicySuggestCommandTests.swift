@@ -95,6 +95,32 @@ struct PolicySuggestCommandTests {
         #expect((object?["additions"] as? [Any])?.isEmpty == true, "\(again.stdout)")
     }
 
+    @Test("a denied connect becomes an allowed_hosts entry with its port, and the connect is then allowed",
+          .requires(suggestGuardAvailable), .requires(.executable("curl", package: "curl")))
+    func learnedHostIsAllowed() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let policy = directory + "/sentinel.yaml"
+        try "allowed_commands: [curl]\n".write(toFile: policy, atomically: false, encoding: .utf8)
+        // A public address, so no name lookup is involved; whether anything answers does not matter:
+        // the guard decides the connect before the kernel makes it.
+        let command = ["curl", "-s", "-m", "3", "-o", "/dev/null", "http://93.184.216.34:8080/"]
+        let firstLog = directory + "/first.log"
+        _ = try run(["guard", "--policy", policy, "--audit-log", firstLog, "--quiet", "--"] + command)
+        #expect(try denials(in: firstLog).map { "\($0.action) \($0.target) \($0.rule ?? "")" }
+                == ["connect 93.184.216.34:8080 default:allowed_hosts"])
+
+        let learned = directory + "/learned.yaml"
+        let write = try run(["policy", "suggest", firstLog, "--policy", policy, "--write", learned])
+        #expect(write.status == 0, "\(write.stderr)")
+        #expect(write.stdout.contains("allowed_hosts:\n  # 1 denial, e.g. 93.184.216.34:8080\n  - {host: 93.184.216.34, ports: [8080]}\n"), "\(write.stdout)")
+
+        let secondLog = directory + "/second.log"
+        _ = try run(["guard", "--policy", learned, "--audit-log", secondLog, "--quiet", "--"] + command)
+        #expect(try denials(in: secondLog).isEmpty)
+        let records = try String(contentsOfFile: secondLog, encoding: .utf8)
+        #expect(records.contains(#""action":"connect","target":"93.184.216.34:8080","decision":"allow","rule":"allowed_hosts[0]""#), "\(records)")
+    }
+
     @Test("a log without denials says so and exits 0")
     func noDenials() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
