@@ -214,7 +214,7 @@ public struct PolicySuggester: Sendable {
             // Reaching a socket file is decided as writing it.
             let path = String(denial.target.dropFirst("unix:".count))
             guard path.hasPrefix("/") else {
-                return builder.withhold(denial, why: SuggestionRefusal(stringLiteral: "the socket's path is not absolute, so no entry can name it"))
+                return builder.withhold(denial, why: "the socket's path is not absolute, so no entry can name it" as SuggestionRefusal)
             }
             addPath(path, access: .write, denial: denial, into: &builder)
         case ("connect", "default:allowed_hosts"), ("http", "default:allowed_hosts"):
