@@ -96,14 +96,22 @@ struct PolicySuggestCommandTests {
     }
 
     @Test("a denied connect becomes an allowed_hosts entry with its port, and the connect is then allowed",
-          .requires(suggestGuardAvailable), .requires(.executable("curl", package: "curl")))
+          .requires(suggestGuardAvailable), .requires(.root), .requires(.executable("curl", package: "curl")),
+          .requires(.executable("unshare", package: "util-linux")))
     func learnedHostIsAllowed() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let policy = directory + "/sentinel.yaml"
         try "allowed_commands: [curl]\n".write(toFile: policy, atomically: false, encoding: .utf8)
         // A public address, so no name lookup is involved; whether anything answers does not matter:
-        // the guard decides the connect before the kernel makes it.
+        // the guard decides the connect before the kernel makes it. Each run is in a network
+        // namespace of its own with nothing in it, so the allowed connect of the second run
+        // fails there (no route) and no packet leaves this machine.
         let command = ["curl", "-s", "-m", "3", "-o", "/dev/null", "http://93.184.216.34:8080/"]
+        func run(_ arguments: [String]) throws -> ChildOutcome {
+            guard arguments.first == "guard" else { return try self.run(arguments) }
+            return try ChildProcess.run("/usr/bin/unshare", ["--net", "--", ProxyCommandTests.binary] + arguments,
+                                        environment: Self.environment)
+        }
         let firstLog = directory + "/first.log"
         _ = try run(["guard", "--policy", policy, "--audit-log", firstLog, "--quiet", "--"] + command)
         #expect(try denials(in: firstLog).map { "\($0.action) \($0.target) \($0.rule ?? "")" }
