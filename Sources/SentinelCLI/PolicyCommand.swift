@@ -7,7 +7,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Validate, hash, explain or create a sentinel.yaml policy.",
-        subcommands: [Validate.self, Hash.self, Explain.self, Init.self]
+        subcommands: [Validate.self, Hash.self, Explain.self, Init.self, Suggest.self]
     )
 }
 
