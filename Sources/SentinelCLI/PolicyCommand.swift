@@ -6,7 +6,7 @@ import SentinelPolicy
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Validate, hash, explain or create a sentinel.yaml policy.",
+        abstract: "Validate, hash, explain or create a sentinel.yaml policy, or suggest additions from audit logs.",
         subcommands: [Validate.self, Hash.self, Explain.self, Init.self, Suggest.self]
     )
 }
