@@ -19,28 +19,31 @@ extension ApprovalMode {
         public var mode: ApprovalMode
         /// Where it came from: `SENTINEL_APPROVAL_MODE`, `approval.mode` or `default`.
         public var source: String
-        /// A sentence to show the operator when a value was not understood.
-        public var warning: String?
+    }
+
+    /// A value that is not an approval mode: an error, never a silent `auto` (issue 17: a typo
+    /// in `SENTINEL_APPROVAL_MODE` must not turn "reject" into "ask whoever is at the terminal").
+    public struct UnknownModeError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The sentence: what was set, where, and what to set instead.
+        public let description: String
     }
 
     /// The mode: `SENTINEL_APPROVAL_MODE` if set, else the policy's `approval.mode`, else `auto`.
-    /// A value that is not a mode falls back to `auto` with a warning, as the original did.
-    public static func resolve(policyMode: String?, environment: [String: String]) -> Resolution {
+    /// - Throws: ``UnknownModeError`` when the value in force is not a mode.
+    public static func resolve(policyMode: String?, environment: [String: String]) throws(UnknownModeError) -> Resolution {
         let candidates: [(String, String?)] = [
             (environmentVariable, environment[environmentVariable]), ("approval.mode", policyMode),
         ]
         for (source, value) in candidates {
             guard let value, !value.trimmingWhitespace().isEmpty else { continue }
             if let mode = ApprovalMode(name: value) {
-                return Resolution(mode: mode, source: source, warning: nil)
+                return Resolution(mode: mode, source: source)
             }
-            return Resolution(
-                mode: .auto, source: source,
-                warning:
-                    "\(source)=\(VisibleText.escaping(value, limit: 80)) is not an approval mode (auto, console, "
-                    + "popup, reject; tkinter means popup); using auto.")
+            throw UnknownModeError(description:
+                "\(source)=\(VisibleText.escaping(value, limit: 80)) is not an approval mode (auto, console, popup, "
+                + "reject; tkinter means popup). Set one of them, or unset \(source) to use the default.")
         }
-        return Resolution(mode: .auto, source: "default", warning: nil)
+        return Resolution(mode: .auto, source: "default")
     }
 
     /// The handler for this mode.

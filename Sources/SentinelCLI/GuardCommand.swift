@@ -236,8 +236,13 @@ struct GuardInvocation: Sendable {
             say("sentinel guard: the audit log \(logPath) cannot be opened (\(error)); nothing was run.\(advice)")
             throw ExitCode(2)
         }
-        let resolution = ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue, environment: environment)
-        if let warning = resolution.warning { say("sentinel guard: warning: \(warning)") }
+        let resolution: ApprovalMode.Resolution
+        do {
+            resolution = try ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue, environment: environment)
+        } catch {
+            say("sentinel guard: \(error) Nothing was run.")
+            throw ExitCode(2)
+        }
         let broker = ApprovalBroker(
             handler: resolution.mode.makeHandler(environment: environment),
             timeout: ApprovalBroker.timeout(seconds: loaded.document.approval.timeoutSeconds))

@@ -45,9 +45,18 @@ final class SentinelSession: Sendable {
         tamperChecksEnabled = loaded.document.tamperDetection || loaded.production
         trustRoots = options.trustRoots
         approvalTimeout = ApprovalBroker.timeout(seconds: loaded.document.approval.timeoutSeconds)
-        let handler = options.approvalHandler ?? ApprovalMode.resolve(
-            policyMode: loaded.document.approval.mode.rawValue, environment: options.environment
-        ).mode.makeHandler(environment: options.environment)
+        let handler: any ApprovalHandler
+        if let given = options.approvalHandler {
+            handler = given
+        } else {
+            do {
+                handler = try ApprovalMode.resolve(
+                    policyMode: loaded.document.approval.mode.rawValue, environment: options.environment
+                ).mode.makeHandler(environment: options.environment)
+            } catch {
+                throw SentinelError(.policy, error.description)
+            }
+        }
         let broker = ApprovalBroker(handler: handler, timeout: approvalTimeout)
         pipelineState = Mutex((
             DecisionPipeline(mode: .compat, policySHA256: loaded.sha256, audit: audit, approvals: broker),

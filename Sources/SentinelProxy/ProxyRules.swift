@@ -95,15 +95,19 @@ struct ProxyRules: Sendable {
 
         let broker: ApprovalBroker
         let timeout = ApprovalBroker.timeout(seconds: loaded.document.approval.timeoutSeconds)
-        let mode = ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue,
-                                        environment: configuration.environment)
+        let mode: ApprovalMode.Resolution
+        do {
+            mode = try ApprovalMode.resolve(policyMode: loaded.document.approval.mode.rawValue,
+                                            environment: configuration.environment)
+        } catch {
+            throw ProxyError(.policy, error.description)
+        }
         if let previous, previous.pipeline.approvals.timeout == timeout,
            previous.loaded.document.approval.mode == loaded.document.approval.mode {
             broker = previous.pipeline.approvals
         } else if let handler = configuration.approvalHandler {
             broker = ApprovalBroker(handler: handler, timeout: timeout)
         } else {
-            if let warning = mode.warning { configuration.log(warning) }
             broker = ApprovalBroker(handler: mode.mode.makeHandler(environment: configuration.environment), timeout: timeout)
         }
         let pipeline = DecisionPipeline(mode: .proxy, policySHA256: loaded.sha256, audit: audit, approvals: broker)

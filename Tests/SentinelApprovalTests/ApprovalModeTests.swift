@@ -5,24 +5,34 @@ import Testing
 @Suite("Approval mode, escaping and dialog construction")
 struct ApprovalModeTests {
     @Test(arguments: [
-        // (SENTINEL_APPROVAL_MODE, approval.mode) → mode, source, warns
-        (nil, nil, ApprovalMode.auto, "default", false),
-        (nil, "console", .console, "approval.mode", false),
-        ("reject", "console", .reject, "SENTINEL_APPROVAL_MODE", false),
-        ("tkinter", nil, .popup, "SENTINEL_APPROVAL_MODE", false),
-        (" Popup ", nil, .popup, "SENTINEL_APPROVAL_MODE", false),
-        ("", "reject", .reject, "approval.mode", false),
-        ("yolo", "reject", .auto, "SENTINEL_APPROVAL_MODE", true),
-        (nil, "telegram", .auto, "approval.mode", true),
-    ] as [(String?, String?, ApprovalMode, String, Bool)])
-    func modeResolution(environment: String?, policy: String?, mode: ApprovalMode, source: String, warns: Bool) {
+        // (SENTINEL_APPROVAL_MODE, approval.mode) → mode, source
+        (nil, nil, ApprovalMode.auto, "default"),
+        (nil, "console", .console, "approval.mode"),
+        ("reject", "console", .reject, "SENTINEL_APPROVAL_MODE"),
+        ("tkinter", nil, .popup, "SENTINEL_APPROVAL_MODE"),
+        (" Popup ", nil, .popup, "SENTINEL_APPROVAL_MODE"),
+        ("", "reject", .reject, "approval.mode"),
+    ] as [(String?, String?, ApprovalMode, String)])
+    func modeResolution(environment: String?, policy: String?, mode: ApprovalMode, source: String) throws {
         var env: [String: String] = [:]
         env[ApprovalMode.environmentVariable] = environment
-        let resolution = ApprovalMode.resolve(policyMode: policy, environment: env)
+        let resolution = try ApprovalMode.resolve(policyMode: policy, environment: env)
         #expect(resolution.mode == mode)
         #expect(resolution.source == source)
-        #expect((resolution.warning != nil) == warns)
-        if warns { #expect(resolution.warning?.hasSuffix("using auto.") == true) }
+    }
+
+    @Test("a value that is not a mode is an error naming it, never a silent auto", arguments: [
+        ("yolo", "reject", "SENTINEL_APPROVAL_MODE=yolo"), ("bogus", nil, "SENTINEL_APPROVAL_MODE=bogus"),
+        (nil, "telegram", "approval.mode=telegram"),
+    ] as [(String?, String?, String)])
+    func unknownMode(environment: String?, policy: String?, named: String) {
+        var env: [String: String] = [:]
+        env[ApprovalMode.environmentVariable] = environment
+        #expect {
+            _ = try ApprovalMode.resolve(policyMode: policy, environment: env)
+        } throws: { error in
+            "\(error)".hasPrefix(named + " is not an approval mode") && "\(error)".contains("Set one of them")
+        }
     }
 
     @Test(arguments: [

@@ -68,6 +68,23 @@ struct GuardCommandTests {
         #expect(!outcome.stderr.contains("warning: warning:"), "\(outcome.stderr)")
     }
 
+    @Test("SENTINEL_APPROVAL_MODE that is not a mode stops the guard with a sentence; nothing runs")
+    func unknownApprovalMode() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SENTINEL_APPROVAL_MODE"] = "bogus"
+        let outcome = try ChildProcess.run(
+            ProxyCommandTests.binary,
+            ["guard", "--policy", "builtin:default", "--audit-log", directory + "/audit.log", "--", "/bin/sh", "-c", "touch \(directory)/ran"],
+            environment: environment)
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("SENTINEL_APPROVAL_MODE=bogus is not an approval mode"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("Nothing was run."))
+        #expect(access(directory + "/ran", F_OK) != 0, "the command ran")
+    }
+
     @Test("no command is a usage error that shows the usage", arguments: [["guard"], ["guard", "--"]])
     func noCommand(arguments: [String]) throws {
         let outcome = try ChildProcess.run(ProxyCommandTests.binary, arguments)
