@@ -720,10 +720,7 @@ struct IsolateProxy {
         if let hosts = request.proxyHostsFile { arguments += ["--hosts-file", hosts] }
         if let directory = request.caDirectory { arguments += ["--ca-dir", directory] }
         if let file = request.upstreamCA { arguments += ["--upstream-ca", file] }
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, binary, nil, nil, &argv, environ)
+        let (pid, spawned) = spawnSentinel(binary, arguments, stdoutToNull: false)
         guard spawned == 0 else {
             rmdir(directory)
             throw IsolateError("Could not start \(binary) proxy: \(String(cString: strerror(spawned))).")
@@ -760,15 +757,7 @@ struct IsolateProxy {
             throw IsolateError("The policy inspects hosts, and making the Sentinel CA needs the `sentinel` binary next to "
                 + "sentinel-isolate or on PATH; build it with `swift build --product sentinel`.")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        let arguments = [binary, "ca", "--ca-dir", directory]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, binary, &actions, nil, &argv, environ)
+        let (pid, spawned) = spawnSentinel(binary, [binary, "ca", "--ca-dir", directory], stdoutToNull: true)
         guard spawned == 0 else { throw IsolateError("Could not start \(binary) ca: \(String(cString: strerror(spawned))).") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -818,6 +807,20 @@ struct IsolateProxy {
         unlink(directory + "/ca/ca-bundle.pem")
         rmdir(directory + "/ca")
         rmdir(directory)
+    }
+
+    /// Starts `binary` with `arguments` (argv[0] included) and this process's environment;
+    /// returns the pid and posix_spawn's result (0 on success).
+    static func spawnSentinel(_ binary: String, _ arguments: [String], stdoutToNull: Bool) -> (pid: pid_t, result: Int32) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if stdoutToNull { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, binary, &actions, nil, &argv, environ)
+        return (pid, result)
     }
 
     /// `sentinel` beside this executable, else on PATH.
