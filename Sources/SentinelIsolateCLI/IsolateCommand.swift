@@ -82,7 +82,7 @@ public struct IsolateCommand: ParsableCommand {
     @Option(help: "Image for the docker backend.")
     var image = Defaults.image
 
-    @Flag(help: "Build the image if it is missing (docker backend).")
+    @Flag(help: "Build the image if it is missing, or rebuild it if an older sentinel built it (docker backend).")
     var buildIfMissing = false
 
     @Option(help: "Base image for --build-if-missing (default: $SENTINEL_BASE_IMAGE or debian:bookworm-slim).")

@@ -102,6 +102,23 @@ public struct DockerEngine: Sendable {
         return false
     }
 
+    /// The values of `keys` among `image`'s labels (absent or empty labels left out), or nil when
+    /// the image does not exist. One `docker image inspect`, one line per key.
+    public func imageLabels(_ image: String, _ keys: [String]) throws(SandboxError) -> [String: String]? {
+        let format = keys.map { "{{index .Config.Labels \"\($0)\"}}" }.joined(separator: "\n")
+        let result = try capture(["image", "inspect", "--format", format, "--", image])
+        if result.status != 0 {
+            if let problem = Self.engineProblem(result.output) { throw problem }
+            return nil
+        }
+        let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+        var labels: [String: String] = [:]
+        for (key, line) in zip(keys, lines) where !line.isEmpty && line != "<no value>" {
+            labels[key] = String(line)
+        }
+        return labels
+    }
+
     /// Explains a `docker run` that ended with 125 (Docker's own failure, before the command
     /// ran): the engine down, the socket forbidden, the image missing. Nil when none of these
     /// holds, in which case the 125 came from the workload itself and passes through.

@@ -20,9 +20,26 @@ public struct DockerImageBuilder: Sendable {
     /// tied to each other and to the kernel interface of the image's distribution.
     static let systemLibraryPrefixes = ["libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "ld-linux", "libresolv.so", "libutil.so", "linux-vdso", "libmvec.so"]
 
-    /// Builds `image` on `baseImage`. `defaultPolicy` is used when the repository's
-    /// `sentinel.yaml` is not found next to the binary. `progress` receives one line per step.
-    public func build(image: String, baseImage: String, defaultPolicy: String?, progress: (String) -> Void) throws(SandboxError) {
+    /// What an image is built from: the `sentinel` binary next to the running executable, and
+    /// the Dockerfile and entrypoint of the repository it was built in, else the built-in copies.
+    public struct Materials: Sendable {
+        /// The `sentinel` binary staged into the image.
+        public var binary: String
+        /// The repository root the binary was built in, when found.
+        public var repository: String?
+        /// The Dockerfile's text.
+        public var dockerfile: String
+        /// The entrypoint's text.
+        public var entrypoint: String
+
+        /// What the image's fingerprint label says when it was built from these materials.
+        public var fingerprint: DockerImageFingerprint {
+            DockerImageFingerprint(binary: binary, dockerfile: dockerfile, entrypoint: entrypoint)
+        }
+    }
+
+    /// Finds the materials of an image build; fails when no `sentinel` binary is next to this one.
+    public static func materials() throws(SandboxError) -> Materials {
         let executable = Sys.readlink("/proc/self/exe") ?? ""
         let binDirectory = String(executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)])
         let binary = executable.hasSuffix("/sentinel") ? executable : binDirectory + "/sentinel"
@@ -31,9 +48,42 @@ public struct DockerImageBuilder: Sendable {
                 .unsupported,
                 "Building the image needs the `sentinel` binary next to this one (looked for \(binary)): build it (swift build --product sentinel) and try again.")
         }
-        let repository = Self.findRepository(from: binDirectory)
-        let dockerfile = repository.flatMap { try? Sys.readFile($0 + "/Dockerfile") } ?? DockerBundle.dockerfile + "\n"
-        let entrypoint = repository.flatMap { try? Sys.readFile($0 + "/scripts/entrypoint.sh") } ?? DockerBundle.entrypoint + "\n"
+        let repository = findRepository(from: binDirectory)
+        return Materials(
+            binary: binary, repository: repository,
+            dockerfile: repository.flatMap { try? Sys.readFile($0 + "/Dockerfile") } ?? DockerBundle.dockerfile + "\n",
+            entrypoint: repository.flatMap { try? Sys.readFile($0 + "/scripts/entrypoint.sh") } ?? DockerBundle.entrypoint + "\n")
+    }
+
+    /// Why `image` must be (re)built from `materials` before a run with `--build-if-missing`, or
+    /// nil when it is up to date. An image this builder did not make is never replaced: it is the
+    /// operator's, whatever it holds.
+    public func reasonToBuild(_ image: String, from materials: Materials) throws(SandboxError) -> String? {
+        guard let labels = try engine.imageLabels(image, [DockerImageFingerprint.builtByLabel, DockerImageFingerprint.label]) else {
+            return "Image \(image) is missing"
+        }
+        guard labels[DockerImageFingerprint.builtByLabel] == "sentinel-isolate" else { return nil }
+        let wanted = materials.fingerprint
+        guard let found = labels[DockerImageFingerprint.label], found == wanted.value else {
+            return "Image \(image) was built from another build of sentinel (\(labels[DockerImageFingerprint.label] ?? "no fingerprint"), this one is \(wanted))"
+        }
+        return nil
+    }
+
+    /// Builds `image` on `baseImage`. `defaultPolicy` is used when the repository's
+    /// `sentinel.yaml` is not found next to the binary. `progress` receives one line per step.
+    public func build(image: String, baseImage: String, defaultPolicy: String?, progress: (String) -> Void) throws(SandboxError) {
+        try build(image: image, baseImage: baseImage, from: Self.materials(), defaultPolicy: defaultPolicy, progress: progress)
+    }
+
+    /// Builds `image` on `baseImage` from `materials`, labelled with their fingerprint.
+    public func build(
+        image: String, baseImage: String, from materials: Materials, defaultPolicy: String?, progress: (String) -> Void
+    ) throws(SandboxError) {
+        let binary = materials.binary
+        let repository = materials.repository
+        let dockerfile = materials.dockerfile
+        let entrypoint = materials.entrypoint
         guard let policySource = repository.map({ $0 + "/sentinel.yaml" }) ?? defaultPolicy else {
             throw SandboxError(.invalidSpec, "Building the image needs a default policy: pass --policy FILE.")
         }
@@ -61,7 +111,8 @@ public struct DockerImageBuilder: Sendable {
         let size = Self.size(of: binary) + libraries.reduce(0) { $0 + Self.size(of: $1) }
         progress("Building image \(image) from \(baseImage): sentinel binary \(binary) (\(size >> 20) MiB with \(libraries.count) runtime libraries), files from \(repository ?? "the built-in copies")…")
         let result = try engine.capture(
-            ["build", "--build-arg", "BASE_IMAGE=\(baseImage)", "--label", "org.sentinel-guard.built-by=sentinel-isolate",
+            ["build", "--build-arg", "BASE_IMAGE=\(baseImage)", "--label", "\(DockerImageFingerprint.builtByLabel)=sentinel-isolate",
+             "--label", "\(DockerImageFingerprint.label)=\(materials.fingerprint)",
              "--tag", image, context],
             onLine: { line in
                 // The classic builder prints "Step 2/7 : RUN …"; BuildKit prints "#5 [2/4] RUN …".

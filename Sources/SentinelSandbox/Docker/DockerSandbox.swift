@@ -51,9 +51,14 @@ public struct DockerSandbox: Sendable {
         let engine = try DockerEngine(binary: options.dockerBinary, callerEnvironment: callerEnvironment)
         var report = SandboxRunReport(command: spec.command, workspace: spec.workspace)
         report.backend = "docker"
-        if options.buildIfMissing, try !engine.imageExists(options.image) {
-            try DockerImageBuilder(engine: engine).build(
-                image: options.image, baseImage: options.baseImage, defaultPolicy: spec.policyFile, progress: progress)
+        if options.buildIfMissing {
+            let builder = DockerImageBuilder(engine: engine)
+            let materials = try DockerImageBuilder.materials()
+            if let reason = try builder.reasonToBuild(options.image, from: materials) {
+                progress(reason + ": building it from this one.")
+                try builder.build(
+                    image: options.image, baseImage: options.baseImage, from: materials, defaultPolicy: spec.policyFile, progress: progress)
+            }
         }
         var topology: DockerProxiedNetwork?
         defer { topology?.remove(engine: engine) }
