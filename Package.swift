@@ -76,12 +76,12 @@ let package = Package(
         // write and connect of a program on the host through the compatibility-mode pipeline.
         .target(
             name: "SentinelSupervisor",
-            dependencies: ["SentinelGuard", "SentinelSandbox", "CSentinelLinux"]
+            dependencies: ["SentinelPolicy", "SentinelAudit", "SentinelApproval", "SentinelGuard", "SentinelSandbox", "CSentinelLinux"]
         ),
         .target(
             name: "SentinelProxy",
             dependencies: [
-                "SentinelGuard",
+                "SentinelPolicy", "SentinelAudit", "SentinelApproval", "SentinelGuard",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,13 +119,13 @@ let package = Package(
 
         // MARK: - Tests: one target per module, plus end-to-end tests of the built CLI.
         .target(name: "SentinelTestSupport", dependencies: ["CSentinelLinux"], path: "Tests/SentinelTestSupport"),
-        .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelPolicyTests", dependencies: ["SentinelPolicy", "CSentinelLinux", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelPolicy", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelApprovalTests", dependencies: ["SentinelApproval", "SentinelPolicy", "SentinelTestSupport"]),
         .testTarget(
             name: "SentinelGuardTests",
             dependencies: [
-                "SentinelGuard", "SentinelTestSupport",
+                "SentinelGuard", "SentinelPolicy", "SentinelAudit", "SentinelApproval", "SentinelTestSupport",
                 // The loopback HTTP and TLS servers the HTTP client tests talk to.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -133,22 +133,32 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelTestSupport", "seccomp-exec-helper"]),
+            name: "SentinelSandboxTests", dependencies: ["SentinelSandbox", "SentinelPolicy", "SentinelTestSupport", "seccomp-exec-helper"]),
         // Installs a seccomp filter in a single-threaded process and execs a command, for the
         // real-kernel seccomp tests (the test runner is multithreaded and must not be filtered).
         .executableTarget(name: "seccomp-exec-helper", dependencies: ["SentinelSandbox"], path: "Tests/SeccompExecHelper"),
-        .testTarget(name: "SentinelSupervisorTests", dependencies: ["CSentinelLinux", "SentinelSupervisor", "SentinelTestSupport"]),
+        .testTarget(
+            name: "SentinelSupervisorTests",
+            dependencies: [
+                "CSentinelLinux", "SentinelSupervisor", "SentinelGuard", "SentinelPolicy", "SentinelAudit", "SentinelApproval",
+                "SentinelTestSupport",
+            ]),
         .testTarget(
             name: "SentinelProxyTests",
             dependencies: [
-                "SentinelProxy", "SentinelTestSupport",
+                "SentinelProxy", "SentinelPolicy", "SentinelApproval", "SentinelTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // The loopback TLS origin of the inspection tests.
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCLI", "SentinelIsolateCLI", "SentinelAudit", "SentinelTestSupport"]),
+        .testTarget(
+            name: "SentinelCLITests",
+            dependencies: [
+                "SentinelCLI", "SentinelIsolateCLI", "SentinelAudit", "SentinelTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ]
 )
 
