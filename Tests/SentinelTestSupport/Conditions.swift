@@ -4,7 +4,12 @@
 // says why. With `CI=true` nothing may skip: the condition reports "enabled" so the test runs and
 // fails loudly if `.ci/run` did not install or start what it needs.
 
+// `swift build -c release` of the whole package builds this regular target without Swift
+// Testing on the module path (SwiftPM provides it to test builds only): the traits are built
+// only where the module is there, and the rest (the probes) everywhere.
+#if canImport(Testing)
 public import Testing
+#endif
 import Foundation
 
 #if canImport(Glibc)
@@ -60,6 +65,7 @@ public struct MachineRequirement: Sendable {
     }
 }
 
+#if canImport(Testing)
 extension Trait where Self == ConditionTrait {
     /// Runs the test only where `requirement` holds, or always under CI (where a missing
     /// requirement must fail the run rather than skip silently).
@@ -67,6 +73,7 @@ extension Trait where Self == ConditionTrait {
         .enabled(if: runningUnderCI || requirement.isAvailable(), Comment(rawValue: requirement.missing))
     }
 }
+#endif
 
 /// Runs a program with its output discarded and returns its exit status (or -1 if it could not start).
 public func runQuietly(_ executable: String, _ arguments: [String]) -> Int32 {
