@@ -74,7 +74,7 @@ extension PolicyCommand {
                 let system = SystemResolver(timeout: .seconds(5))
                 resolver = try hostsFile.map { try HostsFileResolver(path: $0, fallback: system) } ?? system
             } catch {
-                printError("error: \(error)")
+                report(error, json: options.json)
                 throw ExitCode(PolicyExit.error)
             }
 
@@ -101,24 +101,47 @@ extension PolicyCommand {
             } else if let url {
                 action = "http"
                 target = url
-                let decision = await policy.evaluateURL(url, resolver: resolver)
-                verdict = decision.verdict
-                if decision.isAllowed { details["addresses"] = decision.addresses.map(\.description) }
+                verdict = await Self.explainNetwork(policy.checkURL(url), policy: policy, resolver: resolver, into: &details)
             } else if let connect {
                 action = "connect"
                 target = connect
                 guard let (host, port) = Self.splitHostPort(connect) else {
-                    printError("error: --connect takes HOST:PORT or [IPv6]:PORT, with a port from 1 to 65535.")
+                    report(PolicyExplainError("--connect takes HOST:PORT or [IPv6]:PORT, with a port from 1 to 65535 (got \(connect))."), json: options.json)
                     throw ExitCode(PolicyExit.error)
                 }
-                let decision = await policy.evaluateConnect(host: host, port: port, resolver: resolver)
-                verdict = decision.verdict
-                if decision.isAllowed { details["addresses"] = decision.addresses.map(\.description) }
+                verdict = await Self.explainNetwork(policy.checkConnect(host: host, port: port), policy: policy, resolver: resolver, into: &details)
             } else {
                 throw ValidationError("Give exactly one of --command, --exec, --path, --url or --connect.")
             }
             show(verdict, action: action, target: target, details: details)
             throw ExitCode(verdict.isAllowed ? PolicyExit.allow : PolicyExit.deny)
+        }
+
+        /// Finishes a network decision as the proxy and the guard would, keeping apart what the
+        /// policy says about the name (`details["policy"]`) and what the lookup gave
+        /// (`details["lookup"]`): offline, an allowed name is denied by `builtin:dns`, and the
+        /// answer must still say that the policy allows it.
+        static func explainNetwork(
+            _ check: NetworkCheck, policy: Policy, resolver: any HostResolver, into details: inout [String: Any]
+        ) async -> Verdict {
+            switch check {
+            case .decided(let decision):
+                if decision.isAllowed { details["addresses"] = decision.addresses.map(\.description) }
+                return decision.verdict
+            case .needsResolution(let target, let name, let nameVerdict):
+                details["policy"] = ["decision": nameVerdict.decision.rawValue, "rule": nameVerdict.rule, "reason": nameVerdict.reason]
+                let addresses: [IPAddress]
+                do {
+                    addresses = try await resolver.resolve(name)
+                } catch {
+                    details["lookup"] = ["name": name, "outcome": "failed", "error": "\(error)"]
+                    return .deny(rule: "builtin:dns", reason: "\(error); a lookup that fails or times out is denied.")
+                }
+                details["lookup"] = ["name": name, "outcome": "resolved", "addresses": addresses.map(\.description)]
+                let decision = policy.checkAddresses(addresses, target: target, nameVerdict: nameVerdict)
+                if decision.isAllowed { details["addresses"] = decision.addresses.map(\.description) }
+                return decision.verdict
+            }
         }
 
         /// Splits `host:port` or `[v6]:port`; the port must be a number from 1 to 65535.
@@ -147,8 +170,28 @@ extension PolicyCommand {
             if let remedy = verdict.remedy {
                 print("  to allow: \(remedy)")
             }
+            if let name = details["policy"] as? [String: String], let lookup = details["lookup"] as? [String: Any] {
+                let host = lookup["name"] as? String ?? "the name"
+                print("  policy:   \(name["decision"] == "allow" ? "allows" : "denies") \(host) (rule \(name["rule"] ?? "?"))")
+                if let addresses = lookup["addresses"] as? [String] {
+                    print("  lookup:   \(host) resolved to \(addresses.isEmpty ? "nothing" : addresses.joined(separator: ", "))")
+                } else {
+                    print("  lookup:   failed (\(lookup["error"] as? String ?? "?")): the decision above is the lookup's, not the policy's; run where \(host) resolves to see the rest")
+                }
+            }
             if let executable = details["executable"] { print("  runs:     \(executable)") }
             if let addresses = details["addresses"] as? [String] { print("  dials:    \(addresses.joined(separator: ", "))") }
         }
+    }
+}
+
+/// A mistake in `policy explain`'s own arguments that ArgumentParser cannot see, as one sentence
+/// (reported as JSON with `--json`, like every other error of the command).
+struct PolicyExplainError: Error, CustomStringConvertible {
+    /// The sentence.
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

@@ -54,4 +54,61 @@ struct PolicyExplainCommandTests {
             ProxyCommandTests.binary, ["policy", "explain", "--policy", directory + "/p.yaml", "--command", "bash -c 1"], timeout: 20)
         #expect(bash.stdout.hasPrefix("deny"), "\(bash.stdout)")
     }
+
+    /// A directory with `p.yaml` allowing `api.example.test` (on loopback, so private addresses
+    /// are allowed) and a hosts file that maps it to 127.0.0.1.
+    static func networkPolicy() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "allowed_hosts: [api.example.test]\nnetwork_failsafe: {allow_private_network: true}\n"
+            .write(toFile: directory + "/p.yaml", atomically: true, encoding: .utf8)
+        try "127.0.0.1 api.example.test\n".write(toFile: directory + "/hosts", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test("offline, an allowed name is denied by the lookup, and the answer says the policy allows it (issue 17)", .requires(.root))
+    func lookupFailureIsNotThePolicy() throws {
+        let directory = try Self.networkPolicy()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A network namespace of its own: no route to any resolver, so the lookup fails here and
+        // nowhere else is asked.
+        let explain = ["policy", "explain", "--policy", directory + "/p.yaml", "--url", "https://api.example.test/v1/models"]
+        let text = try ChildProcess.run("/usr/bin/unshare", ["--net", ProxyCommandTests.binary] + explain, timeout: 30)
+        #expect(text.status == 3, "\(text.stdout)\(text.stderr)")
+        #expect(text.stdout.contains("rule:     builtin:dns"), "\(text.stdout)")
+        #expect(text.stdout.contains("policy:   allows api.example.test (rule allowed_hosts[0])"), "\(text.stdout)")
+        #expect(text.stdout.contains("lookup:   failed ("), "\(text.stdout)")
+        let json = try ChildProcess.run("/usr/bin/unshare", ["--net", ProxyCommandTests.binary] + explain + ["--json"], timeout: 30)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+        #expect(object["decision"] as? String == "deny")
+        #expect((object["policy"] as? [String: Any])?["decision"] as? String == "allow", "\(json.stdout)")
+        #expect((object["lookup"] as? [String: Any])?["outcome"] as? String == "failed", "\(json.stdout)")
+    }
+
+    @Test("a name that resolves shows the policy's verdict, the lookup's answers and what would be dialled")
+    func lookupAnswersAreShown() throws {
+        let directory = try Self.networkPolicy()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let outcome = try ChildProcess.run(ProxyCommandTests.binary, [
+            "policy", "explain", "--policy", directory + "/p.yaml", "--hosts-file", directory + "/hosts", "--connect", "api.example.test:443",
+        ], timeout: 30)
+        #expect(outcome.status == 0, "\(outcome.stdout)\(outcome.stderr)")
+        #expect(outcome.stdout.contains("lookup:   api.example.test resolved to 127.0.0.1"), "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("dials:    127.0.0.1"), "\(outcome.stdout)")
+        // A name the policy refuses is never looked up, so there is no lookup to show.
+        let refused = try ChildProcess.run(ProxyCommandTests.binary, [
+            "policy", "explain", "--policy", directory + "/p.yaml", "--hosts-file", directory + "/hosts", "--connect", "other.example.test:443",
+        ], timeout: 30)
+        #expect(refused.status == 3)
+        #expect(!refused.stdout.contains("lookup:"), "\(refused.stdout)")
+    }
+
+    @Test("a --connect argument that is not HOST:PORT is an error in JSON with --json", arguments: ["localhost:99999", "localhost", ":80"])
+    func connectArgumentErrorsAreJSON(argument: String) throws {
+        let outcome = try ChildProcess.run(
+            ProxyCommandTests.binary, ["policy", "explain", "--policy", "builtin:default", "--connect", argument, "--json"], timeout: 20)
+        #expect(outcome.status == 2)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any], "\(outcome.stdout)\(outcome.stderr)")
+        #expect(((object["error"] as? [String: Any])?["message"] as? String)?.contains("--connect takes HOST:PORT") == true, "\(outcome.stdout)")
+    }
 }
