@@ -7,7 +7,7 @@ public struct AuditError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Storage: String, Hashable, Sendable {
-            case open, lock, read, write, notRegularFile, damagedLog, malformedRecord, key, keyRequired, closed
+            case open, lock, read, write, notRegularFile, damagedLog, malformedRecord, key, keyRequired, closed, runID
         }
         private let storage: Storage
         private init(_ storage: Storage) { self.storage = storage }
@@ -32,6 +32,8 @@ public struct AuditError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let keyRequired = Code(.keyRequired)
         /// The writer was closed.
         public static let closed = Code(.closed)
+        /// A run id (`SENTINEL_RUN_ID`, `--run`) is not one.
+        public static let runID = Code(.runID)
 
         /// A short name for the code.
         public var description: String { storage.rawValue }

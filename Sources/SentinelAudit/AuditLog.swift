@@ -103,12 +103,19 @@ public final class AuditLog: Sendable {
         /// process that can open the log can also hold the lock forever (a guarded program
         /// running as the operator can), and an append must not wait that long.
         public var lockTimeout: Duration
+        /// The run every record of this writer belongs to, written as each record's `run`; `nil`
+        /// leaves the field out.
+        public var runID: AuditRunID?
 
         /// Creates options.
-        public init(key: AuditKey? = nil, synchronous: Bool = false, lockTimeout: Duration = .seconds(10)) {
+        public init(
+            key: AuditKey? = nil, synchronous: Bool = false, lockTimeout: Duration = .seconds(10),
+            runID: AuditRunID? = nil
+        ) {
             self.key = key
             self.synchronous = synchronous
             self.lockTimeout = lockTimeout
+            self.runID = runID
         }
     }
 
@@ -278,7 +285,8 @@ public final class AuditLog: Sendable {
         let chain = hasher.chain
         func encode(_ event: AuditEvent) -> AuditRecord {
             let record = AuditRecord(
-                event: event, sequence: tail.sequence + 1, time: rfc3339Now(), pid: pid, chain: chain, prev: tail.hash)
+                event: event, sequence: tail.sequence + 1, time: rfc3339Now(), pid: pid, run: options.runID?.rawValue,
+                chain: chain, prev: tail.hash)
             let lineStart = buffer.count
             record.appendJSONLine(to: buffer)
             tail.hash = hasher.hex(buffer.bytes(from: lineStart), chain: chain)

@@ -181,11 +181,11 @@ extension AuditEvent {
 
 /// One line of the audit log (JSON Lines, schema 1).
 ///
-/// On disk the keys appear in this order, with `rule`, `approver`, `policy_sha256` and `details`
-/// left out when absent:
+/// On disk the keys appear in this order, with `run`, `rule`, `approver`, `policy_sha256` and
+/// `details` left out when absent:
 ///
 /// ```
-/// {"schema":1,"seq":7,"time":"2026-03-01T09:15:02.120331Z","pid":4121,"mode":"guard",
+/// {"schema":1,"seq":7,"time":"2026-03-01T09:15:02.120331Z","pid":4121,"run":"7f3a09c2e41b5d68","mode":"guard",
 ///  "action":"exec","target":"/usr/bin/curl https://x","decision":"rejected",
 ///  "rule":"default:allowed_commands","reason":"curl is not in allowed_commands.",
 ///  "approver":"timeout","policy_sha256":"9f…","severity":"high","details":{"uid":"1000"},
@@ -209,6 +209,9 @@ public struct AuditRecord: Hashable, Sendable, Codable {
     public var time: String
     /// The process that wrote the record.
     public var pid: Int32
+    /// The run the record belongs to (``AuditRunID``), stamped by the writer; `nil` in records
+    /// written before run ids existed and by writers not started for a run (compatibility mode).
+    public var run: String?
     /// The enforcement point.
     public var mode: AuditMode
     /// What was attempted.
@@ -236,12 +239,14 @@ public struct AuditRecord: Hashable, Sendable, Codable {
 
     /// Creates a record from an event and the fields the writer stamps.
     public init(
-        event: AuditEvent, sequence: UInt64, time: String, pid: Int32, chain: AuditChain, prev: String
+        event: AuditEvent, sequence: UInt64, time: String, pid: Int32, run: String? = nil, chain: AuditChain,
+        prev: String
     ) {
         self.schema = Self.currentSchema
         self.sequence = sequence
         self.time = time
         self.pid = pid
+        self.run = run
         self.mode = event.mode
         self.action = event.action
         self.target = event.target
@@ -266,7 +271,7 @@ public struct AuditRecord: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case schema
         case sequence = "seq"
-        case time, pid, mode, action, target, decision, rule, reason, approver
+        case time, pid, run, mode, action, target, decision, rule, reason, approver
         case policySHA256 = "policy_sha256"
         case severity, details, chain, prev
     }

@@ -417,6 +417,7 @@ extension AuditRecord {
             time.utf8.count + mode.rawValue.utf8.count + action.rawValue.utf8.count + target.utf8.count
             + decision.rawValue.utf8.count + reason.utf8.count + severity.rawValue.utf8.count
             + chain.rawValue.utf8.count + prev.utf8.count
+        if let run { stringBytes += run.utf8.count }
         if let rule { stringBytes += rule.utf8.count }
         if let approver { stringBytes += approver.utf8.count }
         if let policySHA256 { stringBytes += policySHA256.utf8.count }
@@ -442,6 +443,7 @@ extension AuditRecord {
         out.put(#","pid":"#)
         if pid < 0 { out.put(UInt8(ascii: "-")) }
         out.putDecimal(UInt64(pid.magnitude))
+        if let run { out.putField(#","run":"#, run) }
         out.putField(#","mode":"#, mode.rawValue)
         out.putField(#","action":"#, action.rawValue)
         out.putField(#","target":"#, target)

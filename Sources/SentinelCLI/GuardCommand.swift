@@ -21,6 +21,9 @@ struct GuardCommand: AsyncParsableCommand {
             person when the policy says no (approval.mode, SENTINEL_APPROVAL_MODE), and recorded in the audit \
             log. A refused call fails with EACCES. This is a guardrail, not a sandbox: see docs/GUARD.md for what \
             stays bypassable, and use `sentinel isolate` for untrusted code.
+
+            Every record carries the run's id: SENTINEL_RUN_ID when set (1 to 64 of 0-9, a-f and -), else a new \
+            one, which is then printed on stderr with the log before the command starts.
             """
     )
 
@@ -53,7 +56,7 @@ struct GuardCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-landlock"), help: "Do not apply the file rules a second time with Landlock.")
     var noLandlock = false
 
-    @Flag(name: .long, help: "Do not print the summary line when the command ends, and do not tell a refused program why on its standard error.")
+    @Flag(name: .long, help: "Do not print the summary line when the command ends, and do not tell a refused program why on its standard error (the line naming the run's records is still printed, on stderr).")
     var quiet = false
 
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
@@ -172,6 +175,15 @@ struct GuardInvocation: Sendable {
             throw ExitCode(2)
         }
         let environment = ProcessInfo.processInfo.environment
+        // The run's id: the launcher's (SENTINEL_RUN_ID) when a sandbox or a script started this
+        // guard, else a new one; a value that is not an id stops the run rather than being replaced.
+        let run: (id: AuditRunID, inherited: Bool)
+        do {
+            run = try AuditRunID.resolve(environment)
+        } catch {
+            say("sentinel guard: \(error) Nothing was run.")
+            throw ExitCode(2)
+        }
         // Production (docs/POLICY.md): Landlock stays on. Without it a write the filter does not
         // see (truncate(2) of a path, bind of a Unix socket) goes undecided.
         do {
@@ -224,7 +236,8 @@ struct GuardInvocation: Sendable {
         do {
             // SENTINEL_AUDIT_HMAC_KEY keys the chain exactly as in compatibility mode and
             // isolation; a key too short to be one refuses the run rather than chaining unkeyed.
-            log = try AuditLog(path: logPath, options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment)))
+            log = try AuditLog(
+                path: logPath, options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment), runID: run.id))
         } catch {
             // Why, and what to change: usually a log an earlier run wrote as another user.
             let absolute = PolicyLoader.absolutePath(logPath)
@@ -252,6 +265,10 @@ struct GuardInvocation: Sendable {
             say("sentinel guard: the audit log \(logPath) cannot be written; nothing was run.")
             throw ExitCode(2)
         }
+        // Said before the command starts (and with --quiet: stderr only), so a long run can be
+        // followed with `sentinel audit tail -f --run ID`. A guard given its run id was started by
+        // a launcher that has already said where the run's records are.
+        if !run.inherited { say("sentinel guard: \(RunRecords.line(run: run.id, log: PolicyLoader.absolutePath(logPath)))") }
         let session: GuardSession
         do {
             // The command gets the operator's environment without Sentinel's keys (GuardOptions

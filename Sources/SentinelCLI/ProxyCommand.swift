@@ -4,8 +4,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import SentinelApproval
+import SentinelAudit
 import SentinelPolicy
 import SentinelProxy
+import SentinelSandbox
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +27,9 @@ struct ProxyCommand: AsyncParsableCommand {
             the agent's TLS with a certificate from the Sentinel CA (--ca-dir), decides each request by the \
             entry's methods and paths, sets its inject headers from the proxy's own environment, and opens its \
             own verified TLS connection upstream (--upstream-ca adds trusted CAs). SIGHUP reloads the policy and allow-lists (the running \
-            ones stay on any error); SIGTERM and SIGINT stop the proxy. See docs/PROXY.md.
+            ones stay on any error); SIGTERM and SIGINT stop the proxy. Every record carries the run's id: \
+            SENTINEL_RUN_ID when set (1 to 64 of 0-9, a-f and -), else a new one, printed on stderr with the \
+            log once the proxy listens. See docs/PROXY.md.
             """
     )
 
@@ -104,6 +108,16 @@ struct ProxyCommand: AsyncParsableCommand {
         configuration.hostsFile = hostsFile
         configuration.reportOnly = reportOnly
         configuration.auditLogPath = auditLog
+        // The run's id: the launcher's (SENTINEL_RUN_ID: sentinel-isolate's proxy, a proxy
+        // container) or a new one; a value that is not an id stops the proxy rather than being replaced.
+        let run: (id: AuditRunID, inherited: Bool)
+        do {
+            run = try AuditRunID.resolve(configuration.environment)
+        } catch {
+            printError("sentinel proxy: \(error) Nothing was started.")
+            throw ExitCode(2)
+        }
+        configuration.runID = run.id
         configuration.certificateAuthorityDirectory = caDir
         configuration.upstreamCAFile = upstreamCA
         Self.raiseFileLimit()
@@ -137,6 +151,10 @@ struct ProxyCommand: AsyncParsableCommand {
         } catch {
             printError("sentinel proxy: \(error)")
             throw ExitCode(2)
+        }
+        // A proxy given its run id was started by a launcher that says where the run's records are.
+        if !run.inherited, let path = await server.auditLogPath {
+            printError("sentinel proxy: \(RunRecords.line(run: run.id, log: PolicyLoader.absolutePath(path)))")
         }
         for await number in signals {
             if number == SIGHUP {

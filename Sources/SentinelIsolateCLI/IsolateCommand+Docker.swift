@@ -22,10 +22,10 @@ extension IsolateCommand {
         var options = DockerRunOptions(
             image: image, network: dockerNetwork, buildIfMissing: buildIfMissing, baseImage: base,
             terminal: !dryRun && isatty(0) == 1 && isatty(1) == 1,
-            guardInContainer: self.guard, guardAuditDirectory: self.guard ? auditLog + ".guard" : nil)
+            guardInContainer: self.guard, guardAuditDirectory: self.guard ? RunRecords.guardDirectory(forLog: auditLog) : nil)
         if dockerNetwork == .proxied {
             // The proxy's records stay apart from the guard's: the sandbox mounts only the latter.
-            options.proxyAuditDirectory = auditLog + ".proxy"
+            options.proxyAuditDirectory = RunRecords.proxyDirectory(forLog: auditLog)
             options.proxyHostsFile = proxyHostsFile.map(PathResolution.absolute)
         }
         return options

@@ -28,10 +28,15 @@ public struct IsolateCommand: ParsableCommand {
             With --guard, `sentinel guard` runs inside as the command's parent, on either backend, with the same \
             policy, records and approvals as on the host.
 
+            Before the command starts, one line on stderr names the run's id and its logs (records of run ID in \
+            AUDITLOG …); every record of the run carries the id, and `sentinel audit tail --run ID AUDITLOG` shows \
+            them together.
+
             Environment: SENTINEL_BACKEND, SENTINEL_PRODUCTION or SENTINEL_ENV=production (production mode: \
             docs/POLICY.md), SENTINEL_ALLOW_NETWORK_IN_PRODUCTION, \
             SENTINEL_SECCOMP_PROFILE, SENTINEL_SECCOMP_MODE, SENTINEL_ENFORCE_PROXY, SENTINEL_PROXY, \
-            SENTINEL_NO_PROXY (true/1/yes/on count as true).
+            SENTINEL_NO_PROXY (true/1/yes/on count as true), SENTINEL_RUN_ID (the run's id instead of a new one: \
+            1 to 64 of 0-9, a-f and -; the sandbox gets it too).
 
             Example: sentinel-isolate --workspace ./ws --policy ./sentinel.yaml -- python3 app.py
             """
@@ -124,7 +129,11 @@ public struct IsolateCommand: ParsableCommand {
     @Option(name: .customLong("block"), help: "Hide a path inside the sandbox behind an empty mount (repeatable).")
     var blocked: [String] = []
 
-    @Option(help: "Audit log for the run's start and end records, outside the workspace (default: sentinel-audit.log beside the workspace).")
+    @Option(help: """
+        The run's audit log, outside the workspace (default: sentinel-audit.log beside the workspace, in its parent \
+        directory): its start and end records and the native proxy's; the guard's and a proxy container's logs go \
+        beside it (AUDITLOG.guard/, AUDITLOG.proxy/).
+        """)
     var auditLog: String?
 
     @Flag(help: "Print one JSON object with the run's status on stderr at the end.")
@@ -176,6 +185,9 @@ public struct IsolateCommand: ParsableCommand {
             IsolateOutput.error(error.description)
             throw ExitCode(2)
         }
+        // Before anything runs, so a long run can be followed (`sentinel audit tail -f --run ID`);
+        // stderr, like everything the launcher says, so the workload's stdout stays its own.
+        IsolateOutput.stderr("sentinel-isolate: \(IsolateAudit.recordsLine(request))\n")
         // --network proxied: the policy proxy the sandbox's relay connects to, started for this
         // run (a separate process, so this launcher stays single-threaded) unless one was given.
         var proxy: IsolateProxy?
@@ -442,6 +454,17 @@ public struct IsolateCommand: ParsableCommand {
             }
         }
 
+        // The run's id, for every record of the run: this launcher's, the guard's inside and the
+        // proxy's. Taken from SENTINEL_RUN_ID when a script set it (checked: a bad value is an
+        // error, never replaced), else new. The workload sees it too; it names, it grants nothing.
+        let runID: AuditRunID
+        do {
+            runID = try AuditRunID.resolve(env).id
+        } catch {
+            throw IsolateError("\(error) Nothing was run.")
+        }
+        explicit[AuditRunID.environmentVariable] = runID.rawValue
+
         // A credential the proxy injects (allowed_hosts inject) never enters the sandbox, even
         // when the policy's env list or --env names it: that is what inspection is for.
         let injectedVariables = network == "proxied"
@@ -473,7 +496,10 @@ public struct IsolateCommand: ParsableCommand {
             mounts = try PolicyMounts.plan(
                 document: loaded.document, hostWorkspace: workspace, hostDirectory: hostDirectory, hostHome: hostHome,
                 existingBinds: bindList,
-                protectedPaths: [policy, auditPath, auditPath + ".anchor", auditPath + ".guard", auditPath + ".proxy"]
+                protectedPaths: [
+                    policy, auditPath, auditPath + ".anchor", RunRecords.guardDirectory(forLog: auditPath),
+                    RunRecords.proxyDirectory(forLog: auditPath),
+                ]
                     .map(PathResolution.normalize))
         } catch {
             throw IsolateError("The policy \(policy) cannot be applied to the sandbox: \(error.description)")
@@ -501,7 +527,7 @@ public struct IsolateCommand: ParsableCommand {
                         "--guard runs `sentinel guard` inside the sandbox and needs the `sentinel` binary next to sentinel-isolate or "
                             + "on PATH: build it with `swift build --product sentinel`, or run without --guard.")
                 }
-                guardInside = SandboxSpec.GuardInside(binary: binary, recordsDirectory: auditPath + ".guard")
+                guardInside = SandboxSpec.GuardInside(binary: binary, recordsDirectory: RunRecords.guardDirectory(forLog: auditPath))
                 if production {
                     explicit[SentinelEnvironment.production] = "true"
                     explicit[SentinelEnvironment.policyImmutable] = "true"
@@ -562,6 +588,7 @@ public struct IsolateCommand: ParsableCommand {
             proxyHostsFile: proxyHostsFile.map(PathResolution.absolute),
             caDirectory: caDirectory, upstreamCA: upstreamCA.map(PathResolution.absolute), inspectsHosts: inspects,
             spec: spec, warnings: warnings, policyNotes: mounts.notes, policySHA256: loaded.sha256, auditLog: auditPath,
+            auditLogIsDefault: auditLog == nil, runID: runID,
             jsonStatusFile: jsonStatusFile.map(PathResolution.absolute),
             docker: docker)
     }
@@ -584,6 +611,10 @@ struct IsolateRequest {
     var policyNotes: [String] = []
     var policySHA256: String = ""
     var auditLog: String
+    /// Whether `auditLog` is the default (beside the workspace), which the records line says.
+    var auditLogIsDefault = false
+    /// The run's id, stamped on every record of the run (``AuditRunID``).
+    var runID: AuditRunID
     var jsonStatusFile: String?
     /// Set for `--backend docker`.
     var docker: DockerRunOptions?
@@ -639,10 +670,35 @@ enum IsolateAudit {
         return path
     }
 
+    /// `records of run ID in AUDITLOG (…)`: where each part of the run records, so that nobody
+    /// has to know the sibling directories' names (or that the default log is outside the
+    /// workspace, in its parent directory) to find them.
+    static func recordsLine(_ request: IsolateRequest) -> String {
+        var others: [(String, String)] = []
+        if request.spec.guardInside != nil || request.docker?.guardInContainer == true {
+            others.append(("guard", RunRecords.guardLog(forLog: request.auditLog)))
+        }
+        if request.spec.network == .proxied {
+            if request.docker != nil {
+                others.append(("proxy", RunRecords.proxyLog(forLog: request.auditLog)))
+            } else if let socket = request.proxySocket {
+                others.append(("proxy", "the log of the running proxy at \(socket), under its own run id"))
+            } else {
+                others.append(("proxy", "this log"))
+            }
+        }
+        // The default is the workspace's parent directory (with --workspace . that is outside the
+        // project): where the command cannot reach it, which is the point, but not where one looks.
+        let note = request.auditLogIsDefault ? "the default place, beside the workspace; --audit-log PATH picks another" : nil
+        return RunRecords.line(run: request.runID, log: request.auditLog, note: note, others: others)
+    }
+
     /// Opens the log and writes the start record.
     static func start(_ request: IsolateRequest, environment: [String: String]) throws -> AuditLog {
         do {
-            let log = try AuditLog(path: request.auditLog, options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment)))
+            let log = try AuditLog(
+                path: request.auditLog,
+                options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment), runID: request.runID))
             let spec = request.spec
             var details = [
                 "backend": "native", "workspace": spec.workspace, "policy": spec.policyFile ?? "",
@@ -720,7 +776,9 @@ struct IsolateProxy {
         if let hosts = request.proxyHostsFile { arguments += ["--hosts-file", hosts] }
         if let directory = request.caDirectory { arguments += ["--ca-dir", directory] }
         if let file = request.upstreamCA { arguments += ["--upstream-ca", file] }
-        let (pid, spawned) = spawnSentinel(binary, arguments, stdoutToNull: false)
+        // The run's id, so the proxy's records in the run's log carry it too.
+        let (pid, spawned) = spawnSentinel(
+            binary, arguments, stdoutToNull: false, environment: [AuditRunID.environmentVariable: request.runID.rawValue])
         guard spawned == 0 else {
             rmdir(directory)
             throw IsolateError("Could not start \(binary) proxy: \(String(cString: strerror(spawned))).")
@@ -809,17 +867,23 @@ struct IsolateProxy {
         rmdir(directory)
     }
 
-    /// Starts `binary` with `arguments` (argv[0] included) and this process's environment;
-    /// returns the pid and posix_spawn's result (0 on success).
-    static func spawnSentinel(_ binary: String, _ arguments: [String], stdoutToNull: Bool) -> (pid: pid_t, result: Int32) {
+    /// Starts `binary` with `arguments` (argv[0] included) and this process's environment with
+    /// `environment` set over it; returns the pid and posix_spawn's result (0 on success).
+    static func spawnSentinel(
+        _ binary: String, _ arguments: [String], stdoutToNull: Bool, environment: [String: String] = [:]
+    ) -> (pid: pid_t, result: Int32) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if stdoutToNull { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { $1 }
+        var envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, binary, &actions, nil, &argv, environ)
+        let result = posix_spawn(&pid, binary, &actions, nil, &argv, &envp)
         return (pid, result)
     }
 

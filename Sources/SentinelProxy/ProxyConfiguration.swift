@@ -1,5 +1,6 @@
 import Foundation
 public import SentinelApproval
+public import SentinelAudit
 public import SentinelPolicy
 
 /// Everything `sentinel proxy` is started with. Each field has the command line's default.
@@ -63,6 +64,9 @@ public struct ProxyConfiguration: Sendable {
     public var reportOnly = false
     /// The audit log (`--audit-log`); `nil` means the policy's `audit.path`.
     public var auditLogPath: String?
+    /// The run every record of this proxy belongs to (`SENTINEL_RUN_ID`, or the one
+    /// `sentinel proxy` made); `nil` leaves records without a run.
+    public var runID: AuditRunID?
     /// Where the Sentinel CA of inspected hosts lives (`--ca-dir`); `nil` means
     /// `$XDG_STATE_HOME/sentinel/ca`, else `~/.local/state/sentinel/ca`. Read or created only
     /// when the policy has an inspected host.

@@ -91,7 +91,7 @@ public actor ProxyServer {
         let audit: AuditLog
         do {
             let key = try AuditKey.fromEnvironment(configuration.environment)
-            audit = try AuditLog(path: auditPath, options: AuditLog.Options(key: key))
+            audit = try AuditLog(path: auditPath, options: AuditLog.Options(key: key, runID: configuration.runID))
         } catch {
             throw ProxyError(.audit, "Cannot open the audit log \(auditPath): \(error). The proxy does not run without one; "
                 + "fix the path (--audit-log, or audit.path in the policy) or its permissions.")
@@ -231,6 +231,12 @@ public actor ProxyServer {
     public var openConnections: Int {
         guard case .running(let running) = state else { return 0 }
         return running.services.registry.count
+    }
+
+    /// The audit log the running proxy records to (`--audit-log`, else the policy's `audit.path`).
+    public var auditLogPath: String? {
+        guard case .running(let running) = state else { return nil }
+        return running.audit.path
     }
 
     /// The SHA-256 of the policy in force.

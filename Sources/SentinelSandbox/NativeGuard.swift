@@ -24,7 +24,7 @@ import SentinelPolicy
 enum NativeGuard {
     /// What `run_end` and the run report say about the guard.
     static func description(_ guardInside: SandboxSpec.GuardInside) -> String {
-        "sentinel guard (every exec, file write and connect decided; audit log \(guardInside.recordsDirectory)/audit.log)"
+        "sentinel guard (every exec, file write and connect decided; audit log \(guardInside.recordsDirectory)/\(RunRecords.guardLogName))"
     }
 
     /// The stage's spec: `spec` with the command behind the entrypoint and the binds the guard

@@ -226,3 +226,142 @@ private func readLine(from handle: FileHandle) async throws -> String {
         }.start()
     }
 }
+
+/// Three logs as a run leaves them (the launcher's, the guard's and a proxy container's, beside
+/// it), holding records of run `aaa…` and, in the launcher's log, one of another run.
+private final class RunLogs {
+    static let run = "00000000000000aa"
+    static let otherRun = "00000000000000bb"
+    let directory: LogDirectory
+    var main: String { directory.log }
+    /// Each record's file and line, in the order they were written.
+    private(set) var written: [(file: String, line: String)] = []
+
+    init(longDetail: String = "") throws {
+        directory = try LogDirectory(records: 0)
+        let main = directory.log
+        for sibling in [main + ".guard", main + ".proxy"] {
+            try FileManager.default.createDirectory(atPath: sibling, withIntermediateDirectories: false)
+        }
+        let run = try AuditRunID(validating: Self.run)
+        let isolate = try AuditLog(path: main, options: .init(runID: run))
+        let guardLog = try AuditLog(path: main + ".guard/audit.log", options: .init(runID: run))
+        let proxy = try AuditLog(path: main + ".proxy/proxy-audit.log", options: .init(runID: run))
+        let stranger = try AuditLog(path: main, options: .init(runID: try AuditRunID(validating: Self.otherRun)))
+        let steps: [(AuditLog, AuditEvent)] = [
+            (isolate, AuditEvent(mode: .isolate, action: .runStart, target: "agent", decision: .info, reason: "Started.",
+                                 details: ["note": longDetail])),
+            (guardLog, AuditEvent(mode: .guard, action: .exec, target: "/usr/bin/python3 agent.py", decision: .allow,
+                                  rule: "guard:operator-command", reason: "The operator's command.")),
+            (proxy, AuditEvent(mode: .proxy, action: .connect, target: "other.test:443", decision: .deny,
+                               rule: "default:allowed_hosts", reason: "other.test is not allowed.", details: ["port": "443"])),
+            (stranger, AuditEvent(mode: .guard, action: .exec, target: "/usr/bin/id (another run)", decision: .deny,
+                                  reason: "Another run.")),
+            (guardLog, AuditEvent(mode: .guard, action: .exec, target: "/usr/bin/id", decision: .rejected,
+                                  rule: "default:allowed_commands", reason: "id is not allowed.", approver: "reject")),
+            (isolate, AuditEvent(mode: .isolate, action: .runEnd, target: "agent", decision: .info, reason: "Ended.")),
+        ]
+        for (log, event) in steps {
+            let record = try log.append(event)
+            written.append((log.path, String(decoding: record.jsonLine(), as: UTF8.self)))
+        }
+        for log in [isolate, guardLog, proxy, stranger] { log.close() }
+    }
+
+    /// The lines of run `aaa…` that `keep` selects, in the order written.
+    func lines(where keep: (AuditRecord) -> Bool = { _ in true }) throws -> [String] {
+        try written.filter { entry in
+            let record = try AuditRecord(jsonLine: Array(entry.line.utf8))
+            return record.run == Self.run && keep(record)
+        }.map(\.line)
+    }
+}
+
+@Suite("sentinel audit tail: one run's logs, filters, details and errors (the built binary)", .serialized)
+struct AuditTailTests {
+    @Test("--run reads the run's logs together in time order, unchanged with --json, without other runs' records")
+    func runMergesItsLogs() async throws {
+        let logs = try RunLogs()
+        let run = try await sentinel(["audit", "tail", "--run", RunLogs.run, "--json", logs.main], in: logs.directory.path)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output == (try logs.lines()).joined(separator: "\n") + "\n")
+        #expect(!run.output.contains(RunLogs.otherRun))
+        // Each log is still intact: reading never writes.
+        for file in [logs.main, logs.main + ".guard/audit.log", logs.main + ".proxy/proxy-audit.log"] {
+            #expect(try AuditVerifier().verify(path: file).isIntact, "\(file)")
+        }
+    }
+
+    @Test("--denied keeps refusals, --kind keeps kinds (repeatable), and they combine", arguments: [
+        (["--denied"], "denied"), (["--kind", "exec"], "exec"), (["--kind", "exec", "--kind", "run_end"], "exec+run_end"),
+        (["--denied", "--kind", "exec"], "denied exec"),
+    ])
+    func filters(options: [String], name: String) async throws {
+        let logs = try RunLogs()
+        let keep: (AuditRecord) -> Bool = switch name {
+        case "denied": { $0.decision == .deny || $0.decision == .rejected }
+        case "exec": { $0.action == .exec }
+        case "exec+run_end": { $0.action == .exec || $0.action == .runEnd }
+        default: { $0.action == .exec && $0.decision == .rejected }
+        }
+        let run = try await sentinel(["audit", "tail", "--run", RunLogs.run, "--json"] + options + [logs.main], in: logs.directory.path)
+        #expect(run.status == 0, "\(run.errors)")
+        let expected = try logs.lines(where: keep)
+        #expect(!expected.isEmpty)
+        #expect(run.output == expected.joined(separator: "\n") + "\n")
+    }
+
+    @Test("without --run, filters apply to the one log named, across runs; -n counts what matches")
+    func filtersWithoutRun() async throws {
+        let logs = try RunLogs()
+        let run = try await sentinel(["audit", "tail", "--denied", "-n", "1", "--json", logs.main], in: logs.directory.path)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("(another run)"))
+        #expect(run.output.split(separator: "\n").count == 1)
+    }
+
+    @Test("people see the mode, the run and every detail in full, on lines of their own")
+    func fullDetails() async throws {
+        let long = String(repeating: "0123456789", count: 300) + " end"
+        let logs = try RunLogs(longDetail: long)
+        let run = try await sentinel(["audit", "tail", "--run", RunLogs.run, "--kind", "run_start", logs.main], in: logs.directory.path)
+        #expect(run.status == 0, "\(run.errors)")
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(run.output)")
+        #expect(lines[0].contains("  isolate  INFO      run_start    agent  Started."), "\(lines[0])")
+        #expect(lines[1] == "    run: \(RunLogs.run)")
+        #expect(lines[2] == "    note: \(long)")
+    }
+
+    @Test("errors are sentences with exit status 2, and JSON objects with --json", arguments: [
+        (["--kind", "exe"], "usage", "--kind exe is not a kind of record; the kinds are exec, file_read"),
+        (["--run", "NOT-AN-ID"], "usage", "--run: \"NOT-AN-ID\" is not a run id"),
+        (["absent.log"], "open", "There is no audit log at absent.log"),
+        (["corrupt"], "malformedRecord", ", line 2: The line is not a valid audit record"),
+    ] as [([String], String, String)], [false, true])
+    func errors(failure: ([String], String, String), json: Bool) async throws {
+        let (options, code, message) = failure
+        let logs = try RunLogs()
+        var arguments = ["audit", "tail"] + (json ? ["--json"] : [])
+        if options == ["corrupt"] {
+            var lines = try logs.directory.lines
+            lines[1] = String(lines[1].dropLast(5))
+            try logs.directory.setLines(lines)
+            arguments += ["--run", RunLogs.run, logs.main]
+        } else {
+            arguments += options + (options.contains("absent.log") ? [] : [logs.main])
+        }
+        let run = try await sentinel(arguments, in: logs.directory.path)
+        #expect(run.status == 2)
+        if json {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            let error = try #require(object["error"] as? [String: Any])
+            #expect(error["code"] as? String == code)
+            #expect((error["message"] as? String)?.contains(message) == true, "\(error)")
+            if code == "malformedRecord" { #expect(error["line"] as? Int == 2) }
+        } else {
+            #expect(run.output.isEmpty)
+            #expect(run.errors.hasPrefix("error: ") && run.errors.contains(message), "\(run.errors)")
+        }
+    }
+}

@@ -91,4 +91,32 @@ struct GuardCommandTests {
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("no command was given"))
     }
+
+    @Test("every record carries the run id; a guard that made its id names it and the log on stderr, one given it stays quiet",
+          arguments: [nil, "c0ffee"] as [String?])
+    func runID(given: String?) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("guard-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let audit = directory + "/audit.log"
+        var environment = ProcessInfo.processInfo.environment
+        environment["SENTINEL_RUN_ID"] = given
+        let outcome = try ChildProcess.run(
+            ProxyCommandTests.binary, ["guard", "--policy", "builtin:default", "--audit-log", audit, "--quiet", "--", "/bin/true"],
+            environment: environment)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty)
+        let runs = Set(try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["run"] as? String
+        })
+        #expect(runs.count == 1 && runs.first! != nil, "\(runs)")
+        let run = try #require(runs.first ?? nil)
+        if let given {
+            #expect(run == given)
+            #expect(!outcome.stderr.contains("records of run"), "\(outcome.stderr)")
+        } else {
+            #expect(run.wholeMatch(of: /[0-9a-f]{16}/) != nil)
+            #expect(outcome.stderr == "sentinel guard: records of run \(run) in \(audit); read them with `sentinel audit tail --run \(run) \(audit)`.\n")
+        }
+    }
 }

@@ -121,7 +121,12 @@ struct ProxyCommandTests {
         let audit = try String(contentsOfFile: base + "/audit.log", encoding: .utf8)
         #expect(audit.contains("\"action\":\"proxy_stop\""))
         #expect(audit.contains("\"action\":\"proxy_reload\""))
-        _ = err
+        // A proxy run by hand makes its run id, stamps it on every record and says where they are.
+        let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let run = try #require(said.firstMatch(of: /sentinel proxy: records of run ([0-9a-f]{16}) in (\S+);/), "\(said)")
+        #expect(run.2 == base + "/audit.log")
+        let lines = audit.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.contains("\"run\":\"\(run.1)\"") }, "\(audit)")
     }
 
     @Test("arguments that cannot work are refused with exit status 2",

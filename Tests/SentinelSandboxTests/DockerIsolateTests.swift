@@ -31,6 +31,31 @@ enum DockerIsolate {
             environment: environment, directory: scratch.base)
     }
 
+    /// Starts a web server container on Docker's bridge (a proxy container's way out; never the
+    /// internet) serving /opt/sentinel of the image on port 8080, building the image first when
+    /// it is missing; returns its name (for `docker rm --force`) and its address on the bridge.
+    static func startWebServer(_ scratch: Scratch) throws -> (name: String, address: String) {
+        _ = try run(scratch, ["true"])  // builds the image when it is missing
+        let server = "sentinel-test-web-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let started = try docker([
+            "run", "--detach", "--rm", "--name", server, "--user", "65534:65534", "--entrypoint", "python3", image,
+            "-m", "http.server", "8080", "--directory", "/opt/sentinel",
+        ])
+        try #require(started.status == 0, "\(started.stderr)")
+        var serving = false
+        for _ in 0..<100 where !serving {
+            let logs = try docker(["logs", server])
+            serving = (logs.stdout + logs.stderr).contains("Serving HTTP")
+            if !serving { usleep(100_000) }
+        }
+        if !serving { _ = try? docker(["rm", "--force", server]) }
+        try #require(serving, "the test server did not start")
+        let address = try docker(["inspect", "--format", "{{.NetworkSettings.Networks.bridge.IPAddress}}", server])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(!address.isEmpty)
+        return (server, address)
+    }
+
     static func docker(_ arguments: [String]) throws -> ChildOutcome {
         try ChildProcess.run("/usr/bin/env", ["docker"] + arguments, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 120)
     }
@@ -125,25 +150,8 @@ struct DockerIsolateTests {
     @Test("--network proxied: the allowed host through the proxy, a denied one gets 403, nothing directly; all removed after")
     func proxied() throws {
         let scratch = try Scratch(for: .unprivileged)
-        _ = try DockerIsolate.run(scratch, ["true"])  // builds the image when it is missing
-        // The test server: a container on Docker's bridge (the proxy's way out), never the internet.
-        let server = "sentinel-test-web-\(getpid())"
+        let (server, address) = try DockerIsolate.startWebServer(scratch)
         defer { _ = try? DockerIsolate.docker(["rm", "--force", server]) }
-        let started = try DockerIsolate.docker([
-            "run", "--detach", "--rm", "--name", server, "--user", "65534:65534", "--entrypoint", "python3", DockerIsolate.image,
-            "-m", "http.server", "8080", "--directory", "/opt/sentinel",
-        ])
-        try #require(started.status == 0, "\(started.stderr)")
-        var serving = false
-        for _ in 0..<100 where !serving {
-            let logs = try DockerIsolate.docker(["logs", server])
-            serving = (logs.stdout + logs.stderr).contains("Serving HTTP")
-            if !serving { usleep(100_000) }
-        }
-        try #require(serving, "the test server did not start")
-        let address = try DockerIsolate.docker(["inspect", "--format", "{{.NetworkSettings.Networks.bridge.IPAddress}}", server])
-            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try #require(!address.isEmpty)
         try "\(address) web.allowed.test\n\(address) web.denied.test\n".write(toFile: scratch.base + "/hosts", atomically: false, encoding: .utf8)
         try """
             allowed_paths: [./]

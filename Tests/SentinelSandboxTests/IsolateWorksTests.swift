@@ -135,6 +135,10 @@ struct IsolateWorksTests {
         #expect(lines.contains("KEPT=yes"))
         #expect(lines.contains("SET=value"))
         #expect(lines.contains("TERM=xterm"))
+        // The run's id, which the launcher announced on stderr, and no other Sentinel variable.
+        let announced = try #require(result.stderr.firstMatch(of: #/records of run ([0-9a-f]{16}) in /#), "\(result.stderr)")
+        #expect(lines.contains("SENTINEL_RUN_ID=\(announced.1)"))
+        #expect(lines.filter { $0.hasPrefix("SENTINEL_") }.sorted() == ["SENTINEL_POLICY_FILE=/run/sentinel/policy.yaml", "SENTINEL_RUN_ID=\(announced.1)"])
     }
 
     @Test("--json-status reports the status and the protections in force", arguments: Caller.allCases)

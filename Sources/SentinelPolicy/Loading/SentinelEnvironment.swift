@@ -22,6 +22,9 @@ public enum SentinelEnvironment {
     public static let production = "SENTINEL_PRODUCTION"
     /// `SENTINEL_AUDIT_HMAC_KEY`: the key of the audit log's HMAC-SHA256 chain.
     public static let auditHMACKey = "SENTINEL_AUDIT_HMAC_KEY"
+    /// `SENTINEL_RUN_ID`: the run whose records a Sentinel started by a launcher writes (the guard
+    /// inside a sandbox, the proxy of a proxied run). Not a secret: the workload may see it.
+    public static let runID = "SENTINEL_RUN_ID"
 
     /// Sentinel's own secrets: the variables that hold a key. They never reach a program Sentinel
     /// runs (a guarded command, a sandbox, a container, a dialog), because whoever knows the

@@ -38,7 +38,7 @@ public enum ContainerEntrypoint {
     public static let imagePolicy = "/opt/sentinel/sentinel.yaml"
     /// The guard's audit log unless `SENTINEL_GUARD_AUDIT_LOG` says otherwise: in the directory
     /// `sentinel-isolate` and the compose profiles mount outside the workspace.
-    public static let defaultAuditLog = DockerRunOptions.guardAuditMountPoint + "/audit.log"
+    public static let defaultAuditLog = DockerRunOptions.guardAuditMountPoint + "/" + RunRecords.guardLogName
     /// The `sentinel` binary in the image (the native sandbox binds the host's own elsewhere; the
     /// entrypoint executes the binary it runs from).
     public static let sentinelBinary = "/opt/sentinel/bin/sentinel"

@@ -118,7 +118,7 @@ public enum DockerCommandLine {
         // The entrypoint's switch, always explicit so the command line says which mode ran.
         fixed[SandboxLayout.guardVariable] = options.guardInContainer ? "1" : "0"
         if options.guardInContainer, options.guardAuditDirectory != nil {
-            fixed["SENTINEL_GUARD_AUDIT_LOG"] = DockerRunOptions.guardAuditMountPoint + "/audit.log"
+            fixed["SENTINEL_GUARD_AUDIT_LOG"] = ContainerEntrypoint.defaultAuditLog
         }
         for name in proxyVariableOrder {
             if let value = fixed.removeValue(forKey: name) { arguments += ["--env", "\(name)=\(value)"] }

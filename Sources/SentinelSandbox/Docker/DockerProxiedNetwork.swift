@@ -62,13 +62,16 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
         public var productionPolicySHA256: String?
         /// Inspected hosts: the CA, the upstream CAs and the credentials' variables.
         public var inspection: DockerProxyInspection?
+        /// The run's id (``SentinelAudit/AuditRunID``), which the proxy stamps on its records.
+        public var runID: String?
 
         /// Creates the settings.
         public init(
             image: String, user: String, policyFile: String?, hostsFile: String?, auditDirectory: String, seccomp: DockerSeccompOption,
-            productionPolicySHA256: String? = nil, inspection: DockerProxyInspection? = nil
+            productionPolicySHA256: String? = nil, inspection: DockerProxyInspection? = nil, runID: String? = nil
         ) {
             self.inspection = inspection
+            self.runID = runID
             self.image = image
             self.user = user
             self.policyFile = policyFile
@@ -98,8 +101,9 @@ public struct DockerProxiedNetwork: Codable, Sendable, Equatable {
         ]
         var proxyFlags = [
             "proxy", "--listen", "0.0.0.0:\(Self.proxyPort)",
-            "--audit-log", DockerRunOptions.guardAuditMountPoint + "/proxy-audit.log",
+            "--audit-log", DockerRunOptions.guardAuditMountPoint + "/" + RunRecords.proxyLogName,
         ]
+        if let runID = settings.runID { arguments += ["--env", "\(SentinelEnvironment.runID)=\(runID)"] }
         if let policy = settings.policyFile {
             try DockerCommandLine.volumePath(policy, "policy file")
             arguments += ["--volume", "\(policy):/opt/sentinel/policy.yaml:ro"]

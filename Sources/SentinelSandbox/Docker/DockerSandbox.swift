@@ -5,6 +5,7 @@
 // through. Docker's own failure (125 before the command ran) becomes one sentence.
 
 import Glibc
+import SentinelPolicy
 
 /// Runs commands in a Docker container.
 public struct DockerSandbox: Sendable {
@@ -139,7 +140,9 @@ public struct DockerSandbox: Sendable {
         let settings = DockerProxiedNetwork.ProxySettings(
             image: options.image, user: user, policyFile: spec.policyFile, hostsFile: options.proxyHostsFile,
             auditDirectory: auditDirectory, seccomp: seccomp.option, productionPolicySHA256: productionPolicySHA256,
-            inspection: options.proxyInspection)
+            inspection: options.proxyInspection,
+            // The id the sandbox is given (by sentinel-isolate, in its environment) is the run's.
+            runID: spec.environment[SentinelEnvironment.runID])
         return try DockerProxiedNetwork.start(engine: engine, settings: settings, progress: progress)
     }
 
@@ -167,7 +170,7 @@ public struct DockerSandbox: Sendable {
         protections.noNewPrivileges = true
         protections.limits = "docker: pids \(spec.limits.pids), memory \(DockerSize.render(spec.limits.memoryBytes)), cpus \(spec.limits.cpus)"
         if options.guardInContainer {
-            let log = options.guardAuditDirectory.map { $0 + "/audit.log" } ?? "the policy's audit.path inside the container"
+            let log = options.guardAuditDirectory.map { $0 + "/" + RunRecords.guardLogName } ?? "the policy's audit.path inside the container"
             protections.guardInside = "sentinel guard (every exec, file write and connect decided; audit log \(log))"
         }
         return protections
