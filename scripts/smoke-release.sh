@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Builds the release binaries the way users get them (-c release --static-swift-stdlib) and runs
-# each command once on a throwaway directory. The test suite runs debug builds; an optimiser-only
-# crash (2026-11-23: `sentinel guard` segfaulted copying its policy in release only) is caught here.
+# Builds and installs the release binaries the way users get them (scripts/install.sh: -c release
+# --static-swift-stdlib, stripped, with completions) into a throwaway root, and runs each installed
+# command once on a throwaway directory, far from the checkout. The test suite runs debug builds;
+# an optimiser-only crash (2026-11-23: `sentinel guard` segfaulted copying its policy in release
+# only) is caught here.
 # Usage: scripts/smoke-release.sh   (SENTINEL_RELEASE_BUILD_PATH picks the build directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=(swift build -c release --static-swift-stdlib --scratch-path "${SENTINEL_RELEASE_BUILD_PATH:-.build-release}")
-echo "smoke-release: building release binaries (${build[*]})" >&2
-"${build[@]}" --product sentinel >&2
-"${build[@]}" --product sentinel-isolate >&2
-bin="$("${build[@]}" --show-bin-path)"
 work="$(mktemp -d /tmp/sentinel-smoke-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
+chmod 0755 "$work"  # the installed binaries run as uid 65534 below too
+echo "smoke-release: installing the release binaries into $work/root (scripts/install.sh)" >&2
+DESTDIR="$work/root" scripts/install.sh /usr/local
+installed="$work/root/usr/local"
+bin="$installed/bin"
+for tool in sentinel sentinel-isolate; do
+    for completion in "share/bash-completion/completions/$tool" "share/zsh/site-functions/_$tool" "share/fish/vendor_completions.d/$tool.fish"; do
+        [[ -s "$installed/$completion" ]] || { echo "smoke-release: FAILED install: $completion is missing or empty" >&2; exit 1; }
+    done
+done
 mkdir "$work/ws"
 printf 'allowed_paths: [./ws]\nallowed_commands: [echo]\napproval: {mode: reject}\n' > "$work/sentinel.yaml"
 cd "$work"
