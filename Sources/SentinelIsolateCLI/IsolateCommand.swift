@@ -701,7 +701,7 @@ enum IsolateAudit {
                 options: AuditLog.Options(key: try AuditKey.fromEnvironment(environment), runID: request.runID))
             let spec = request.spec
             var details = [
-                "backend": "native", "workspace": spec.workspace, "policy": spec.policyFile ?? "",
+                "backend": request.docker == nil ? "native" : "docker", "workspace": spec.workspace, "policy": spec.policyFile ?? "",
                 "network": spec.network.rawValue, "seccomp": spec.seccomp.mode.rawValue,
                 "limits": "pids=\(spec.limits.pids) memory=\(spec.limits.memoryBytes) cpus=\(spec.limits.cpus)",
             ]

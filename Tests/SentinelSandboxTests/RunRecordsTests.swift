@@ -101,6 +101,7 @@ struct RunRecordsTests {
         RunRecordsCheck.inOrder(records, run: run)
         #expect(Set(records.compactMap { $0["mode"] as? String }) == ["isolate", "guard", "proxy"])
         #expect(records.first?["action"] as? String == "run_start" && records.first?["mode"] as? String == "isolate")
+        #expect((records.first?["details"] as? [String: Any])?["backend"] as? String == "native")
         // The launcher's two records frame the run (the proxy it started stops after run_end: proxy_stop).
         #expect(records.filter { $0["mode"] as? String == "isolate" }.map { $0["action"] as? String } == ["run_start", "run_end"])
         #expect(records.contains { $0["mode"] as? String == "proxy" && ($0["target"] as? String)?.contains("allowed.test") == true })
@@ -183,6 +184,9 @@ struct DockerRunRecordsTests {
         let records = try RunRecordsCheck.tail(["--run", run, log])
         RunRecordsCheck.inOrder(records, run: run)
         #expect(Set(records.compactMap { $0["mode"] as? String }) == ["isolate", "guard", "proxy"])
+        // The start record names the backend that ran (it said "native" for every run).
+        let start = records.first { $0["action"] as? String == "run_start" }
+        #expect((start?["details"] as? [String: Any])?["backend"] as? String == "docker", "\(String(describing: start))")
         let denied = try RunRecordsCheck.tail(["--run", run, "--denied", "--kind", "exec", log])
         #expect(denied.contains { $0["mode"] as? String == "guard" && $0["target"] as? String == "id" }, "\(denied)")
         for file in [log, log + ".guard/audit.log", log + ".proxy/proxy-audit.log"] {
