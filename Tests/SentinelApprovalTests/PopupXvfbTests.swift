@@ -97,29 +97,40 @@ struct DialogAnswer: Sendable, CustomTestStringConvertible {
     let name: String
     /// xdotool arguments after the window id is known (`%W` stands for the window).
     let xdotool: [String]
-    let expected: ApprovalDecision.Outcome
+    let expected: ApprovalAnswer
 
     var testDescription: String { name }
 }
 
+/// zenity shows the answers as a list (its question dialog cannot keep deny first): Escape,
+/// closing the window and the Deny once button deny once; the arrow keys and Enter choose a row.
 private let zenityAnswers: [DialogAnswer] = [
-    DialogAnswer(name: "Enter (Reject is the default)", xdotool: ["key", "Return"], expected: .deny),
-    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .deny),
-    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .deny),
-    DialogAnswer(name: "Tab to Approve once, Enter", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .denyOnce),
+    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .denyOnce),
+    DialogAnswer(name: "Tab to the Deny once button, Enter", xdotool: ["key", "Tab", "Return"], expected: .denyOnce),
+    DialogAnswer(name: "Down to Deny for this run, Enter", xdotool: ["key", "Down", "Return"], expected: .denyForRun),
+    DialogAnswer(name: "Down twice to Approve once, Enter", xdotool: ["key", "Down", "Down", "Return"], expected: .approveOnce),
     DialogAnswer(
-        name: "Shift-Tab to Approve for session, Enter", xdotool: ["key", "shift+Tab", "Return"],
-        expected: .approveForSession),
+        name: "Down four times to Approve for 15 minutes, Enter", xdotool: ["key", "Down", "Down", "Down", "Down", "Return"],
+        expected: .approve(forMinutes: 15)),
 ]
 
+/// yad shows one button per answer, Deny once first and focused.
 private let yadAnswers: [DialogAnswer] = [
-    DialogAnswer(name: "Enter (Reject is the default)", xdotool: ["key", "Return"], expected: .deny),
-    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .deny),
-    DialogAnswer(name: "Tab to Approve once, Enter", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+    DialogAnswer(name: "Enter (Deny once is the default)", xdotool: ["key", "Return"], expected: .denyOnce),
+    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .denyOnce),
+    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .denyOnce),
+    DialogAnswer(name: "Tab to Deny for this run, Enter", xdotool: ["key", "Tab", "Return"], expected: .denyForRun),
+    DialogAnswer(name: "Tab twice to Approve once, Enter", xdotool: ["key", "Tab", "Tab", "Return"], expected: .approveOnce),
     DialogAnswer(
-        name: "Shift-Tab to Approve for session, Enter", xdotool: ["key", "shift+Tab", "Return"],
-        expected: .approveForSession),
+        name: "Tab three times to Approve for this run, Enter", xdotool: ["key", "Tab", "Tab", "Tab", "Return"],
+        expected: .approveForRun),
 ]
+
+/// How each tool is answered "approve once" from the keyboard.
+private func approveOnceKeys(_ tool: DialogTool) -> [String] {
+    tool == .yad ? ["key", "Tab", "Tab", "Return"] : ["key", "Down", "Down", "Return"]
+}
 
 @Suite(
     "Popup shown for real under Xvfb", .serialized,
@@ -140,7 +151,8 @@ struct PopupXvfbTests {
     /// with a new dialog, up to three times: repeating keys into the same dialog is not safe, since
     /// a half-applied Tab would change which button a repeat presses.
     private func ask(
-        _ alert: SecurityAlert, tool: DialogTool, answer: DialogAnswer, screenshot: String
+        _ alert: SecurityAlert, tool: DialogTool, answer: DialogAnswer, screenshot: String,
+        inspect: (@Sendable (_ window: String, _ environment: [String: String]) async throws -> Void)? = nil
     ) async throws -> ApprovalDecision {
         let display = try await VirtualDisplay.start()
         let handler = PopupApprovalHandler(environment: display.environment, tools: [tool])
@@ -162,6 +174,7 @@ struct PopupXvfbTests {
             let found = try #require(window, "no new dialog window appeared")
             if attempt == 1 {
                 try await runTool("import", ["-window", "root", try artifactPath(screenshot)], environment: display.environment)
+                try await inspect?(found, display.environment)
             }
             let keys = answer.xdotool.map { $0 == "%W" ? found : $0 }
             let finished = Finished()
@@ -195,7 +208,7 @@ struct PopupXvfbTests {
     func zenity(_ answer: DialogAnswer) async throws {
         let slug = answer.name.lowercased().filter { $0.isLetter || $0 == " " }.replacingOccurrences(of: " ", with: "-")
         let decision = try await ask(Self.alert, tool: .zenity, answer: answer, screenshot: "popup-zenity-\(slug).png")
-        #expect(decision.outcome == answer.expected, "\(decision)")
+        #expect(decision.answer == answer.expected, "\(decision)")
         #expect(decision.approver == .popup)
     }
 
@@ -203,7 +216,7 @@ struct PopupXvfbTests {
     func yad(_ answer: DialogAnswer) async throws {
         let slug = answer.name.lowercased().filter { $0.isLetter || $0 == " " }.replacingOccurrences(of: " ", with: "-")
         let decision = try await ask(Self.alert, tool: .yad, answer: answer, screenshot: "popup-yad-\(slug).png")
-        #expect(decision.outcome == answer.expected, "\(decision)")
+        #expect(decision.answer == answer.expected, "\(decision)")
         #expect(decision.approver == .popup)
     }
 
@@ -221,9 +234,9 @@ struct PopupXvfbTests {
             recommendation: "Reject.", severity: .critical)
         let decision = try await ask(
             hostile, tool: tool,
-            answer: DialogAnswer(name: "approve once", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+            answer: DialogAnswer(name: "approve once", xdotool: approveOnceKeys(tool), expected: .approveOnce),
             screenshot: "popup-\(tool)-injection.png")
-        #expect(decision.outcome == .approveOnce, "\(decision)")
+        #expect(decision.answer == .approveOnce, "\(decision)")
         #expect(access(canary, F_OK) != 0, "a shell ran the target's $(…)")
     }
 
@@ -235,6 +248,36 @@ struct PopupXvfbTests {
     @Test(.requires(.executable("yad", package: "yad")))
     func injectionAttemptsShowAsLiteralTextInYad() async throws {
         try await injectionAttempt(tool: .yad)
+    }
+
+    /// A 1,500-character argument without spaces: the dialog stays within the 1280-pixel screen
+    /// (so its buttons are on it), and the default still answers, deny once.
+    @Test(
+        .requires(.executable("zenity", package: "zenity")), .requires(.executable("yad", package: "yad")),
+        arguments: [DialogTool.yad, .zenity])
+    func aLongArgumentKeepsTheDialogOnTheScreen(tool: DialogTool) async throws {
+        let long = SecurityAlert(
+            action: "exec", target: "/bin/echo " + String(repeating: "QWERTY", count: 250),
+            reason: "echo is not in allowed_commands.", recommendation: "Deny unless expected.")
+        let geometry = Geometry()
+        let decision = try await ask(
+            long, tool: tool,
+            answer: DialogAnswer(name: "default", xdotool: ["key", tool == .yad ? "Return" : "Escape"], expected: .denyOnce),
+            screenshot: "popup-\(tool)-long-argument.png"
+        ) { window, environment in
+            let shell = try await runTool("xdotool", ["getwindowgeometry", "--shell", window], environment: environment)
+            geometry.set(shell.output)
+        }
+        #expect(decision.answer == .denyOnce, "\(decision)")
+        let values = Dictionary(
+            uniqueKeysWithValues: geometry.value.split(separator: "\n").compactMap { line -> (String, Int)? in
+                let parts = line.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let number = Int(parts[1]) else { return nil }
+                return (String(parts[0]), number)
+            })
+        let x = try #require(values["X"], "no geometry: \(geometry.value)")
+        let width = try #require(values["WIDTH"])
+        #expect(x >= 0 && x + width <= 1280, "the dialog spans x \(x) to \(x + width) on a 1280-pixel screen")
     }
 
     /// The control for the test above: text the dialog cannot parse is caught, so an escaping
@@ -254,4 +297,12 @@ private final class Finished: @unchecked Sendable {
     private var done = false
     var value: Bool { lock.lock(); defer { lock.unlock() }; return done }
     func set() { lock.lock(); done = true; lock.unlock() }
+}
+
+/// The geometry xdotool reported.
+private final class Geometry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    var value: String { lock.lock(); defer { lock.unlock() }; return text }
+    func set(_ new: String) { lock.lock(); text = new; lock.unlock() }
 }
