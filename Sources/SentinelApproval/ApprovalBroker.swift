@@ -2,8 +2,8 @@
 
 import Synchronization
 
-/// Puts approval requests to a handler one at a time, with a time limit, and remembers
-/// "approve for the session" answers.
+/// Puts approval requests to a handler one at a time, with a time limit, and remembers scoped
+/// answers (this run, N minutes).
 ///
 /// Every caller (threads of the seccomp supervisor, proxy connections, the Swift API) shares one
 /// broker, which guarantees:
@@ -12,18 +12,26 @@ import Synchronization
 ///   its answer. Either wait running out is a denial with approver `timeout`; the handler is
 ///   cancelled, and the next prompt starts only once it has returned.
 /// - **Errors deny.** A handler that throws yields a denial naming the handler and the error.
-/// - **No double prompts.** Requests for the same exact action (``SecurityAlert/subject``: the
-///   executable's identity and arguments, the resolved socket, the address) that arrive while one
-///   is being asked share its answer (the original prompted twice for one `subprocess.run`).
-/// - **Session answers stick, to exactly what was asked.** After "approve for session", the same
-///   action on the same subject is approved without asking, with approver `session`, until
-///   ``revokeSessionApprovals()``. Approving `wc report.txt` does not approve
-///   `/usr/bin/python3 report.txt`, whose command line reads the same.
+/// - **Identical questions waiting together are one question.** Requests for the same exact action
+///   (``SecurityAlert/subject``: the executable's identity and arguments, the resolved socket, the
+///   address) that arrive while one is being asked share its prompt and its answer.
+/// - **Scoped answers stick, to exactly what was asked.** After an answer for this run (approve or
+///   deny) or for N minutes, the same action on the same subject gets that answer without asking,
+///   with approver ``Approver/remembered``, until the run ends, the deadline passes (measured on a
+///   monotonic clock) or ``forgetRememberedAnswers()``. The match is exact: approving
+///   `wc report.txt` does not approve `/usr/bin/python3 report.txt`, whose command line reads the
+///   same, nor `wc report.txt ` with a trailing space.
+/// - **No prompt flooding.** More than ``floodLimit`` new questions within a second are denied
+///   without asking, with approver ``Approver/floodLimit`` and a sentence saying so.
 ///
 /// The returned ``ApprovalDecision`` carries the approver for the audit record.
 public actor ApprovalBroker {
     /// The default for `approval.timeout_seconds`.
     public static let defaultTimeout: Duration = .seconds(60)
+    /// How many new questions may be asked within one second; more are refused as flooding.
+    public static let floodLimit = 10
+    /// The sentence a question refused by the flood limit carries.
+    public static let floodSentence = "too many approval questions at once (prompt flooding): denied without asking"
 
     /// What the broker has done so far (for status displays and tests).
     public struct Statistics: Hashable, Sendable {
@@ -31,19 +39,22 @@ public actor ApprovalBroker {
         public var prompts = 0
         /// Requests that shared the answer of an identical request already being asked.
         public var coalesced = 0
-        /// Requests answered from a session approval without asking.
-        public var sessionHits = 0
+        /// Requests answered from a remembered answer without asking.
+        public var rememberedHits = 0
         /// Requests denied because a wait ran out.
         public var timeouts = 0
         /// Requests denied because the handler threw.
         public var handlerErrors = 0
+        /// Requests denied by the flood limit.
+        public var floodRefusals = 0
         /// Requests waiting for their turn now.
         public var waiting = 0
         /// Whether a prompt is open now.
         public var promptOpen = false
     }
 
-    /// What an answer covers: the action and its exact subject (``SecurityAlert/subject``).
+    /// What an answer covers: the action and its exact subject (``SecurityAlert/subject``),
+    /// compared byte for byte: no trimming, no prefix, no case folding.
     private struct Key: Hashable {
         let action: String
         let subject: String
@@ -59,6 +70,15 @@ public actor ApprovalBroker {
         }
     }
 
+    /// An answer kept for its scope.
+    private struct Remembered {
+        let answer: ApprovalAnswer
+        /// Who gave it.
+        let approver: Approver
+        /// When it stops applying; `nil` for the rest of the run.
+        let deadline: ContinuousClock.Instant?
+    }
+
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Bool, Never>
@@ -68,9 +88,13 @@ public actor ApprovalBroker {
     public nonisolated let handler: any ApprovalHandler
     /// How long a request waits for its turn, and then for its answer.
     public nonisolated let timeout: Duration
+    /// The monotonic clock deadlines and the flood window are measured on (injectable for tests).
+    private nonisolated let now: @Sendable () -> ContinuousClock.Instant
 
-    private var sessionApprovals: Set<Key> = []
+    private var remembered: [Key: Remembered] = [:]
     private var inFlight: [Key: Task<ApprovalDecision, Never>] = [:]
+    /// When the latest new questions were put (at most ``floodLimit`` kept).
+    private var recentQuestions: [ContinuousClock.Instant] = []
     private var promptOpen = false
     private var queue: [Waiter] = []
     private var nextWaiterID: UInt64 = 0
@@ -81,9 +105,15 @@ public actor ApprovalBroker {
     /// - Parameters:
     ///   - handler: who is asked.
     ///   - timeout: `approval.timeout_seconds`; see ``timeout(seconds:)``.
-    public init(handler: any ApprovalHandler, timeout: Duration = ApprovalBroker.defaultTimeout) {
+    ///   - now: the monotonic clock for answer deadlines and the flood limit; tests pass a clock
+    ///     they advance themselves.
+    public init(
+        handler: any ApprovalHandler, timeout: Duration = ApprovalBroker.defaultTimeout,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.handler = handler
         self.timeout = timeout
+        self.now = now
     }
 
     /// The timeout for a policy's `approval.timeout_seconds`: the default (60 s) when absent, not a
@@ -101,32 +131,83 @@ public actor ApprovalBroker {
         return snapshot
     }
 
-    /// Whether `action` on `subject` (an alert's ``SecurityAlert/subject``, or its target when it
-    /// has none) was approved for the session.
-    public func isApprovedForSession(action: String, subject: String) -> Bool {
-        sessionApprovals.contains(Key(action: action, subject: subject))
+    /// The answer remembered now for `action` on `subject` (an alert's ``SecurityAlert/subject``,
+    /// or its target when it has none), if one applies.
+    public func rememberedAnswer(action: String, subject: String) -> ApprovalAnswer? {
+        lookUp(Key(action: action, subject: subject))?.answer
     }
 
-    /// Forgets every session approval; the next request for each is asked again.
-    public func revokeSessionApprovals() {
-        sessionApprovals.removeAll()
+    /// Forgets every remembered answer; the next request for each is asked again.
+    public func forgetRememberedAnswers() {
+        remembered.removeAll()
     }
 
-    /// Answers an alert: from a session approval, by joining an identical request in progress, or
+    /// Answers an alert: from a remembered answer, by joining an identical request in progress, or
     /// by asking the handler in turn. Never throws: every failure is a denial that says why.
     public func decide(_ alert: SecurityAlert) async -> ApprovalDecision {
         let key = Key(alert)
-        if sessionApprovals.contains(key) {
-            counters.sessionHits += 1
-            return .approveForSession(by: .session)
-        }
+        if let decision = rememberedDecision(key) { return decision }
         if let running = inFlight[key] {
             counters.coalesced += 1
             return await running.value
         }
-        let task = Task { await self.ask(alert, key: key) }
+        if isFlooded() {
+            counters.floodRefusals += 1
+            return .deny(by: .floodLimit, note: Self.floodSentence)
+        }
+        var asked = alert
+        asked.timeout = timeout
+        let task = Task { await self.ask(asked, key: key) }
         inFlight[key] = task
         return await task.value
+    }
+
+    // MARK: - Remembering
+
+    /// The remembered answer for `key`, dropping it when its deadline has passed.
+    private func lookUp(_ key: Key) -> Remembered? {
+        guard let entry = remembered[key] else { return nil }
+        if let deadline = entry.deadline, now() >= deadline {
+            remembered[key] = nil
+            return nil
+        }
+        return entry
+    }
+
+    /// A decision from a remembered answer: still a decision, saying where it came from.
+    private func rememberedDecision(_ key: Key) -> ApprovalDecision? {
+        guard let entry = lookUp(key) else { return nil }
+        counters.rememberedHits += 1
+        let until: String
+        switch entry.answer.scope {
+        case .minutes: until = "until its deadline"
+        case .once, .run: until = "for this run"
+        }
+        return ApprovalDecision(
+            answer: entry.answer, approver: .remembered,
+            note: "remembered answer \"\(entry.answer.label)\" given by \(entry.approver), kept \(until)")
+    }
+
+    private func remember(_ decision: ApprovalDecision, for key: Key) {
+        switch decision.answer.scope {
+        case .once:
+            return
+        case .run:
+            remembered[key] = Remembered(answer: decision.answer, approver: decision.approver, deadline: nil)
+        case .minutes(let minutes):
+            remembered[key] = Remembered(
+                answer: decision.answer, approver: decision.approver, deadline: now() + .seconds(60 * minutes))
+        }
+    }
+
+    /// Whether ``floodLimit`` new questions were already put within the last second; if not, counts
+    /// this one.
+    private func isFlooded() -> Bool {
+        let current = now()
+        recentQuestions.removeAll { current - $0 >= .seconds(1) }
+        if recentQuestions.count >= Self.floodLimit { return true }
+        recentQuestions.append(current)
+        return false
     }
 
     // MARK: - Asking
@@ -139,10 +220,10 @@ public actor ApprovalBroker {
                 by: .timeout,
                 note: "another approval prompt was still open after \(describe(timeout)), so nobody was asked")
         }
-        if sessionApprovals.contains(key) {
+        // An identical question answered for its scope while this one waited its turn.
+        if let decision = rememberedDecision(key) {
             releasePrompt()
-            counters.sessionHits += 1
-            return .approveForSession(by: .session)
+            return decision
         }
         counters.prompts += 1
         let handler = self.handler
@@ -150,7 +231,7 @@ public actor ApprovalBroker {
         switch await Self.race(prompt, against: timeout) {
         case .answered(.success(let decision)):
             releasePrompt()
-            if decision.outcome == .approveForSession { sessionApprovals.insert(key) }
+            remember(decision, for: key)
             return decision
         case .answered(.failure(let error)):
             releasePrompt()
@@ -252,11 +333,4 @@ private final class FirstResult<Value: Sendable>: Sendable {
             if let ready { continuation.resume(returning: ready) }
         }
     }
-}
-
-private func describe(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    if attoseconds == 0 { return "\(seconds) s" }
-    let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    return "\(milliseconds) ms"
 }

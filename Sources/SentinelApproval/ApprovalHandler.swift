@@ -74,17 +74,17 @@ public struct ApprovalError: Error, Hashable, Sendable, CustomStringConvertible 
 public struct ClosureApprovalHandler: ApprovalHandler {
     /// The approver written in the audit record.
     public let name: Approver
-    private let body: @Sendable (SecurityAlert) async throws -> ApprovalDecision.Outcome
+    private let body: @Sendable (SecurityAlert) async throws -> ApprovalAnswer
 
     /// Creates a handler named `name` (written as the approver) that answers with `body`.
-    public init(name: Approver, _ body: @escaping @Sendable (SecurityAlert) async throws -> ApprovalDecision.Outcome) {
+    public init(name: Approver, _ body: @escaping @Sendable (SecurityAlert) async throws -> ApprovalAnswer) {
         self.name = name
         self.body = body
     }
 
     /// Runs the closure.
     public func decide(_ alert: SecurityAlert) async throws -> ApprovalDecision {
-        ApprovalDecision(outcome: try await body(alert), approver: name)
+        ApprovalDecision(answer: try await body(alert), approver: name)
     }
 }
 

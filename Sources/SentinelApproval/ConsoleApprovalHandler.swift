@@ -10,9 +10,16 @@ import Musl
 /// own or feed.
 ///
 /// Shows the action, target, reason, recommendation and severity (escaped with ``VisibleText``),
-/// then reads one line: `y`/`yes` approves once, `s`/`session` approves for the session, anything
-/// else, an empty line or end of input denies. Input typed before the prompt appeared is discarded
-/// (`tcflush`), so a stray or pre-typed `y` cannot answer a question nobody has seen.
+/// the time left to answer, and the answers of ``ApprovalAnswer/offered`` numbered in their fixed
+/// order, then reads one line:
+/// - `1` deny once (the default: an empty line, end of input, Escape, anything unrecognised and
+///   no answer in time all deny once), `2` deny for this run, `3` approve once, `4` approve for
+///   this run, `5` approve for 15 minutes, `5 N` approve for N minutes (1 to 1440);
+/// - the original's words still work: `y`/`yes` approve once, `n`/`no` deny once, and
+///   `s`/`session` (its "for the session") approve for this run.
+///
+/// Input typed before the prompt appeared is discarded (`tcflush`), so a stray or pre-typed `y`
+/// cannot answer a question nobody has seen.
 public struct ConsoleApprovalHandler: ApprovalHandler {
     /// The terminal device asked on.
     public var terminalPath: String
@@ -53,18 +60,44 @@ public struct ConsoleApprovalHandler: ApprovalHandler {
             Reason:         \(VisibleText.escaping(alert.reason))
             Recommendation: \(VisibleText.escaping(alert.recommendation))
 
+            \(ApprovalAnswer.timeoutSentence(alert.timeout))
+            \(menu)
+
             """
     }
 
-    /// The question, ending the prompt.
-    static let question = "Approve anyway? [y] once / [s] for this session / [N] no: "
+    /// The numbered answers, in ``ApprovalAnswer/offered`` order, the first marked as the default.
+    static let menu = ApprovalAnswer.offered.enumerated().map { index, answer in
+        "  [\(index + 1)] \(answer.label)\(index == 0 ? " (default: Enter)" : "")"
+    }.joined(separator: "\n")
 
-    /// Maps an answer line to an outcome.
-    static func outcome(forAnswer answer: String) -> ApprovalDecision.Outcome {
-        switch answer.trimmingWhitespace().lowercased() {
-        case "y", "yes": .approveOnce
-        case "s", "session": .approveForSession
-        default: .deny
+    /// The question, ending the prompt.
+    static let question = "Answer [1-\(ApprovalAnswer.offered.count)] (Enter denies once): "
+
+    /// Maps an answer line to an answer; anything not recognised is the default, deny once.
+    static func answer(forLine line: String) -> ApprovalAnswer {
+        let words = line.trimmingWhitespace().lowercased().split(separator: " ", omittingEmptySubsequences: true)
+        switch words.count {
+        case 1:
+            switch words[0] {
+            case "y", "yes": return .approveOnce
+            case "n", "no": return .denyOnce
+            case "s", "session": return .approveForRun
+            default:
+                guard let number = Int(words[0]), ApprovalAnswer.offered.indices.contains(number - 1) else {
+                    return .denyOnce
+                }
+                return ApprovalAnswer.offered[number - 1]
+            }
+        case 2:
+            // `5 N`: approve for N minutes; a number out of range is not an answer, so it denies.
+            let minutesChoice = ApprovalAnswer.offered.count
+            guard Int(words[0]) == minutesChoice, let minutes = Int(words[1]),
+                ApprovalAnswer.minutesRange.contains(minutes)
+            else { return .denyOnce }
+            return .approve(forMinutes: minutes)
+        default:
+            return .denyOnce
         }
     }
 
@@ -93,18 +126,12 @@ public struct ConsoleApprovalHandler: ApprovalHandler {
         case .failure(let error):
             throw error
         case .success(nil):
-            _ = writeFully(fd, Array("\n(no answer in time: denied)\n".utf8))
+            _ = writeFully(fd, Array("\n[Sentinel] no answer in time: denied once\n".utf8))
             return .deny(by: .console, note: "the prompt was withdrawn before an answer")
         case .success(let line?):
-            let outcome = Self.outcome(forAnswer: line)
-            let echo =
-                switch outcome {
-                case .approveOnce: "→ approved once\n"
-                case .approveForSession: "→ approved for this session\n"
-                case .deny: "→ denied\n"
-                }
-            _ = writeFully(fd, Array(echo.utf8))
-            return ApprovalDecision(outcome: outcome, approver: .console)
+            let answer = Self.answer(forLine: line)
+            _ = writeFully(fd, Array("[Sentinel] → \(answer.label.lowercased())\n".utf8))
+            return ApprovalDecision(answer: answer, approver: .console)
         }
     }
 

@@ -15,9 +15,22 @@ public enum DialogTool: String, Hashable, Sendable, CaseIterable {
 
 /// Asks in a desktop dialog when `DISPLAY` or `WAYLAND_DISPLAY` is set.
 ///
-/// The dialog shows the severity as a coloured badge (the original's colours), then the action,
-/// target, reason and recommendation, with three buttons: **Reject** (the default: Enter, Escape
-/// and closing the window all deny), **Approve once** and **Approve for session**.
+/// The dialog shows the severity as a coloured badge (the original's colours), the action,
+/// target, reason and recommendation, the time left to answer, and the answers of
+/// ``ApprovalAnswer/offered`` in their fixed order, deny first:
+/// - **yad** (tried first): one button per answer, left-aligned so none moves when the dialog
+///   widens; the first, **Deny once**, has the focus, so Enter denies; Escape and closing the
+///   window deny once.
+/// - **zenity**: its question dialog always puts extra buttons before Cancel and OK, so it cannot
+///   keep deny first; it shows a list of the answers in the same order instead, with a
+///   **Deny once** button. Escape, closing the window and that button deny once; a row is chosen
+///   with the arrow keys and Enter (Enter before any row is chosen does nothing, and the timeout
+///   then denies once).
+/// - **kdialog**: a menu of the answers in the same order, Deny once the default.
+///
+/// A long target (a 1,500-character argument without spaces) is broken into lines of
+/// ``lineWidth`` characters and cut after ``shownLimit``, so it cannot push the buttons off the
+/// screen; the full text is in the audit record of the decision.
 ///
 /// The guarded program chooses the target and often the reason, so they are treated as hostile:
 /// - made visible with ``VisibleText`` (newlines, escape sequences, bidi overrides shown as escapes);
@@ -42,10 +55,11 @@ public struct PopupApprovalHandler: ApprovalHandler {
     ///
     /// - Parameters:
     ///   - environment: where `DISPLAY`, `WAYLAND_DISPLAY` and `PATH` are read; the dialog runs with it.
-    ///   - tools: the dialog programs to try, in order (zenity, then yad, then kdialog by default).
+    ///   - tools: the dialog programs to try, in order (yad, whose buttons keep deny first and the
+    ///     default, then zenity, then kdialog).
     public init(
         environment: [String: String] = ApprovalMode.processEnvironment,
-        tools: [DialogTool] = [.zenity, .yad, .kdialog]
+        tools: [DialogTool] = [.yad, .zenity, .kdialog]
     ) {
         self.environment = environment
         self.tools = tools
@@ -99,62 +113,91 @@ public struct PopupApprovalHandler: ApprovalHandler {
 
     /// The argv (after the program name) for `tool`.
     static func arguments(for tool: DialogTool, alert: SecurityAlert) -> [String] {
+        let offered = ApprovalAnswer.offered
         switch tool {
         case .zenity:
-            // `--default-cancel` makes Reject the focused button, so Enter denies. The extra button
-            // prints its label on stdout and exits 1, like Reject, which prints nothing.
+            // A list rather than a question: zenity puts --extra-button buttons before Cancel and
+            // OK, which cannot keep deny first. The hidden first column is the answer's id, which
+            // is what is printed (never the label).
             return [
-                "--question", "--title=\(title)", "--icon-name=dialog-warning", "--width=620",
-                "--default-cancel", "--cancel-label=\(Labels.reject)", "--ok-label=\(Labels.once)",
-                "--extra-button=\(Labels.session)", "--text=\(gtkText(for: alert))",
-            ]
-        case .yad:
-            // The first button gets the focus, so Reject is the Enter default; Escape and closing
-            // exit 252. Exit codes are the button IDs.
-            return [
-                "--title=\(title)", "--image=dialog-warning", "--width=620", "--center", "--on-top",
-                "--button=\(Labels.reject):1", "--button=\(Labels.once):0", "--button=\(Labels.session):2",
+                "--list", "--title=\(title)", "--width=640", "--height=520", "--hide-header",
+                "--column=id", "--column=Answer", "--hide-column=1", "--print-column=1",
+                "--cancel-label=\(ApprovalAnswer.denyOnce.label)", "--ok-label=Answer",
                 "--text=\(gtkText(for: alert))",
+            ] + offered.flatMap { [$0.rawValue, $0.label] }
+        case .yad:
+            // The first button has the focus, so Deny once is the Enter default; Escape and closing
+            // exit 252. Exit codes are the button ids (buttonBase + position), none of them 0, so
+            // no other way of ending yad reads as an approval. `start` keeps the buttons where
+            // they are when the dialog widens.
+            return [
+                "--title=\(title)", "--image=dialog-warning", "--width=640", "--center", "--on-top",
+                "--buttons-layout=start",
+            ] + offered.enumerated().map { "--button=\($1.label):\(Int(buttonBase) + $0)" } + [
+                "--text=\(gtkText(for: alert))"
             ]
         case .kdialog:
-            // kdialog's yes/no dialogs focus Yes; a menu whose default item is Reject keeps Enter safe.
-            return [
-                "--title", title, "--menu", qtText(for: alert), "reject", Labels.reject, "once", Labels.once,
-                "session", Labels.session, "--default", Labels.reject,
+            // kdialog's yes/no dialogs focus Yes; a menu whose default item is Deny once keeps Enter safe.
+            return ["--title", title, "--menu", qtText(for: alert)] + offered.flatMap { [$0.rawValue, $0.label] } + [
+                "--default", ApprovalAnswer.denyOnce.label,
             ]
         }
     }
 
-    enum Labels {
-        static let reject = "Reject"
-        static let once = "Approve once"
-        static let session = "Approve for session"
+    /// yad's exit status for the first offered answer; the others follow in order.
+    static let buttonBase: Int32 = 10
+    /// The longest run of characters shown on one line of the dialog.
+    static let lineWidth = 80
+    /// How much of the target the dialog shows before cutting it.
+    static let shownLimit = 640
+
+    /// Untrusted text made visible, cut after `limit`, with a line break inside every run of
+    /// ``lineWidth`` characters without a space, then escaped for markup: a long word can neither
+    /// widen the dialog past the screen nor hide the buttons. Text with spaces is wrapped by the
+    /// dialog itself.
+    static func shown(_ text: String, limit: Int = shownLimit) -> String {
+        var broken = ""
+        var run = 0
+        for character in VisibleText.escaping(text, limit: limit) {
+            if character == " " {
+                run = 0
+            } else if run == lineWidth {
+                broken.append("\n")
+                run = 1
+            } else {
+                run += 1
+            }
+            broken.append(character)
+        }
+        return VisibleText.markupEscaping(broken)
     }
 
     /// The Pango markup for zenity and yad, with backslashes doubled against `g_strcompress`.
     static func gtkText(for alert: SecurityAlert) -> String {
-        func field(_ text: String) -> String { VisibleText.markupEscaping(VisibleText.escaping(text)) }
         let markup = """
             <span size="large" weight="bold">Security approval required</span>
             Severity: <span background="\(alert.severity.colour)" foreground="#ffffff" weight="bold"> \
             \(alert.severity.rawValue.uppercased()) </span>
 
-            <b>Action:</b> \(field(alert.action))
-            <b>Target:</b> <tt>\(field(alert.target))</tt>
-            <b>Reason:</b> \(field(alert.reason))
-            <b>Recommendation:</b> \(field(alert.recommendation))
+            <b>Action:</b> \(shown(alert.action))
+            <b>Target:</b> <tt>\(shown(alert.target))</tt>
+            <b>Reason:</b> \(shown(alert.reason))
+            <b>Recommendation:</b> \(shown(alert.recommendation))
+
+            <b>\(ApprovalAnswer.timeoutSentence(alert.timeout))</b>
             """
         return markup.replacingOccurrences(of: "\\", with: "\\\\")
     }
 
     /// The rich text for kdialog (Qt's HTML subset).
     static func qtText(for alert: SecurityAlert) -> String {
-        func field(_ text: String) -> String { VisibleText.markupEscaping(VisibleText.escaping(text)) }
+        func field(_ text: String) -> String { shown(text).replacingOccurrences(of: "\n", with: "<br>") }
         return """
             <b>Security approval required</b><br>Severity: <span style="background-color:\(alert.severity.colour);\
             color:#ffffff;font-weight:bold">&nbsp;\(alert.severity.rawValue.uppercased())&nbsp;</span><br><br>\
             <b>Action:</b> \(field(alert.action))<br><b>Target:</b> <tt>\(field(alert.target))</tt><br>\
-            <b>Reason:</b> \(field(alert.reason))<br><b>Recommendation:</b> \(field(alert.recommendation))
+            <b>Reason:</b> \(field(alert.reason))<br><b>Recommendation:</b> \(field(alert.recommendation))<br><br>\
+            <b>\(ApprovalAnswer.timeoutSentence(alert.timeout))</b>
             """
     }
 
@@ -170,19 +213,15 @@ public struct PopupApprovalHandler: ApprovalHandler {
                 .dialogFailed, "\(tool.rawValue) was ended by signal \(output.signal ?? 0) before an answer.")
         }
         let printed = output.outputText.trimmingWhitespace()
+        let offered = ApprovalAnswer.offered
         switch (tool, status) {
-        case (.zenity, 0), (.yad, 0):
-            return .approveOnce(by: .popup)
-        case (.zenity, 1) where printed == Labels.session, (.yad, 2):
-            return .approveForSession(by: .popup)
-        case (.zenity, 1), (.yad, 1), (.yad, 252):
-            // Reject, Escape or the window closed.
-            return .deny(by: .popup)
-        case (.kdialog, 0) where printed == "once":
-            return .approveOnce(by: .popup)
-        case (.kdialog, 0) where printed == "session":
-            return .approveForSession(by: .popup)
-        case (.kdialog, 0), (.kdialog, 1):
+        case (.yad, let button) where offered.indices.contains(Int(button - buttonBase)):
+            return ApprovalDecision(answer: offered[Int(button - buttonBase)], approver: .popup)
+        case (.zenity, 0), (.kdialog, 0):
+            // The printed id of the chosen row; nothing chosen, or anything else, denies once.
+            return ApprovalDecision(answer: ApprovalAnswer(rawValue: printed) ?? .denyOnce, approver: .popup)
+        case (.zenity, 1), (.yad, 1), (.yad, 252), (.kdialog, 1):
+            // Deny once, Escape or the window closed.
             return .deny(by: .popup)
         default:
             let detail = output.errorText.split(separator: "\n").first(where: { !$0.isEmpty }).map { ": \($0)" } ?? ""

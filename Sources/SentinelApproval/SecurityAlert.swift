@@ -48,6 +48,10 @@ public struct SecurityAlert: Hashable, Sendable {
     /// remembered and identical questions merged by this, never by `target`, which is text for
     /// people (two execs with the same command line may run different files). `target` when nil.
     public var subject: String?
+    /// How long the person has to answer, shown in the prompt ("answer within 60 s; no answer
+    /// denies"). The ``ApprovalBroker`` sets it to its timeout before asking; `nil` when a
+    /// handler is called without a broker.
+    public var timeout: Duration?
 
     /// Creates an alert.
     public init(
@@ -86,58 +90,11 @@ public struct Approver: RawRepresentable, Hashable, Sendable, Codable, Expressib
     public static let reject: Approver = "reject"
     /// Nobody answered within `approval.timeout_seconds`.
     public static let timeout: Approver = "timeout"
-    /// An earlier "approve for the session" answer for the same action and target.
-    public static let session: Approver = "session"
+    /// An earlier answer for the same exact action, remembered for its scope (this run, or N
+    /// minutes); nobody was asked again.
+    public static let remembered: Approver = "remembered"
+    /// The broker's flood limit: more than ``ApprovalBroker/floodLimit`` new questions within a
+    /// second, so this one was denied without asking.
+    public static let floodLimit: Approver = "flood_limit"
 }
 
-/// The answer to one approval request, and who gave it.
-public struct ApprovalDecision: Hashable, Sendable, CustomStringConvertible {
-    /// What was answered.
-    public enum Outcome: String, Hashable, Sendable, Codable {
-        /// Let this one action go ahead.
-        case approveOnce = "approve_once"
-        /// Let this action on this target go ahead for the rest of the session, without asking again.
-        case approveForSession = "approve_session"
-        /// Refuse it.
-        case deny
-    }
-
-    /// What was answered.
-    public var outcome: Outcome
-    /// Who answered.
-    public var approver: Approver
-    /// Why, when the answer did not come from a person (a timeout, a handler error, no terminal).
-    public var note: String?
-
-    /// Creates a decision.
-    public init(outcome: Outcome, approver: Approver, note: String? = nil) {
-        self.outcome = outcome
-        self.approver = approver
-        self.note = note
-    }
-
-    /// Approve this one action.
-    public static func approveOnce(by approver: Approver) -> ApprovalDecision {
-        ApprovalDecision(outcome: .approveOnce, approver: approver)
-    }
-
-    /// Approve this action on this target for the session.
-    public static func approveForSession(by approver: Approver) -> ApprovalDecision {
-        ApprovalDecision(outcome: .approveForSession, approver: approver)
-    }
-
-    /// Deny, with the reason when no person decided.
-    public static func deny(by approver: Approver, note: String? = nil) -> ApprovalDecision {
-        ApprovalDecision(outcome: .deny, approver: approver, note: note)
-    }
-
-    /// Whether the action may go ahead.
-    public var isApproved: Bool { outcome != .deny }
-
-    /// The outcome and approver, with the note if any.
-    public var description: String {
-        let base = "\(outcome.rawValue) by \(approver)"
-        guard let note else { return base }
-        return "\(base): \(note)"
-    }
-}

@@ -22,6 +22,8 @@ struct GuardCommand: AsyncParsableCommand {
             log. A refused call fails with EACCES. This is a guardrail, not a sandbox: see docs/GUARD.md for what \
             stays bypassable, and use `sentinel isolate` for untrusted code.
 
+            \(ApprovalAnswer.helpParagraph)
+
             Every record carries the run's id: SENTINEL_RUN_ID when set (1 to 64 of 0-9, a-f and -), else a new \
             one, which is then printed on stderr with the log before the command starts.
             """

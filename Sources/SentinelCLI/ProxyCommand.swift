@@ -30,6 +30,8 @@ struct ProxyCommand: AsyncParsableCommand {
             ones stay on any error); SIGTERM and SIGINT stop the proxy. Every record carries the run's id: \
             SENTINEL_RUN_ID when set (1 to 64 of 0-9, a-f and -), else a new one, printed on stderr with the \
             log once the proxy listens. See docs/PROXY.md.
+
+            \(ApprovalAnswer.helpParagraph)
             """
     )
 

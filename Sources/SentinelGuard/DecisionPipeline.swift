@@ -61,7 +61,7 @@ public struct PipelineDecision: Sendable, Hashable {
 ///
 /// The caller asks the policy (it knows the action's details: a path, an argv, a URL and its
 /// resolved addresses) and passes the verdict here. A denial goes to the `ApprovalBroker`, which
-/// serialises prompts, applies the timeout and remembers session approvals. Whatever the outcome,
+/// serialises prompts, applies the timeout and remembers scoped answers. Whatever the outcome,
 /// one record is appended to the audit log; if that append fails, the action is refused even when
 /// the policy or a human allowed it — an action that leaves no trace must not happen.
 public final class DecisionPipeline: Sendable {
@@ -91,18 +91,21 @@ public final class DecisionPipeline: Sendable {
             recommendation: request.recommendation, severity: request.severity, subject: request.subject
         )
         let answer = await approvals.decide(alert)
+        // Every answer says what it was and for how long, and whether it was remembered rather
+        // than given now, so a record shows why nobody was asked.
+        var answered = request
+        answered.details["approval"] = answer.answer.rawValue
+        answered.details["approval_scope"] = answer.answer.scope.description
+        if answer.isRemembered { answered.details["approval_remembered"] = "true" }
         if answer.isApproved {
-            var details = request.details
-            details["approval"] = answer.outcome.rawValue
-            var approved = request
-            approved.details = details
-            return record(approved, decision: .approved, approver: answer.approver,
-                          reason: "\(request.verdict.reason) Approved by \(answer.approver).", severity: .high)
+            let how = answer.note.map { " (\($0))" } ?? ""
+            return record(answered, decision: .approved, approver: answer.approver,
+                          reason: "\(request.verdict.reason) Approved by \(answer.approver)\(how).", severity: .high)
         }
         let refusal = answer.note.map { "\(request.verdict.reason) Refused by \(answer.approver): \($0)" }
             ?? "\(request.verdict.reason) Refused by \(answer.approver)."
         let decision: AuditDecision = answer.approver == .reject ? .deny : .rejected
-        var denied = record(request, decision: decision, approver: answer.approver, reason: refusal, severity: .high)
+        var denied = record(answered, decision: decision, approver: answer.approver, reason: refusal, severity: .high)
         denied.isAllowed = false
         return denied
     }

@@ -157,7 +157,10 @@ extension Sentinel {
         DecisionRequest(
             action: access == .write ? .fileWrite : .fileRead, target: path, verdict: verdict,
             recommendation: "Reject unless the file path is expected for this task.",
-            details: canonical.map { $0 == path ? [:] : ["canonical": $0] } ?? [:])
+            details: canonical.map { $0 == path ? [:] : ["canonical": $0] } ?? [:],
+            // An answer covers the file the kernel will open, not the name the program chose: a
+            // symlink swapped to point elsewhere is a new question.
+            subject: canonical.map { "path:\($0)" })
     }
 
     // MARK: - Network

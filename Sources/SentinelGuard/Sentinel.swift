@@ -193,7 +193,7 @@ public enum Sentinel {
 
     /// Replaces the approval handler with a closure that answers each alert.
     public static func setApprovalHandler(
-        name: Approver = "custom", _ body: @escaping @Sendable (SecurityAlert) async throws -> ApprovalDecision.Outcome
+        name: Approver = "custom", _ body: @escaping @Sendable (SecurityAlert) async throws -> ApprovalAnswer
     ) throws(SentinelError) {
         try setApprovalHandler(ClosureApprovalHandler(name: name, body))
     }

@@ -74,7 +74,7 @@ struct ApprovalBrokerTests {
         }
         let broker = ApprovalBroker(handler: handler, timeout: .milliseconds(200))
         let decision = await broker.decide(alert("/usr/bin/curl"))
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .deny)
         #expect(decision.approver == .timeout)
         #expect(decision.note?.contains("nobody answered within 200 ms") == true)
         #expect(await broker.statistics.timeouts == 1)
@@ -94,7 +94,7 @@ struct ApprovalBrokerTests {
         #expect(first.approver == .timeout)
         // The stuck prompt is still open: the next request is never shown, and is denied.
         let second = await broker.decide(alert("/bin/two"))
-        #expect(second.outcome == .deny)
+        #expect(second.answer == .deny)
         #expect(second.approver == .timeout)
         #expect(second.note?.contains("another approval prompt was still open") == true)
         #expect(log.calls == ["/bin/one"])
@@ -112,13 +112,13 @@ struct ApprovalBrokerTests {
         }
         let broker = ApprovalBroker(handler: ClosureApprovalHandler(name: "custom") { _ in throw Broken() })
         let decision = await broker.decide(alert("/usr/bin/nc"))
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .deny)
         #expect(decision.approver == "custom")
         #expect(decision.note == "the custom approval handler failed: the dialog server is down")
         #expect(await broker.statistics.handlerErrors == 1)
     }
 
-    @Test func approvalForTheSessionIsRememberedForThatActionAndTargetOnly() async throws {
+    @Test func theOriginalsSessionAnswerIsRememberedForTheRunForThatActionAndSubjectOnly() async throws {
         let log = CallLog()
         let broker = ApprovalBroker(
             handler: ClosureApprovalHandler(name: "console") { alert in
@@ -126,16 +126,17 @@ struct ApprovalBrokerTests {
                 log.leave()
                 return .approveForSession
             })
-        #expect(await broker.decide(alert("/usr/bin/git push")) == .approveForSession(by: "console"))
-        #expect(await broker.decide(alert("/usr/bin/git push")) == .approveForSession(by: .session))
-        #expect(await broker.isApprovedForSession(action: "exec", subject: "/usr/bin/git push"))
+        #expect(await broker.decide(alert("/usr/bin/git push")) == ApprovalDecision(answer: .approveForRun, approver: "console"))
+        let again = await broker.decide(alert("/usr/bin/git push"))
+        #expect(again.answer == .approveForRun && again.approver == .remembered && again.isRemembered)
+        #expect(await broker.rememberedAnswer(action: "exec", subject: "/usr/bin/git push") == .approveForRun)
         // Not another target, not another action on the same target.
         _ = await broker.decide(alert("/usr/bin/git push --force"))
         _ = await broker.decide(alert("/usr/bin/git push", action: "connect"))
         #expect(log.calls == ["/usr/bin/git push", "/usr/bin/git push --force", "/usr/bin/git push"])
-        #expect(await broker.statistics.sessionHits == 1)
+        #expect(await broker.statistics.rememberedHits == 1)
 
-        await broker.revokeSessionApprovals()
+        await broker.forgetRememberedAnswers()
         _ = await broker.decide(alert("/usr/bin/git push"))
         #expect(log.calls.count == 4)
     }
@@ -217,7 +218,7 @@ struct ApprovalBrokerTests {
             console: ConsoleApprovalHandler(terminalPath: "/nonexistent/tty"))
         #expect(auto.selectedHandler() == nil)
         let decision = await ApprovalBroker(handler: auto).decide(alert("/usr/bin/curl"))
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .deny)
         #expect(decision.approver == .reject)
         #expect(decision.note?.contains("headless") == true)
     }
@@ -232,14 +233,14 @@ struct ApprovalBrokerTests {
 
     @Test func rejectModeDenies() async throws {
         let decision = await ApprovalBroker(handler: ApprovalMode.reject.makeHandler()).decide(alert("/bin/x"))
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .deny)
         #expect(decision.approver == .reject)
     }
 
     @Test func consoleModeWithoutATerminalDeniesSayingWhy() async throws {
         let broker = ApprovalBroker(handler: ConsoleApprovalHandler(terminalPath: "/nonexistent/tty"))
         let decision = await broker.decide(alert("/bin/x"))
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .deny)
         #expect(decision.approver == .console)
         #expect(decision.note?.contains("There is no terminal to ask on") == true)
     }
@@ -247,7 +248,7 @@ struct ApprovalBrokerTests {
     @Test func popupModeWithoutADisplayDeniesSayingWhy() async throws {
         let broker = ApprovalBroker(handler: PopupApprovalHandler(environment: ["PATH": "/usr/bin:/bin"]))
         let decision = await broker.decide(alert("/bin/x"))
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .deny)
         #expect(decision.approver == .popup)
         #expect(decision.note?.contains("neither DISPLAY nor WAYLAND_DISPLAY is set") == true)
     }

@@ -63,11 +63,13 @@ struct ConsoleApprovalTests {
         recommendation: "Reject unless you explicitly trust this high-risk command.", severity: .critical)
 
     @Test(arguments: [
-        ("y\n", ApprovalDecision.Outcome.approveOnce), ("yes\n", .approveOnce), ("s\n", .approveForSession),
-        ("session\n", .approveForSession), ("\n", .deny), ("n\n", .deny), ("whatever\n", .deny),
-        ("\u{04}", .deny),  // Ctrl-D: end of input
+        ("y\n", ApprovalAnswer.approveOnce), ("3\n", .approveOnce), ("s\n", .approveForRun), ("4\n", .approveForRun),
+        ("5\n", .approve(forMinutes: 15)), ("5 45\n", .approve(forMinutes: 45)), ("2\n", .denyForRun),
+        ("1\n", .denyOnce), ("\n", .denyOnce), ("n\n", .denyOnce), ("whatever\n", .denyOnce),
+        ("\u{1b}\n", .denyOnce),  // Escape, then Enter
+        ("\u{04}", .denyOnce),  // Ctrl-D: end of input
     ])
-    func answerTypedAtTheTerminal(typed: String, outcome: ApprovalDecision.Outcome) async throws {
+    func answerTypedAtTheTerminal(typed: String, outcome: ApprovalAnswer) async throws {
         let terminal = try PseudoTerminal()
         let handler = ConsoleApprovalHandler(terminalPath: terminal.slavePath)
         let asking = Task { try await handler.decide(Self.alert) }
@@ -75,7 +77,7 @@ struct ConsoleApprovalTests {
         let screen = try await terminal.read(until: ConsoleApprovalHandler.question)
         terminal.type(typed)
         let decision = try await asking.value
-        #expect(decision.outcome == outcome)
+        #expect(decision.answer == outcome)
         #expect(decision.approver == .console)
 
         #expect(screen.contains("[SECURITY APPROVAL REQUIRED]"))
@@ -100,7 +102,7 @@ struct ConsoleApprovalTests {
         let asking = Task { try await handler.decide(Self.alert) }
         _ = try await terminal.read(until: ConsoleApprovalHandler.question)
         terminal.type("n\n")
-        #expect(try await asking.value.outcome == .deny)
+        #expect(try await asking.value.answer == .denyOnce)
     }
 
     @Test func anUnansweredPromptTimesOutThroughTheBroker() async throws {
@@ -108,9 +110,11 @@ struct ConsoleApprovalTests {
         let broker = ApprovalBroker(
             handler: ConsoleApprovalHandler(terminalPath: terminal.slavePath), timeout: .milliseconds(300))
         let decision = await broker.decide(Self.alert)
-        #expect(decision.outcome == .deny)
+        #expect(decision.answer == .denyOnce)
         #expect(decision.approver == .timeout)
-        // The handler noticed the cancellation and told the person.
-        _ = try await terminal.read(until: "(no answer in time: denied)")
+        // The prompt said how long there was, and the handler noticed the cancellation and said so.
+        let screen = try await terminal.read(until: "no answer in time: denied once")
+        #expect(screen.contains("Answer within 300 ms; no answer denies."))
+        #expect(screen.contains("[1] Deny once (default: Enter)"))
     }
 }

@@ -97,29 +97,40 @@ struct DialogAnswer: Sendable, CustomTestStringConvertible {
     let name: String
     /// xdotool arguments after the window id is known (`%W` stands for the window).
     let xdotool: [String]
-    let expected: ApprovalDecision.Outcome
+    let expected: ApprovalAnswer
 
     var testDescription: String { name }
 }
 
+/// zenity shows the answers as a list (its question dialog cannot keep deny first): Escape,
+/// closing the window and the Deny once button deny once; the arrow keys and Enter choose a row.
 private let zenityAnswers: [DialogAnswer] = [
-    DialogAnswer(name: "Enter (Reject is the default)", xdotool: ["key", "Return"], expected: .deny),
-    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .deny),
-    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .deny),
-    DialogAnswer(name: "Tab to Approve once, Enter", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .denyOnce),
+    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .denyOnce),
+    DialogAnswer(name: "Tab to the Deny once button, Enter", xdotool: ["key", "Tab", "Return"], expected: .denyOnce),
+    DialogAnswer(name: "Down to Deny for this run, Enter", xdotool: ["key", "Down", "Return"], expected: .denyForRun),
+    DialogAnswer(name: "Down twice to Approve once, Enter", xdotool: ["key", "Down", "Down", "Return"], expected: .approveOnce),
     DialogAnswer(
-        name: "Shift-Tab to Approve for session, Enter", xdotool: ["key", "shift+Tab", "Return"],
-        expected: .approveForSession),
+        name: "Down four times to Approve for 15 minutes, Enter", xdotool: ["key", "Down", "Down", "Down", "Down", "Return"],
+        expected: .approve(forMinutes: 15)),
 ]
 
+/// yad shows one button per answer, Deny once first and focused.
 private let yadAnswers: [DialogAnswer] = [
-    DialogAnswer(name: "Enter (Reject is the default)", xdotool: ["key", "Return"], expected: .deny),
-    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .deny),
-    DialogAnswer(name: "Tab to Approve once, Enter", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+    DialogAnswer(name: "Enter (Deny once is the default)", xdotool: ["key", "Return"], expected: .denyOnce),
+    DialogAnswer(name: "Escape", xdotool: ["key", "Escape"], expected: .denyOnce),
+    DialogAnswer(name: "window closed", xdotool: ["windowkill", "%W"], expected: .denyOnce),
+    DialogAnswer(name: "Tab to Deny for this run, Enter", xdotool: ["key", "Tab", "Return"], expected: .denyForRun),
+    DialogAnswer(name: "Tab twice to Approve once, Enter", xdotool: ["key", "Tab", "Tab", "Return"], expected: .approveOnce),
     DialogAnswer(
-        name: "Shift-Tab to Approve for session, Enter", xdotool: ["key", "shift+Tab", "Return"],
-        expected: .approveForSession),
+        name: "Tab three times to Approve for this run, Enter", xdotool: ["key", "Tab", "Tab", "Tab", "Return"],
+        expected: .approveForRun),
 ]
+
+/// How each tool is answered "approve once" from the keyboard.
+private func approveOnceKeys(_ tool: DialogTool) -> [String] {
+    tool == .yad ? ["key", "Tab", "Tab", "Return"] : ["key", "Down", "Down", "Return"]
+}
 
 @Suite(
     "Popup shown for real under Xvfb", .serialized,
@@ -195,7 +206,7 @@ struct PopupXvfbTests {
     func zenity(_ answer: DialogAnswer) async throws {
         let slug = answer.name.lowercased().filter { $0.isLetter || $0 == " " }.replacingOccurrences(of: " ", with: "-")
         let decision = try await ask(Self.alert, tool: .zenity, answer: answer, screenshot: "popup-zenity-\(slug).png")
-        #expect(decision.outcome == answer.expected, "\(decision)")
+        #expect(decision.answer == answer.expected, "\(decision)")
         #expect(decision.approver == .popup)
     }
 
@@ -203,7 +214,7 @@ struct PopupXvfbTests {
     func yad(_ answer: DialogAnswer) async throws {
         let slug = answer.name.lowercased().filter { $0.isLetter || $0 == " " }.replacingOccurrences(of: " ", with: "-")
         let decision = try await ask(Self.alert, tool: .yad, answer: answer, screenshot: "popup-yad-\(slug).png")
-        #expect(decision.outcome == answer.expected, "\(decision)")
+        #expect(decision.answer == answer.expected, "\(decision)")
         #expect(decision.approver == .popup)
     }
 
@@ -221,9 +232,9 @@ struct PopupXvfbTests {
             recommendation: "Reject.", severity: .critical)
         let decision = try await ask(
             hostile, tool: tool,
-            answer: DialogAnswer(name: "approve once", xdotool: ["key", "Tab", "Return"], expected: .approveOnce),
+            answer: DialogAnswer(name: "approve once", xdotool: approveOnceKeys(tool), expected: .approveOnce),
             screenshot: "popup-\(tool)-injection.png")
-        #expect(decision.outcome == .approveOnce, "\(decision)")
+        #expect(decision.answer == .approveOnce, "\(decision)")
         #expect(access(canary, F_OK) != 0, "a shell ran the target's $(…)")
     }
 
@@ -255,3 +266,4 @@ private final class Finished: @unchecked Sendable {
     var value: Bool { lock.lock(); defer { lock.unlock() }; return done }
     func set() { lock.lock(); done = true; lock.unlock() }
 }
+

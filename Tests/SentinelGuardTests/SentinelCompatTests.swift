@@ -241,7 +241,38 @@ struct SentinelCompatTests {
         #expect(asked.withLock { $0 } == 1)
         let writes = try fixture.records(action: "file_write")
         #expect(writes.map { $0["decision"] as? String } == ["approved", "approved"])
-        #expect(writes.first?["approver"] as? String == "scripted")
+        #expect(writes.map { $0["approver"] as? String } == ["scripted", "remembered"])
+        // The reused answer is still a decision that says what it was and where it came from.
+        let details = writes.map { $0["details"] as? [String: String] ?? [:] }
+        #expect(details.map { $0["approval"] } == ["approve_run", "approve_run"])
+        #expect(details.map { $0["approval_scope"] } == ["run", "run"])
+        #expect(details.map { $0["approval_remembered"] } == [nil, "true"])
+    }
+
+    /// An answer for the run covers the file the name resolved to: once the symlink points
+    /// elsewhere, the same name is a new question.
+    @Test func aRememberedAnswerDoesNotFollowASwappedSymlink() async throws {
+        let fixture = try CompatFixture()
+        let asked = Mutex(0)
+        try Sentinel.activate(fixture.options())
+        defer { Sentinel.deactivate() }
+        try Sentinel.setApprovalHandler(name: "scripted") { _ in
+            asked.withLock { $0 += 1 }
+            return .approveForRun
+        }
+        let link = fixture.base + "/link"
+        for name in ["first", "second"] {
+            #expect(FileManager.default.createFile(atPath: fixture.base + "/" + name, contents: Data()))
+        }
+        #expect(symlink(fixture.base + "/first", link) == 0)
+        try await Sentinel.writeFile(link, [1])
+        try await Sentinel.writeFile(link, [2])
+        #expect(asked.withLock { $0 } == 1)
+        #expect(unlink(link) == 0 && symlink(fixture.base + "/second", link) == 0)
+        try await Sentinel.writeFile(link, [3])
+        #expect(asked.withLock { $0 } == 2)
+        #expect(try fixture.records(action: "file_write").map { $0["approver"] as? String }
+            == ["scripted", "remembered", "scripted"])
     }
 
     @Test func aThrowingHandlerDenies() async throws {

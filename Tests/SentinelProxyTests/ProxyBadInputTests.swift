@@ -43,7 +43,7 @@ final class GatedApprover: ApprovalHandler {
             }
             if resumeNow { continuation.resume() }
         }
-        return ApprovalDecision(outcome: outcome, approver: name, note: "gated")
+        return ApprovalDecision(answer: outcome, approver: name, note: "gated")
     }
 }
 

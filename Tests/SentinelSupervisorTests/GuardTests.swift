@@ -649,7 +649,7 @@ struct GuardTests {
         #expect(asked.values == [harness.outside + "/approved.txt", harness.outside + "/refused.txt"])
         let approved = GuardHarness.records(run.records, action: "file_write", target: harness.outside + "/approved.txt")
         #expect(approved.map { $0["decision"] as? String } == ["approved", "approved"])
-        #expect(approved.map { $0["approver"] as? String } == ["scripted", "session"])
+        #expect(approved.map { $0["approver"] as? String } == ["scripted", "remembered"])
         let refused = GuardHarness.records(run.records, action: "file_write", target: harness.outside + "/refused.txt")
         #expect(refused.map { $0["decision"] as? String } == ["rejected"])
         #expect(try String(contentsOfFile: harness.outside + "/approved.txt", encoding: .utf8) == "approved-1approved-2")

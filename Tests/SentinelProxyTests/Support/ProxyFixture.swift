@@ -23,7 +23,7 @@ final class ScriptedApprover: ApprovalHandler {
 
     func decide(_ alert: SecurityAlert) async throws -> ApprovalDecision {
         asked.withLock { $0.append(alert) }
-        return ApprovalDecision(outcome: outcome, approver: name, note: "scripted")
+        return ApprovalDecision(answer: outcome, approver: name, note: "scripted")
     }
 }
 
