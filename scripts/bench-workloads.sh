@@ -9,6 +9,9 @@
 #   scripts/bench-workloads.sh                       # builds the release binary first
 #   SENTINEL_BINARY=.build-release/release/sentinel ROUNDS=10 scripts/bench-workloads.sh [WORKLOAD…]
 #
+# SENTINEL_BENCH_DIR=DIR puts the workspaces and the audit log under DIR instead of /var/tmp (a
+# tmpfs mount, to see the guard's cost without the disk's: issue 16 measures tar on both).
+#
 # WORKLOAD: pytest git make pip tar agent shim proxied (default: all). Needs root: everything runs
 # in a network namespace of its own with only loopback, so nothing a workload tries (the proxied
 # agent's lookup around the proxy) leaves the machine.
@@ -33,7 +36,7 @@ REPO="$PWD"
 export PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PYTHONPATH
 # Not under /tmp: the workloads' policy allows /tmp, and the guard's log must lie outside it.
-WORK="$(mktemp -d /var/tmp/sentinel-bench-workloads-XXXXXX)"
+WORK="$(mktemp -d "${SENTINEL_BENCH_DIR:-/var/tmp}/sentinel-bench-workloads-XXXXXX")"
 SERVER_PID="" PROXY_PID=""
 cleanup() {
     [[ -z "$PROXY_PID" ]] || kill "$PROXY_PID" 2>/dev/null || true
