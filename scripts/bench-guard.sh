@@ -7,8 +7,16 @@
 #
 #   scripts/bench-guard.sh            # builds release, prints hyperfine tables and the ratios
 #   RUNS=20 scripts/bench-guard.sh
+#
+# BASELINE_BINARY=PATH compares two builds instead (issue 16): the read, write and exec workloads
+# run unguarded, under BASELINE_BINARY and under SENTINEL_BINARY, launch by launch
+# (scripts/bench-interleaved.py, ROUNDS rounds, 40 by default), so a burst of other load on the
+# machine is shared by all three; each median is printed with its ratio to the unguarded one.
+#
+#   SENTINEL_BINARY=… BASELINE_BINARY=… ROUNDS=40 scripts/bench-guard.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO="$PWD"
 RUNS="${RUNS:-10}"
 PYTHON="${PYTHON:-/usr/bin/python3}"   # not a pyenv shim: the guard trusts only the first exec
 # SENTINEL_BINARY=PATH uses an existing build instead of building release here.
@@ -49,6 +57,15 @@ for i in range(1000):
 PY
 cd "$WORK"
 GUARD="$SENTINEL guard --quiet --policy sentinel.yaml --"
+if [[ -n "${BASELINE_BINARY:-}" ]]; then
+    BASELINE="$BASELINE_BINARY guard --quiet --policy sentinel.yaml --"
+    for bench in open_read open_write exec_echo; do
+        echo "== $bench"
+        "$PYTHON" "$REPO/scripts/bench-interleaved.py" --rounds "${ROUNDS:-40}" --prepare 'rm -f audit.log audit.log.anchor' \
+            "unguarded=$PYTHON $bench.py" "baseline=$BASELINE $PYTHON $bench.py" "guarded=$GUARD $PYTHON $bench.py"
+    done
+    exit 0
+fi
 cat > "$WORK/start.py" <<'PY'
 PY
 # `start` (an empty program) measures the guard's own start-up, which the per-operation figures

@@ -9,6 +9,12 @@
 #   scripts/bench-workloads.sh                       # builds the release binary first
 #   SENTINEL_BINARY=.build-release/release/sentinel ROUNDS=10 scripts/bench-workloads.sh [WORKLOAD…]
 #
+# BASELINE_BINARY=PATH adds a launch of each workload under that build of `sentinel guard` (the
+# same policy), interleaved with the others, to compare two builds in one run (issue 16).
+#
+# SENTINEL_BENCH_DIR=DIR puts the workspaces and the audit log under DIR instead of /var/tmp (a
+# tmpfs mount, to see the guard's cost without the disk's: issue 16 measures tar on both).
+#
 # WORKLOAD: pytest git make pip tar agent shim proxied (default: all). Needs root: everything runs
 # in a network namespace of its own with only loopback, so nothing a workload tries (the proxied
 # agent's lookup around the proxy) leaves the machine.
@@ -33,7 +39,7 @@ REPO="$PWD"
 export PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PYTHONPATH
 # Not under /tmp: the workloads' policy allows /tmp, and the guard's log must lie outside it.
-WORK="$(mktemp -d /var/tmp/sentinel-bench-workloads-XXXXXX)"
+WORK="$(mktemp -d "${SENTINEL_BENCH_DIR:-/var/tmp}/sentinel-bench-workloads-XXXXXX")"
 SERVER_PID="" PROXY_PID=""
 cleanup() {
     [[ -z "$PROXY_PID" ]] || kill "$PROXY_PID" 2>/dev/null || true
@@ -55,7 +61,7 @@ cp examples/agent/sentinel.yaml "$WORK/agent.yaml"
 quote() { python3 -c 'import shlex, sys; print(shlex.quote(open(sys.argv[1]).read()))' "$1"; }
 
 echo "sentinel: $SENTINEL ($("$SENTINEL" --version 2>/dev/null || echo '?')); $ROUNDS rounds; $(nproc) CPUs; load $(cut -d' ' -f1 /proc/loadavg)"
-declare -A RATIO MEDIANS NOBLOCK
+declare -A RATIO MEDIANS NOBLOCK BASE
 for workload in "${WORKLOADS[@]}"; do
     template="$WORK/template-$workload"
     python3 examples/workloads/prepare.py "$workload" "$template"
@@ -92,6 +98,9 @@ for workload in "${WORKLOADS[@]}"; do
     run="env -C $WORK/ws ${environment[*]:-}"
     guard="$SENTINEL guard --quiet --audit-log $WORK/audit.log ${guard_flags[*]:-}"
     commands=("unguarded=$run $command" "guarded=$run $guard --policy $policy -- $command")
+    if [[ -n "${BASELINE_BINARY:-}" ]]; then
+        commands+=("baseline=$run ${guard/$SENTINEL/$(realpath "$BASELINE_BINARY")} --policy $policy -- $command")
+    fi
     if [[ "$policy" == "$WORK/workloads.yaml" ]]; then
         commands+=("no-blocked=$run $guard --policy $WORK/workloads-no-blocked.yaml -- $command")
     fi
@@ -103,12 +112,13 @@ for workload in "${WORKLOADS[@]}"; do
     echo "$output"
     RATIO[$workload]="$(awk '/^guarded/ {print $NF}' <<<"$output")"
     NOBLOCK[$workload]="$(awk '/^no-blocked/ {print $NF}' <<<"$output")"
+    BASE[$workload]="$(awk '/^baseline/ {print $NF}' <<<"$output")"
     MEDIANS[$workload]="$(awk '/^unguarded/ {u=$3} /^guarded/ {g=$3} END {printf "%s / %s ms", u, g}' <<<"$output")"
 done
 
 echo
-echo "| workload | unguarded / guarded (median) | ratio | ratio without blocked_paths |"
-echo "|---|---|---|---|"
+echo "| workload | unguarded / guarded (median) | ratio | ratio without blocked_paths | baseline build's ratio |"
+echo "|---|---|---|---|---|"
 for workload in "${WORKLOADS[@]}"; do
-    echo "| $workload | ${MEDIANS[$workload]} | ${RATIO[$workload]} | ${NOBLOCK[$workload]:-—} |"
+    echo "| $workload | ${MEDIANS[$workload]} | ${RATIO[$workload]} | ${NOBLOCK[$workload]:-—} | ${BASE[$workload]:-—} |"
 done

@@ -187,7 +187,7 @@ struct GuardInvocation: Sendable {
             throw ExitCode(2)
         }
         // Production (docs/POLICY.md): Landlock stays on. Without it a write the filter does not
-        // see (truncate(2) of a path, bind of a Unix socket) goes undecided.
+        // see (bind of a Unix socket) goes undecided.
         do {
             try ProductionMode.checkEnforcement(
                 switchedOff: noLandlock,

@@ -23,6 +23,15 @@ struct CallerFile: ~Copyable {
 
     deinit { close(descriptor) }
 
+    /// Hands the descriptor to an ``OwnedDescriptor``, for the action a decision allows (it may
+    /// run later, on another thread): the file decided on stays open until then, whatever its
+    /// name leads to meanwhile.
+    consuming func owned() -> OwnedDescriptor {
+        let descriptor = self.descriptor
+        discard self
+        return OwnedDescriptor(descriptor)
+    }
+
     /// The canonical path that leads to this very file now, or nil when none does: the kernel's
     /// name for it (`/proc/self/fd/N`) is text, which names another file when this one was
     /// deleted (`… (deleted)`) or moved, so the name is accepted only if looking it up finds

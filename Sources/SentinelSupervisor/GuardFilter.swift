@@ -17,6 +17,12 @@ public enum GuardFilter {
         "mkdir", "mkdirat", "mknod", "mknodat", "rename", "renameat", "renameat2", "link", "linkat", "symlink",
         "symlinkat", "unlink", "unlinkat", "rmdir",
     ]
+    /// Calls that change a file's contents by its path without opening it: decided like an open
+    /// for writing and done on the program's behalf (issue 16). The guard's Landlock ruleset does
+    /// not handle truncation (handling it makes the kernel walk the path of every open), so this
+    /// notification is truncate(2)'s only check. `ftruncate` needs a descriptor open for writing
+    /// (the kernel refuses others with EINVAL), and every such open is decided.
+    public static let contentCalls = ["truncate"]
     /// Calls that reach a network address.
     public static let networkCalls = ["connect", "sendto", "sendmsg", "sendmmsg"]
 
@@ -87,7 +93,7 @@ public enum GuardFilter {
         let uid = uid ?? getuid()
         let gid = gid ?? getgid()
         var builder = try SeccompFilterBuilder(architecture: architecture, defaultAction: .allow)
-        for name in execCalls + entryCalls + ["creat", "openat2", "connect", "sendmsg", "sendmmsg"] {
+        for name in execCalls + entryCalls + contentCalls + ["creat", "openat2", "connect", "sendmsg", "sendmmsg"] {
             builder.add(name, .notify)
         }
         // sendto with a NULL address is a send on a connected socket: nothing new to decide.

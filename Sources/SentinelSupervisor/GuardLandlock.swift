@@ -21,13 +21,19 @@ public enum GuardLandlock {
     }
 
     /// The write rights the ruleset handles for an ABI.
+    ///
+    /// Not `LANDLOCK_ACCESS_FS_TRUNCATE` (ABI 3): when a ruleset handles it, the kernel walks the
+    /// path of every file the program opens, read-only ones included, to record whether it may
+    /// later be truncated (`hook_file_open`'s optional access; ~0.65 µs per open on Linux 6.18,
+    /// docs/PERFORMANCE.md). truncate(2) is notified and decided by the supervisor instead
+    /// (`GuardFilter.contentCalls`), and `ftruncate` needs a descriptor opened for writing, which
+    /// was decided when it was opened (issue 16).
     static func handledRights(abi: Int32) -> UInt64 {
         var rights: UInt64 =
             SENTINEL_LL_FS_WRITE_FILE | SENTINEL_LL_FS_REMOVE_DIR | SENTINEL_LL_FS_REMOVE_FILE | SENTINEL_LL_FS_MAKE_CHAR
             | SENTINEL_LL_FS_MAKE_DIR | SENTINEL_LL_FS_MAKE_REG | SENTINEL_LL_FS_MAKE_SOCK | SENTINEL_LL_FS_MAKE_FIFO
             | SENTINEL_LL_FS_MAKE_BLOCK | SENTINEL_LL_FS_MAKE_SYM
         if abi >= 2 { rights |= SENTINEL_LL_FS_REFER }
-        if abi >= 3 { rights |= SENTINEL_LL_FS_TRUNCATE }
         return rights
     }
 
@@ -47,7 +53,7 @@ public enum GuardLandlock {
             throw SupervisorError(
                 .launch, "Cannot create the Landlock ruleset (\(SupervisorError.text(code))).", errno: code)
         }
-        let fileRights = SENTINEL_LL_FS_WRITE_FILE | (abi >= 3 ? SENTINEL_LL_FS_TRUNCATE : 0)
+        let fileRights = SENTINEL_LL_FS_WRITE_FILE
         var rules: [(String, UInt64)] = policy.pathRules.allowed.map { ($0.path, handled) }
         rules += devices.map { ($0, fileRights) }
         for (path, rights) in rules {

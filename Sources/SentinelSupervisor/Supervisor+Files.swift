@@ -152,6 +152,88 @@ extension Supervisor {
         }
     }
 
+    // MARK: - truncate
+
+    /// truncate(2) (issue 16): finds the file the kernel would truncate *in the calling thread's
+    /// view* (``CallerView``: its root and working directory, its `/proc/self`, every symlink and
+    /// `..` as the kernel follows them), decides on that file (its device and inode, and the
+    /// canonical path that leads to that very inode now) with the write rules, and truncates it on
+    /// the program's behalf through a descriptor of that file. A name swapped after the check
+    /// cannot redirect it: what was decided is the file held open, not its name.
+    ///
+    /// The guard's Landlock ruleset does not handle truncation (``GuardLandlock``), so this is
+    /// truncate(2)'s only check; any failure in it denies, with a record.
+    func planTruncate(
+        _ notification: SeccompNotification, _ target: TargetProcess, path pathAddress: UInt64, length: UInt64
+    ) throws(SupervisorError) -> Plan {
+        let id = notification.id
+        let path = try target.string(at: pathAddress)
+        guard !path.isEmpty else { return .answer(.error(ENOENT)) }
+        // off_t is signed; the kernel refuses a negative length before looking the path up.
+        let size = Int64(bitPattern: length)
+        guard size >= 0 else { return .answer(.error(EINVAL)) }
+        let tgid = try target.threadGroup()
+        var recorded = details(notification, ["path": path, "length": String(size)])
+        let recommendation = "Reject unless the file path is expected for this task."
+        let file: CallerFile
+        do {
+            file = try CallerView.open(path, dirfd: AT_FDCWD, tid: notification.pid, tgid: tgid, reaches: processes.contains)
+        } catch {
+            // The program gets the lookup's own errno (ENOENT for a missing file, as unguarded);
+            // nothing was found that a person could approve.
+            let shown = (try? absolutePath(path, dirfd: AT_FDCWD, target)) ?? path
+            let request = DecisionRequest(
+                action: .fileWrite, target: shown,
+                verdict: .deny(
+                    rule: "builtin:path-resolution",
+                    reason: "\(shown) cannot be looked up in the program's view (\(SupervisorError.text(error.code))). Access is denied."),
+                recommendation: recommendation, details: recorded, isApprovable: false)
+            return .decide([request], refuseWith: error.code, onDenied: nil) { [self] in answer(id, .error(error.code)) }
+        }
+        // The kernel truncates regular files only, and says so before checking any permission
+        // (vfs_truncate): nothing the policy decides on.
+        guard file.isRegularFile else {
+            return .answer(.error(file.status.st_mode & S_IFMT == S_IFDIR ? EISDIR : EINVAL))
+        }
+        let identity = file.identity
+        recorded["identity"] = "\(identity.device):\(identity.inode)"
+        let (canonical, verdict) = writeVerdict(file, named: path, rule: "guard:file-identity")
+        let keep = file.owned()
+        let request = DecisionRequest(
+            action: .fileWrite, target: canonical ?? path, verdict: verdict, recommendation: recommendation,
+            details: recorded, subject: "truncate:\(identity.device):\(identity.inode)")
+        return .decide([request], refuseWith: EACCES, onDenied: nil) { [self] in
+            // A call the program no longer waits for (a signal interrupted it, or it died) is not
+            // made on its behalf.
+            guard notifier.isPending(id) else { return }
+            answer(id, Self.truncate(keep, to: size))
+        }
+    }
+
+    /// The write rules' verdict on a file found in the caller's view (``CallerView``), with the
+    /// canonical path it was decided on: the path that leads to that very inode now. A file no
+    /// path leads to (deleted, or moved while being decided) is denied with `rule`: no rule of
+    /// the policy can name it. `name` is what the program called it, for the reason.
+    func writeVerdict(_ file: borrowing CallerFile, named name: String, rule: String) -> (canonical: String?, verdict: Verdict) {
+        guard let canonical = file.canonicalPath() else {
+            return (nil, .deny(
+                rule: rule,
+                reason: "\(name) is a file no path leads to (deleted, or moved while being decided), so no rule can name it."))
+        }
+        return (canonical, policy.checkPath(canonical, access: .write, workingDirectory: "/"))
+    }
+
+    /// Truncates the file `file` holds (an `O_PATH` descriptor) to `length` through a new
+    /// write-only open of that very file: the permission check truncate(2) makes (write access,
+    /// not append-only, not immutable, not being executed), with our credentials, which are the
+    /// program's (the filter refuses every call that changes them).
+    static func truncate(_ file: OwnedDescriptor, to length: Int64) -> SeccompResponse {
+        let fd = Glibc.open("/proc/self/fd/\(file.value)", O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return .error(Glibc.errno) }
+        defer { close(fd) }
+        return ftruncate(fd, off_t(length)) == 0 ? .value(0) : .error(Glibc.errno)
+    }
+
     // MARK: - mkdir, mknod, rename, link, symlink, unlink, rmdir
 
     /// One path operand of a directory-entry call.

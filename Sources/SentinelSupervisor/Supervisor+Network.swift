@@ -114,22 +114,14 @@ extension Supervisor {
             }
             guard file.status.st_mode & S_IFMT == S_IFSOCK else { return .fails(ECONNREFUSED) }
             let identity = file.identity
-            let canonical = file.canonicalPath()
             // Reaching a socket file needs write permission on it: it is checked as a write.
-            let verdict = canonical.map { policy.checkPath($0, access: .write, workingDirectory: "/") }
-                ?? .deny(
-                    rule: "guard:socket-identity",
-                    reason: "The Unix socket \(path) is a file no path leads to (deleted, or moved while being decided), so no rule can name it.")
-            let duplicate = fcntl(file.descriptor, F_DUPFD_CLOEXEC, 0)
-            guard duplicate >= 0 else {
-                throw SupervisorError(.targetUnreadable, "cannot keep the socket file open (\(SupervisorError.text(Glibc.errno))).", errno: EACCES)
-            }
-            let keep = OwnedDescriptor(duplicate)
+            let (canonical, verdict) = writeVerdict(file, named: "The Unix socket \(path)", rule: "guard:socket-identity")
+            let keep = file.owned()
             let request = DecisionRequest(
                 action: .connect, target: "unix:\(canonical ?? path)", verdict: verdict, recommendation: recommendation,
                 details: details(notification, ["identity": "\(identity.device):\(identity.inode)"]),
                 subject: "unix:\(identity.device):\(identity.inode)")
-            return .decide(request, address: Self.unixAddress("/proc/self/fd/\(duplicate)"), keep: keep)
+            return .decide(request, address: Self.unixAddress("/proc/self/fd/\(keep.value)"), keep: keep)
         default:
             // A netlink message to the kernel (nl_pid 0) reaches no network: the C library's
             // getaddrinfo asks the kernel for the interfaces' addresses that way on every lookup

@@ -38,6 +38,7 @@ final class Supervisor: Sendable {
         case exec, execAt, open, openAt, openAt2, creat
         case mkdir, mkdirAt, mknod, mknodAt, rename, renameAt, renameAt2, link, linkAt, symlink, symlinkAt
         case unlink, unlinkAt, rmdir
+        case truncate
         case connect, sendTo, sendMsg, sendMMsg
         case ioctl, socket
         /// A call the guard never lets a program make (GuardFilter.refusedCalls, a namespace clone).
@@ -92,8 +93,8 @@ final class Supervisor: Sendable {
             ("creat", .creat), ("mkdir", .mkdir), ("mkdirat", .mkdirAt), ("mknod", .mknod), ("mknodat", .mknodAt),
             ("rename", .rename), ("renameat", .renameAt), ("renameat2", .renameAt2), ("link", .link),
             ("linkat", .linkAt), ("symlink", .symlink), ("symlinkat", .symlinkAt), ("unlink", .unlink),
-            ("unlinkat", .unlinkAt), ("rmdir", .rmdir), ("connect", .connect), ("sendto", .sendTo),
-            ("sendmsg", .sendMsg), ("sendmmsg", .sendMMsg), ("ioctl", .ioctl), ("socket", .socket),
+            ("unlinkat", .unlinkAt), ("rmdir", .rmdir), ("truncate", .truncate), ("connect", .connect),
+            ("sendto", .sendTo), ("sendmsg", .sendMsg), ("sendmmsg", .sendMMsg), ("ioctl", .ioctl), ("socket", .socket),
         ]
         var kinds: [UInt32: Kind] = [:]
         var names: [UInt32: String] = [:]
@@ -355,6 +356,8 @@ final class Supervisor: Sendable {
         case .mkdir, .mkdirAt, .mknod, .mknodAt, .rename, .renameAt, .renameAt2, .link, .linkAt, .symlink, .symlinkAt,
             .unlink, .unlinkAt, .rmdir:
             return try planEntry(notification, target, kind: kind)
+        case .truncate:
+            return try planTruncate(notification, target, path: arguments[0], length: arguments[1])
         case .connect:
             return try planConnect(notification, target)
         case .sendTo, .sendMsg, .sendMMsg:

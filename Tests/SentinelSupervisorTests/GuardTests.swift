@@ -608,7 +608,7 @@ struct GuardTests {
             stop = True
             thread.join()
             out.write(f"target: {open(outside + '/target.txt').read()}\\n")
-            # 3. A write the filter does not see at all (truncate by path) meets Landlock.
+            # 3. A write by path without an open (truncate) is decided too (issue 16).
             result = libc.truncate((outside + "/target.txt").encode(), 0)
             out.write(f"truncate: {result} {ctypes.get_errno()}\\n")
             """)
